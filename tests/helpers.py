@@ -31,11 +31,13 @@ class WebhookReceiver:
     """An aiohttp server on 127.0.0.1 that records every webhook.
 
     ``answers`` is a queue of HTTP statuses to answer with (then 200), and
-    ``hang_seconds`` makes it sit on requests, to test retries and timeouts.
+    ``hang_seconds`` makes it sit on its next ``hang_count`` requests (all of
+    them when None), to test retries and timeouts.
     """
 
     answers: list[int] = field(default_factory=list)
     hang_seconds: float = 0.0
+    hang_count: int | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -56,7 +58,9 @@ class WebhookReceiver:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if self.hang_seconds:
+        if self.hang_seconds and (self.hang_count is None or self.hang_count > 0):
+            if self.hang_count is not None:
+                self.hang_count -= 1
             await asyncio.sleep(self.hang_seconds)
         payload = await request.json()
         status = self.answers.pop(0) if self.answers else 200
