@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="simulated seconds per real second (default 1)")
     parser.add_argument("--rate-limit", type=float, metavar="N",
                         help="requests per second per key (default 50; 0 = off)")
+    parser.add_argument("--max-call-seconds", type=float, metavar="S",
+                        help="a call nobody hangs up ends after this long (default 600)")
     parser.add_argument("--call-cost", type=int, metavar="N", help="credits per call (default 1)")
     parser.add_argument("--max-body", type=int, metavar="BYTES",
                         help="largest request body accepted (default 65536)")
@@ -63,6 +65,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         for name, value in (
             ("host", args.host), ("port", args.port), ("time_scale", args.time_scale),
             ("rate_limit", args.rate_limit), ("call_cost", args.call_cost),
+            ("max_call_seconds", args.max_call_seconds),
             ("max_body_bytes", args.max_body), ("webhook_attempts", args.webhook_attempts),
             ("webhook_timeout", args.webhook_timeout), ("webhook_backoff", args.webhook_backoff),
             ("seed", args.seed),
