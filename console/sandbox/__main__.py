@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import signal
 import sys
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests per second per key (default 50; 0 = off)")
     parser.add_argument("--max-call-seconds", type=float, metavar="S",
                         help="a call nobody hangs up ends after this long (default 600)")
+    parser.add_argument("--max-finished-calls", type=int, metavar="N",
+                        help="finished calls kept for inspection (default 10000)")
     parser.add_argument("--call-cost", type=int, metavar="N", help="credits per call (default 1)")
     parser.add_argument("--max-body", type=int, metavar="BYTES",
                         help="largest request body accepted (default 65536)")
@@ -66,6 +69,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             ("host", args.host), ("port", args.port), ("time_scale", args.time_scale),
             ("rate_limit", args.rate_limit), ("call_cost", args.call_cost),
             ("max_call_seconds", args.max_call_seconds),
+            ("max_finished_calls", args.max_finished_calls),
             ("max_body_bytes", args.max_body), ("webhook_attempts", args.webhook_attempts),
             ("webhook_timeout", args.webhook_timeout), ("webhook_backoff", args.webhook_backoff),
             ("seed", args.seed),
@@ -101,6 +105,9 @@ def _fault_flags(specs: list[str]) -> dict[str, object]:
 
 def banner(sandbox: Sandbox) -> str:
     lines = [f"Kaphila sandbox listening on {sandbox.url}"]
+    if not _is_loopback(sandbox.host):
+        lines.append("  WARNING: not bound to loopback; /sandbox/ control has no authentication "
+                     "and anyone who can reach this address can use it")
     for account in sandbox.config.accounts:
         lines.append(f"  account {account.name}: API key {account.key}")
         lines.append(f"    verified caller IDs: {', '.join(account.caller_ids) or '(none)'}")
@@ -110,6 +117,13 @@ def banner(sandbox: Sandbox) -> str:
     lines.append("  scenario numbers: dial any number; its last four digits choose what happens")
     lines.append("  (kaphila-sandbox --scenarios prints the table). Ctrl-C stops.")
     return "\n".join(lines)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 async def serve(config: SandboxConfig) -> None:

@@ -65,6 +65,8 @@ class SandboxConfig:
     max_body_bytes: int = 64 * 1024
     # A call nobody hangs up ends by itself after this long (simulated seconds).
     max_call_seconds: float = 600.0
+    # Finished calls kept for inspection; the oldest are forgotten past this.
+    max_finished_calls: int = 10_000
     # Webhook delivery: real seconds, not simulated ones (it is real HTTP).
     webhook_timeout: float = 5.0
     webhook_attempts: int = 5
@@ -82,6 +84,8 @@ class SandboxConfig:
             raise ConfigError("max_body_bytes must be at least 256")
         if self.rate_limit < 0:
             raise ConfigError("rate_limit cannot be negative")
+        if self.max_finished_calls < 1:
+            raise ConfigError("max_finished_calls must be at least 1")
         if self.call_cost < 0:
             raise ConfigError("call_cost cannot be negative")
         keys = [a.key for a in self.accounts]

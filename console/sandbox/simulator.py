@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
@@ -58,6 +59,8 @@ class Simulator:
         self.rng = rng
         self.accounts: dict[str, Account] = {a.key: replace(a) for a in config.accounts}
         self.calls: dict[str, Call] = {}
+        # Finished call ids, oldest first: memory stays bounded in an all-day sandbox.
+        self._finished: deque[str] = deque()
         self.base_url = ""  # set by the server once it knows its address
         self._ids = itertools.count(1)
 
@@ -191,6 +194,7 @@ class Simulator:
             self._cancel_tasks(call)
         await self.dispatcher.cancel_all()
         self.calls.clear()
+        self._finished.clear()
         self.accounts = {a.key: replace(a) for a in self.config.accounts}
 
     async def close(self) -> None:
@@ -266,6 +270,9 @@ class Simulator:
                        recordingUrl=f"{self.base_url}/recordings/{call.recording_id}.wav",
                        recordingDuration=call.duration)
         self._cancel_tasks(call)
+        self._finished.append(call.call_id)
+        while len(self._finished) > self.config.max_finished_calls:
+            self.calls.pop(self._finished.popleft(), None)
 
     # ------------------------------------------------------------------ digits
 

@@ -83,3 +83,20 @@ async def test_unknown_recording_is_404(api: SandboxApi) -> None:
     async with api.session.get(api.base_url + "/recordings/RE123.wav") as resp:
         assert resp.status == 404
         assert (await resp.json())["error"] == "no recording 'RE123'"
+
+
+async def test_only_the_newest_finished_calls_are_kept(receiver: WebhookReceiver) -> None:
+    import aiohttp
+
+    from console.sandbox import Sandbox
+    from tests.sandbox.conftest import make_config
+
+    async with Sandbox(make_config(max_finished_calls=2)) as sandbox, \
+            aiohttp.ClientSession() as session:
+        api = SandboxApi(sandbox.url, TEST_KEY, session)
+        busy = [await api.call("15551230003", receiver.url) for _ in range(3)]
+        for call_id in busy:
+            await receiver.wait_event(call_id, "call.ended")
+        live = await api.call(HUMAN, receiver.url)
+        _, listing = await api.get("/sandbox/calls")
+        assert [c["callId"] for c in listing["calls"]] == [*busy[1:], live]
