@@ -26,9 +26,33 @@ class Delivery:
         return str(self.payload["event"])
 
 
+class LoopbackHookServer:
+    """An aiohttp server on 127.0.0.1 with one ``POST /hook`` route; subclasses
+    say what ``_handle`` does with each webhook."""
+
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}/hook"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+
 @dataclass
-class WebhookReceiver:
-    """An aiohttp server on 127.0.0.1 that records every webhook.
+class WebhookReceiver(LoopbackHookServer):
+    """Records every webhook.
 
     ``answers`` is a queue of HTTP statuses to answer with (then 200), and
     ``hang_seconds`` makes it sit on its next ``hang_count`` requests (all of
@@ -39,23 +63,7 @@ class WebhookReceiver:
     hang_seconds: float = 0.0
     hang_count: int | None = None
     deliveries: list[Delivery] = field(default_factory=list)
-    _runner: web.AppRunner | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    url: str = ""
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/hook"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
         if self.hang_seconds and (self.hang_count is None or self.hang_count > 0):

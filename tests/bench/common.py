@@ -17,6 +17,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from tests.helpers import LoopbackHookServer
+
 
 @dataclass(frozen=True)
 class Row:
@@ -94,27 +96,12 @@ class SandboxProcess:
 
 
 @dataclass
-class CountingReceiver:
+class CountingReceiver(LoopbackHookServer):
     """Counts webhooks by event name and remembers when each arrived."""
 
     counts: Counter[str] = field(default_factory=Counter)
     arrivals: list[float] = field(default_factory=list)
-    url: str = ""
-    _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/hook"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
         payload = await request.json()
