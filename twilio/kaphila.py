@@ -1,0 +1,132 @@
+"""THE wire table: every Kaphila path, field name and status the SDK uses.
+
+If the real Kaphila server differs from what we assumed, this is the one
+file to change. ``ASSUMED`` marks what the API document does not show (the
+sandbox serves it the same way).
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_BASE_URL = "https://kaphila.com"
+BASE_URL_ENV = "KAPHILA_BASE_URL"
+API_VERSION = "2010-04-01"  # Twilio's; reported in CallInstance.api_version
+
+# --------------------------------------------------------------------- paths
+MAKE_CALL = "/makecall"
+FORWARD_CALL = "/forwardcall"
+VOICE = "/voice"
+GATHER = "/gather"
+HANGUP = "/hangup"  # assumed
+CALL = "/calls/{call_id}"  # assumed: GET, the state of one call
+ASSUMED = frozenset({HANGUP, CALL})
+
+# --------------------------------------------------------------------- fields
+# /makecall
+F_NUMBER = "number"
+F_CALLER_ID = "callerId"
+F_WEBHOOK_URL = "webhookUrl"
+F_USE_AMD = "useAmd"
+F_VOICE_NAME = "voiceName"
+F_RING_TIMEOUT = "ringTimeout"
+F_RECORD = "record"  # assumed: the document shows no recording switch
+# answers and webhooks
+F_CALL_ID = "callId"
+F_STATUS = "status"
+F_EVENT = "event"
+F_TIMESTAMP = "timestamp"
+F_AMD = "amd"
+F_DIGITS = "digits"
+F_CREDITS = "credits"
+F_DURATION = "duration"
+# /forwardcall, /voice, /gather
+F_FORWARD_NUMBER = "forwardNumber"
+F_FORWARDED_CALL_ID = "forwardedCallId"
+F_TEXT = "text"
+F_PLAY_TO = "playTo"
+F_NUM_DIGITS = "numDigits"
+F_TIMEOUT_MS = "timeout"
+F_FINISH_ON_KEY = "finishOnKey"
+F_VALID_DIGITS = "validDigits"
+# errors
+F_SUCCESS = "success"
+F_ERROR = "error"
+
+PLAY_TO_DEFAULT = "bridge"
+
+# Numbers: 10-15 digits, no '+' (API document, "Make a Call").
+NUMBER_RE = re.compile(r"^[0-9]{10,15}$")
+
+# --------------------------------------------------------------------- statuses
+# Kaphila call status -> Twilio CallStatus.
+STATUS_TO_TWILIO = {
+    "queued": "queued",
+    "initiated": "initiated",
+    "ringing": "ringing",
+    "answered": "in-progress",
+    "in-progress": "in-progress",
+    "completed": "completed",
+    "ended": "completed",
+    "busy": "busy",
+    "failed": "failed",
+    "no-answer": "no-answer",
+    "canceled": "canceled",
+}
+# When a webhook carries no (known) status, its event says enough.
+EVENT_TO_TWILIO = {
+    "call.initiated": "initiated",
+    "call.answered": "in-progress",
+    "call.ended": "completed",
+    "call.timeout": "no-answer",
+}
+KNOWN_EVENT_PREFIXES = ("call.", "dtmf.", "gather.", "recording.")
+KNOWN_EVENTS = frozenset({
+    "call.initiated", "call.answered", "call.ended", "call.timeout",
+    "dtmf.received",
+    "gather.started", "gather.progress", "gather.complete", "gather.timeout", "gather.failed",
+    "recording.started", "recording.completed", "recording.failed",
+})
+TERMINAL_TWILIO_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+# AMD: HUMAN / MACHINE / NOTSURE -> Twilio's AnsweredBy. NOTSURE is a choice
+# (the SDK document counts it as human; Client(amd_not_sure_as="unknown")).
+AMD_TO_TWILIO = {"HUMAN": "human", "MACHINE": "machine", "UNKNOWN": "unknown"}
+AMD_NOT_SURE = "NOTSURE"
+# machine_detection values that turn AMD on.
+AMD_ON = frozenset({"enable", "detectmessageend"})
+
+# --------------------------------------------------------------------- errors
+# HTTP status -> Twilio error code.
+CODE_BAD_REQUEST = 20001
+CODE_AUTH = 20003
+CODE_NOT_FOUND = 20404
+CODE_TOO_MANY = 20429
+CODE_SERVER = 20500
+CODE_UNAVAILABLE = 20503
+CODE_CALLER_ID_NOT_VERIFIED = 21210
+CODE_INVALID_TO = 21211
+CODE_INVALID_FROM = 21212
+
+
+def error_code(status: int, message: str) -> int:
+    """Twilio's code for a Kaphila error answer."""
+    if status == 400:
+        if message.startswith(f"{F_CALLER_ID} ") and "not verified" in message:
+            return CODE_CALLER_ID_NOT_VERIFIED
+        if message.startswith((f"{F_NUMBER} ", f"{F_FORWARD_NUMBER} ")):
+            return CODE_INVALID_TO
+        if message.startswith(f"{F_CALLER_ID} "):
+            return CODE_INVALID_FROM
+        return CODE_BAD_REQUEST
+    if status in (401, 403):
+        return CODE_AUTH
+    if status == 404:
+        return CODE_NOT_FOUND
+    if status in (402, 429):
+        return CODE_TOO_MANY
+    if status in (502, 503, 504):
+        return CODE_UNAVAILABLE
+    if status >= 500:
+        return CODE_SERVER
+    return CODE_BAD_REQUEST

@@ -1,0 +1,408 @@
+"""Calls: ``client.calls.create/get/list/stream``, ``client.calls(sid)``,
+``CallContext.fetch/update/delete`` and ``CallInstance``, on Kaphila.
+
+The client keeps a view of each call it has created, fetched or seen in a
+webhook (``CallStore``); ``list()`` and ``stream()`` filter that view, since
+Kaphila has no call-listing endpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from twilio import kaphila
+from twilio.base import values
+from twilio.base.exceptions import (
+    KaphilaCompatibilityWarning,
+    KaphilaNotSupportedError,
+    TwilioRestException,
+)
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
+
+def e164(number: str | None) -> str | None:
+    if not number:
+        return number
+    return number if number.startswith("+") else "+" + number
+
+
+def kaphila_number(number: object, *, field: str, code: int, uri: str) -> str:
+    """Twilio's number -> Kaphila's: no '+', 10-15 digits, or a 400 before sending."""
+    text = str(number).strip() if number is not None else ""
+    digits = text[1:] if text.startswith("+") else text
+    for separator in (" ", "-", "(", ")", "."):
+        digits = digits.replace(separator, "")
+    if not kaphila.NUMBER_RE.match(digits):
+        raise TwilioRestException(
+            400, uri,
+            f"The '{field}' number {text!r} is not a valid phone number: Kaphila needs "
+            f"10-15 digits (a leading '+' is removed for you)", code, "POST")
+    return digits
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class CallStore:
+    """Thread-safe: webhooks arrive on server threads while the app reads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[str, dict[str, Any]] = {}
+
+    def update(self, sid: str, **fields: Any) -> dict[str, Any]:
+        with self._lock:
+            view = self._calls.setdefault(sid, {"sid": sid})
+            for key, value in fields.items():
+                if value is not None:
+                    view[key] = value
+            return dict(view)
+
+    def get(self, sid: str) -> dict[str, Any] | None:
+        with self._lock:
+            view = self._calls.get(sid)
+            return dict(view) if view is not None else None
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(v) for v in self._calls.values()]
+
+
+class CallInstance:
+    """A call, with Twilio's property names and status strings."""
+
+    class Status:
+        QUEUED = "queued"
+        RINGING = "ringing"
+        IN_PROGRESS = "in-progress"
+        COMPLETED = "completed"
+        BUSY = "busy"
+        FAILED = "failed"
+        NO_ANSWER = "no-answer"
+        CANCELED = "canceled"
+
+    class UpdateStatus:
+        CANCELED = "canceled"
+        COMPLETED = "completed"
+
+    def __init__(self, client: Client, view: dict[str, Any]) -> None:
+        self._client = client
+        self.sid: str = view["sid"]
+        self.account_sid: str | None = client.account_sid
+        self.status: str | None = view.get("status")
+        self.to: str | None = view.get("to")
+        self._from: str | None = view.get("from")
+        self.to_formatted = self.to
+        self.from_formatted = self._from
+        self.answered_by: str | None = view.get("answered_by")
+        self.machine_detection: str = view.get("machine_detection", "none")
+        self.date_created: datetime | None = view.get("date_created")
+        self.date_updated: datetime | None = view.get("date_updated")
+        self.start_time: datetime | None = view.get("start_time")
+        self.end_time: datetime | None = view.get("end_time")
+        self.duration: int | None = view.get("duration")
+        self.direction: str = view.get("direction", "outbound-api")
+        self.parent_call_sid: str | None = view.get("parent_call_sid")
+        self.forwarded_from: str | None = view.get("forwarded_from")
+        self.forwarded_to: str | None = view.get("forwarded_to")
+        self.api_version = kaphila.API_VERSION
+        self.price: str | None = None
+        self.price_unit: str | None = None
+        self.caller_name: str | None = None
+        self.group_sid: str | None = None
+        self.phone_number_sid: str | None = None
+        self.queue_time: str | None = None
+        self.trunk_sid: str | None = None
+        self.uri = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{self.sid}.json"
+        self.subresource_uris: dict[str, str] = {}
+        self.credits: int | None = view.get("credits")
+        self.voice: str | None = view.get("voice")
+
+    @property
+    def from_(self) -> str | None:
+        return self._from
+
+    def fetch(self) -> CallInstance:
+        return CallContext(self._client, self.sid).fetch()
+
+    def update(self, status: Any = values.unset, url: Any = values.unset,
+               method: Any = values.unset, twiml: Any = values.unset,
+               **kwargs: Any) -> CallInstance:
+        return CallContext(self._client, self.sid).update(status=status, url=url, method=method,
+                                                          twiml=twiml, **kwargs)
+
+    def delete(self) -> bool:
+        return CallContext(self._client, self.sid).delete()
+
+    def __repr__(self) -> str:
+        return f"<Twilio.Api.V2010.CallInstance account_sid={self.account_sid} sid={self.sid}>"
+
+
+class CallContext:
+    """``client.calls(sid)``: act on one call without fetching it first. Reading
+    an instance property (``.status``, ``.to`` ...) uses what the client knows
+    of the call, fetching it when it knows nothing."""
+
+    def __init__(self, client: Client, sid: str) -> None:
+        self._client = client
+        self.sid = sid
+
+    def __repr__(self) -> str:
+        return (f"<Twilio.Api.V2010.CallContext account_sid={self._client.account_sid} "
+                f"sid={self.sid}>")
+
+    def fetch(self) -> CallInstance:
+        """Refresh from the server (``GET /calls/{callId}``)."""
+        body = self._client.kaphila.get(kaphila.CALL.format(call_id=self.sid))
+        return CallInstance(self._client, self._remember(body))
+
+    def update(self, status: Any = values.unset, url: Any = values.unset,
+               method: Any = values.unset, twiml: Any = values.unset,
+               **kwargs: Any) -> CallInstance:
+        """``status='completed'`` or ``'canceled'`` hangs up; ``twiml=`` runs TwiML on
+        the live call; ``url=`` (with ``method=``) fetches TwiML from there and runs it."""
+        _warn_unhonoured(kwargs)
+        if status is not values.unset:
+            if status not in (CallInstance.UpdateStatus.COMPLETED,
+                              CallInstance.UpdateStatus.CANCELED):
+                raise TwilioRestException(
+                    400, self._client.kaphila.url(kaphila.HANGUP),
+                    f"status must be 'completed' or 'canceled' to end a call, not {status!r}",
+                    kaphila.CODE_BAD_REQUEST, "POST")
+            body = self._client.kaphila.post(kaphila.HANGUP, {kaphila.F_CALL_ID: self.sid})
+            return CallInstance(self._client, self._remember(body))
+        if twiml is not values.unset:
+            self._client.twiml_runner.execute(self.sid, twiml)
+        elif url is not values.unset:
+            self._client.twiml_runner.execute_url(self.sid, str(url),
+                                                  "POST" if method is values.unset
+                                                  else str(method))
+        return self._view()
+
+    def delete(self) -> bool:
+        raise KaphilaNotSupportedError("Deleting a call record", uri=self._client.kaphila.url(
+            kaphila.CALL.format(call_id=self.sid)), method="DELETE")
+
+    def _view(self) -> CallInstance:
+        view = self._client.call_store.get(self.sid)
+        return CallInstance(self._client, view) if view else self.fetch()
+
+    def _remember(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._client.call_store.update(self.sid, **view_from_kaphila(body, self._client))
+
+    def __getattr__(self, name: str) -> Any:
+        # Twilio returns a context from calls.get(); the SDK document reads
+        # .status from it, so instance properties are served here too.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        instance = self._view()
+        try:
+            return getattr(instance, name)
+        except AttributeError:
+            raise AttributeError(f"'CallContext' object has no attribute {name!r}") from None
+
+
+def view_from_kaphila(body: dict[str, Any], client: Client) -> dict[str, Any]:
+    """A Kaphila call (``GET /calls`` or ``/hangup`` answer) in Twilio terms."""
+    status = kaphila.STATUS_TO_TWILIO.get(str(body.get(kaphila.F_STATUS)))
+    amd = body.get(kaphila.F_AMD)
+    view: dict[str, Any] = {
+        "status": status,
+        "to": e164(body.get(kaphila.F_NUMBER)),
+        "from": e164(body.get(kaphila.F_CALLER_ID)),
+        "date_created": parse_time(body.get("createdAt")),
+        "start_time": parse_time(body.get("answeredAt")),
+        "end_time": parse_time(body.get("endedAt")),
+        "date_updated": datetime.now(UTC),
+        "parent_call_sid": body.get("forwardedFrom"),
+        "forwarded_to": e164(body.get("forwardedTo")),
+        "voice": body.get(kaphila.F_VOICE_NAME),
+    }
+    if isinstance(body.get(kaphila.F_DURATION), int):
+        view["duration"] = body[kaphila.F_DURATION]
+    if isinstance(amd, dict):
+        view["answered_by"] = answered_by(amd.get("status"), client)
+    if body.get("amdEnabled") is not None:
+        view["machine_detection"] = "enable" if body["amdEnabled"] else "none"
+    return view
+
+
+def answered_by(amd_status: object, client: Client) -> str | None:
+    if not isinstance(amd_status, str):
+        return None
+    if amd_status.upper() == kaphila.AMD_NOT_SURE:
+        return client.amd_not_sure_as
+    return kaphila.AMD_TO_TWILIO.get(amd_status.upper(), "unknown")
+
+
+# Twilio create() parameters Kaphila has no equivalent for.
+_UNHONOURED_CREATE = (
+    "method", "fallback_url", "fallback_method", "status_callback_method", "send_digits",
+    "recording_channels", "recording_status_callback", "recording_status_callback_method",
+    "sip_auth_username", "sip_auth_password", "machine_detection_timeout",
+    "recording_status_callback_event", "trim", "caller_id",
+    "machine_detection_speech_threshold", "machine_detection_speech_end_threshold",
+    "machine_detection_silence_timeout", "async_amd", "async_amd_status_callback",
+    "async_amd_status_callback_method", "byoc", "call_reason", "call_token",
+    "recording_track", "time_limit", "application_sid", "status_callback_event",
+)
+
+
+def _warn_unhonoured(given: dict[str, Any], extra: tuple[str, ...] = ()) -> None:
+    names = [*extra, *(k for k, v in given.items() if v is not values.unset and v is not None)]
+    if names:
+        warnings.warn(f"Kaphila cannot honour these Twilio parameters, so they were not sent: "
+                      f"{', '.join(names)}", KaphilaCompatibilityWarning, stacklevel=3)
+
+
+class CallList:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return "<Twilio.Api.V2010.CallList>"
+
+    def __call__(self, sid: str) -> CallContext:
+        return CallContext(self._client, sid)
+
+    def get(self, sid: str) -> CallContext:
+        return CallContext(self._client, sid)
+
+    def create(self, to: str, from_: str, url: Any = values.unset, twiml: Any = values.unset,
+               machine_detection: Any = values.unset, voice: Any = values.unset,
+               status_callback: Any = values.unset, timeout: Any = values.unset,
+               record: Any = values.unset, **kwargs: Any) -> CallInstance:
+        """Place a call (``POST /makecall``). ``url`` (else ``status_callback``) is the
+        webhook URL for every event; ``twiml`` runs once the call is answered."""
+        api = self._client.kaphila
+        uri = api.url(kaphila.MAKE_CALL)
+        unknown = [k for k in kwargs if k not in _UNHONOURED_CREATE]
+        if unknown:
+            raise TypeError(f"create() got unexpected keyword arguments: {', '.join(unknown)}")
+        body: dict[str, Any] = {
+            kaphila.F_NUMBER: kaphila_number(to, field="To", code=kaphila.CODE_INVALID_TO,
+                                             uri=uri),
+            kaphila.F_CALLER_ID: kaphila_number(from_, field="From",
+                                                code=kaphila.CODE_INVALID_FROM, uri=uri),
+        }
+        extra_ignored: tuple[str, ...] = ()
+        webhook = url if url is not values.unset else status_callback
+        if url is not values.unset and status_callback is not values.unset \
+                and status_callback != url:
+            extra_ignored = ("status_callback (Kaphila sends every event to url)",)
+        if webhook is not values.unset and webhook is not None:
+            body[kaphila.F_WEBHOOK_URL] = str(webhook)
+        amd = (machine_detection is not values.unset and machine_detection is not None
+               and str(machine_detection).lower() in kaphila.AMD_ON)
+        body[kaphila.F_USE_AMD] = amd
+        if voice is not values.unset and voice is not None:
+            body[kaphila.F_VOICE_NAME] = str(voice)
+        if timeout is not values.unset and timeout is not None:
+            body[kaphila.F_RING_TIMEOUT] = _whole_number(timeout, "timeout", uri)
+        if record is not values.unset and record is not None:
+            body[kaphila.F_RECORD] = bool(record)
+        _warn_unhonoured(kwargs, extra_ignored)
+        answer = api.post(kaphila.MAKE_CALL, body)
+        sid = str(answer[kaphila.F_CALL_ID])
+        view = self._client.call_store.update(
+            sid,
+            status=kaphila.STATUS_TO_TWILIO.get(str(answer.get(kaphila.F_STATUS)), "queued"),
+            to=e164(body[kaphila.F_NUMBER]),
+            **{"from": e164(body[kaphila.F_CALLER_ID])},
+            machine_detection="enable" if amd else "none",
+            date_created=parse_time(answer.get(kaphila.F_TIMESTAMP)) or datetime.now(UTC),
+            date_updated=datetime.now(UTC),
+            direction="outbound-api",
+            voice=answer.get(kaphila.F_VOICE_NAME),
+            credits=answer.get(kaphila.F_CREDITS),
+            webhook_url=body.get(kaphila.F_WEBHOOK_URL),
+        )
+        if twiml is not values.unset and twiml is not None:
+            self._client.twiml_runner.run_when_answered(sid, twiml)
+        return CallInstance(self._client, view)
+
+    def stream(self, to: Any = values.unset, from_: Any = values.unset,
+               parent_call_sid: Any = values.unset, status: Any = values.unset,
+               start_time: Any = values.unset, start_time_before: Any = values.unset,
+               start_time_after: Any = values.unset, end_time: Any = values.unset,
+               end_time_before: Any = values.unset, end_time_after: Any = values.unset,
+               limit: int | None = None, page_size: int | None = None) -> Iterator[CallInstance]:
+        """The calls this client knows (created, fetched or seen in webhooks), newest
+        first, filtered as Twilio filters. Kaphila has no listing endpoint, so this is local."""
+        wanted = {
+            "to": None if to is values.unset else e164(str(to)),
+            "from": None if from_ is values.unset else e164(str(from_)),
+            "parent_call_sid": None if parent_call_sid is values.unset else parent_call_sid,
+            "status": None if status is values.unset else status,
+        }
+        views = sorted(self._client.call_store.all(),
+                       key=lambda v: v.get("date_created") or datetime.min.replace(tzinfo=UTC),
+                       reverse=True)
+        count = 0
+        for view in views:
+            if any(value is not None and view.get(key) != value
+                   for key, value in wanted.items()):
+                continue
+            if not _in_range(view.get("start_time") or view.get("date_created"), start_time,
+                             start_time_before, start_time_after):
+                continue
+            if not _in_range(view.get("end_time"), end_time, end_time_before, end_time_after):
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield CallInstance(self._client, view)
+
+    def list(self, to: Any = values.unset, from_: Any = values.unset,
+             parent_call_sid: Any = values.unset, status: Any = values.unset,
+             start_time: Any = values.unset, start_time_before: Any = values.unset,
+             start_time_after: Any = values.unset, end_time: Any = values.unset,
+             end_time_before: Any = values.unset, end_time_after: Any = values.unset,
+             limit: int | None = None, page_size: int | None = None) -> list[CallInstance]:
+        return list(self.stream(to, from_, parent_call_sid, status, start_time,
+                                start_time_before, start_time_after, end_time, end_time_before,
+                                end_time_after, limit, page_size))
+
+
+def _whole_number(value: Any, name: str, uri: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value))
+        except ValueError:
+            raise TwilioRestException(400, uri, f"{name} must be a whole number of seconds, "
+                                                f"not {value!r}", kaphila.CODE_BAD_REQUEST,
+                                      "POST") from None
+    return int(value)
+
+
+def _in_range(moment: datetime | None, exact: Any, before: Any, after: Any) -> bool:
+    def as_time(value: Any) -> datetime | None:
+        if value is values.unset or value is None:
+            return None
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_time(str(value))
+
+    exact_t, before_t, after_t = as_time(exact), as_time(before), as_time(after)
+    if exact_t is None and before_t is None and after_t is None:
+        return True
+    if moment is None:
+        return False
+    if exact_t is not None and moment.date() != exact_t.date():
+        return False
+    if before_t is not None and moment > before_t:
+        return False
+    return not (after_t is not None and moment < after_t)
