@@ -184,6 +184,8 @@ class CallContext:
                     kaphila.CODE_BAD_REQUEST, "POST")
             body = self._client.kaphila.post(kaphila.HANGUP, {kaphila.F_CALL_ID: self.sid})
             return CallInstance(self._client, self._remember(body))
+        if twiml is not values.unset or url is not values.unset:
+            _mark_handled(self.sid)
         if twiml is not values.unset:
             self._client.twiml_runner.execute(self.sid, twiml)
         elif url is not values.unset:
@@ -213,6 +215,14 @@ class CallContext:
             return getattr(instance, name)
         except AttributeError:
             raise AttributeError(f"'CallContext' object has no attribute {name!r}") from None
+
+
+def _mark_handled(sid: str) -> None:
+    import sys
+
+    webhook = sys.modules.get("twilio.webhook")  # only loaded when webhooks are in use
+    if webhook is not None:
+        webhook.mark_handled(sid)
 
 
 def view_from_kaphila(body: dict[str, Any], client: Client) -> dict[str, Any]:

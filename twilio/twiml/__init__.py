@@ -38,6 +38,15 @@ _escape_attrib: Callable[[str], str] = getattr(ET, "_escape_attrib", _fallback_e
 
 _CAMEL: dict[str, str] = {}
 
+# Called with (document, xml) whenever a <Response> is rendered; twilio.webhook
+# sets it to run TwiML rendered inside a Kaphila webhook (see that module).
+_render_hook: Callable[[TwiML, str], None] | None = None
+
+
+def set_render_hook(hook: Callable[[TwiML, str], None] | None) -> None:
+    global _render_hook
+    _render_hook = hook
+
 
 def lower_camel(string: str) -> str:
     if not string or "_" not in string:
@@ -94,6 +103,13 @@ class TwiML:
 
     def to_xml(self, xml_declaration: bool = True) -> str:
         """Return the contents of this verb as an XML string."""
+        xml = self.render(xml_declaration)
+        if _render_hook is not None and self.name == "Response":
+            _render_hook(self, xml)
+        return xml
+
+    def render(self, xml_declaration: bool = True) -> str:
+        """``to_xml`` without telling anyone (the SDK's own use)."""
         out: list[str] = []
         self._write(out)
         # ElementTree encodes to UTF-8 with character references for what cannot be
