@@ -226,6 +226,7 @@ async def public_api_middleware(request: web.Request, handler: Handler) -> web.S
         return await handler(request)
     app = request.app
     sim = app[SIMULATOR_KEY]
+    sim.requests_received[request.path] += 1
     faults = sim.dispatcher.faults
     if faults.stall.fires(sim.rng):
         await asyncio.sleep(faults.stall_ms / 1000)

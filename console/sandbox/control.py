@@ -102,7 +102,8 @@ async def put_faults(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     return web.json_response({"success": True, "webhooks": sim.dispatcher.stats.to_json(),
-                              "pendingWebhooks": sim.dispatcher.pending})
+                              "pendingWebhooks": sim.dispatcher.pending,
+                              "requests": dict(sim.requests_received)})
 
 
 async def reset(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
@@ -62,6 +62,8 @@ class Simulator:
         # Finished call ids, oldest first: memory stays bounded in an all-day sandbox.
         self._finished: deque[str] = deque()
         self.base_url = ""  # set by the server once it knows its address
+        # Public API requests received, by path, before any fault or check.
+        self.requests_received: Counter[str] = Counter()
         self._ids = itertools.count(1)
 
     # ------------------------------------------------------------------ queries
@@ -195,6 +197,7 @@ class Simulator:
         await self.dispatcher.cancel_all()
         self.calls.clear()
         self._finished.clear()
+        self.requests_received.clear()
         self.accounts = {a.key: replace(a) for a in self.config.accounts}
 
     async def close(self) -> None:

@@ -100,3 +100,10 @@ async def test_only_the_newest_finished_calls_are_kept(receiver: WebhookReceiver
         live = await api.call(HUMAN, receiver.url)
         _, listing = await api.get("/sandbox/calls")
         assert [c["callId"] for c in listing["calls"]] == [*busy[1:], live]
+
+
+async def test_stats_count_api_requests_by_path(api: SandboxApi) -> None:
+    await api.get("/calls/1.1")
+    await api.post("/makecall", {"number": "1"})
+    _, stats = await api.get("/sandbox/stats")
+    assert stats["requests"] == {"/calls/1.1": 1, "/makecall": 1}

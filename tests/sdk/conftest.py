@@ -31,6 +31,10 @@ class SandboxHandle:
     def calls(self) -> list[dict[str, Any]]:
         return list(self.session.get(f"{self.url}/sandbox/calls", timeout=5).json()["calls"])
 
+    def requests_received(self, path: str) -> int:
+        stats = self.session.get(f"{self.url}/sandbox/stats", timeout=5).json()
+        return int(stats["requests"].get(path, 0))
+
     def press(self, call_id: str, digits: str) -> None:
         response = self.session.post(f"{self.url}/sandbox/calls/{call_id}/press",
                                      json={"digits": digits}, timeout=5)
