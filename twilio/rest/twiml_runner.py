@@ -286,7 +286,8 @@ class TwimlRunner:
 
 
 def _plain_text(element: ET.Element) -> str:
-    return " ".join("".join(element.itertext()).split())
+    # SSML elements are word boundaries: "is<say-as>1234</say-as>" says "is 1234".
+    return " ".join(" ".join(element.itertext()).split())
 
 
 def _number(value: str | None, default: float) -> float:
