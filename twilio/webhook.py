@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,9 +61,6 @@ class _RenderContext:
 
 _current: contextvars.ContextVar[_RenderContext | None] = contextvars.ContextVar(
     "kaphila_render_context", default=None)
-_seen_lock = threading.Lock()
-_seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
-_SEEN_LIMIT = 20_000
 
 
 class WebhookHelper:
@@ -79,7 +74,7 @@ class WebhookHelper:
         _remember(client, payload, form)
         key = (call_sid, event, str(payload.get(kaphila.F_TIMESTAMP, "")),
                str(payload.get(kaphila.F_DIGITS, "")))
-        first_time = _first_time(key)
+        first_time = client.twiml_runner.first_time(key)
         context = None
         if first_time:
             context = _dispatch(client, call_sid, event, form)
@@ -203,16 +198,6 @@ def _remember(client: Client, payload: dict[str, Any], form: WebhookForm) -> Non
     client.call_store.update(sid, **fields)
 
 
-def _first_time(key: tuple[str, ...]) -> bool:
-    with _seen_lock:
-        if key in _seen:
-            return False
-        _seen[key] = None
-        while len(_seen) > _SEEN_LIMIT:
-            _seen.popitem(last=False)
-        return True
-
-
 def _dispatch(client: Client, sid: str, event: str,
               form: WebhookForm) -> _RenderContext | None:
     """Decide what runs for this event; a context means "run what the handler renders"."""
@@ -237,7 +222,9 @@ def _dispatch(client: Client, sid: str, event: str,
         if event == "gather.complete" and pending.action:
             action = runner.resolve(sid, pending.action, pending.document_url)
             params = {"Digits": form.get("Digits", ""), "CallStatus": form["CallStatus"]}
-            runner.submit(sid, lambda: runner.execute_url(sid, action, pending.method, params),
+            raw = form.raw
+            runner.submit(sid, lambda: runner.execute_url(sid, action, pending.method, params,
+                                                          payload=raw),
                           f"<Gather action={pending.action!r}>")
             return None
         context.document_url = pending.document_url or document_url

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds to wait for a webhook answer (default 5)")
     parser.add_argument("--webhook-backoff", type=float, metavar="S",
                         help="first retry delay in seconds, doubling (default 0.5)")
+    parser.add_argument("--allow-remote-webhooks", action="store_true", default=None,
+                        help="deliver webhooks to non-loopback hosts too (off by default)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME=RATE[:COUNT]",
                         help=f"inject a fault; NAME is one of {', '.join(ALL_FAULTS)}")
     parser.add_argument("--delay-ms", type=int, help="how long the delay fault holds a webhook")
@@ -72,7 +74,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             ("max_finished_calls", args.max_finished_calls),
             ("max_body_bytes", args.max_body), ("webhook_attempts", args.webhook_attempts),
             ("webhook_timeout", args.webhook_timeout), ("webhook_backoff", args.webhook_backoff),
-            ("seed", args.seed),
+            ("seed", args.seed), ("allow_remote_webhooks", args.allow_remote_webhooks),
         )
         if value is not None
     }

@@ -72,6 +72,9 @@ class SandboxConfig:
     webhook_attempts: int = 5
     webhook_backoff: float = 0.5
     webhook_concurrency: int = 64
+    # A local sandbox posts webhooks to loopback addresses only, unless told
+    # otherwise: a demo must never reach out to a host named in someone's example.
+    allow_remote_webhooks: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
     seed: int | None = None
 
@@ -179,6 +182,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if expected == "float" and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if expected == "int | None" and (value is None or isinstance(value, int)):
+        return value
+    if expected == "bool" and isinstance(value, bool):
         return value
     raise ConfigError(f"{source}: [sandbox].{name} must be of type {expected}, not {value!r}")
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import random
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -62,6 +64,17 @@ class DeliveryStats:
 
     def to_json(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on localhost or a loopback IP (decided without DNS)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class WebhookDispatcher:
@@ -176,6 +189,12 @@ class WebhookDispatcher:
         assert self._session is not None, "dispatcher not started"
         url = call.webhook_url
         assert url is not None
+        if not self._config.allow_remote_webhooks and not is_loopback_url(url):
+            self.stats.gave_up += 1
+            self._note(call, "delivery-refused", eventId=item.event_id, event=item.event,
+                       reason="not a loopback address; start the sandbox with "
+                              "--allow-remote-webhooks to deliver there")
+            return False
         attempts = self._config.webhook_attempts
         for attempt in range(1, attempts + 1):
             self.stats.attempts += 1

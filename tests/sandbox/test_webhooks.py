@@ -94,3 +94,19 @@ async def test_many_calls_deliver_concurrently_each_in_order(api: SandboxApi,
     for call_id in call_ids:
         await receiver.wait_event(call_id, "call.answered")
         assert receiver.events(call_id) == ["call.initiated", "call.answered"]
+
+
+async def test_webhooks_to_non_loopback_hosts_are_refused_without_a_lookup(
+        api: SandboxApi) -> None:
+    call_id = await api.call("15551230003", "https://yourserver.com/hook")
+    import asyncio
+    async with asyncio.timeout(5):
+        while True:
+            record = await api.sandbox_call(call_id)
+            refused = [e for e in record["timeline"] if e["type"] == "delivery-refused"]
+            if len(refused) == 2:
+                break
+            await asyncio.sleep(0.02)
+    assert [e["event"] for e in refused] == ["call.initiated", "call.ended"]
+    assert "--allow-remote-webhooks" in refused[0]["reason"]
+    assert not [e for e in record["timeline"] if e["type"] == "delivery"]

@@ -29,11 +29,12 @@ there are logged and kept in ``errors``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ log = logging.getLogger("twilio.kaphila.twiml")
 SUPPORTED = frozenset({"Say", "Gather", "Dial", "Hangup", "Reject", "Pause", "Redirect"})
 GATHER_CHILDREN = frozenset({"Say", "Pause"})
 MAX_REDIRECTS = 10
+SEEN_LIMIT = 20_000  # webhook identities remembered for de-duplication
 TWILIO_GATHER_TIMEOUT = 5  # seconds, Twilio's default
 TWILIO_FINISH_ON_KEY = "#"
 
@@ -86,6 +88,7 @@ class TwimlRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._idle = threading.Condition(self._lock)
         self.errors: deque[tuple[str, str]] = deque(maxlen=1000)
+        self._seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
 
     # ------------------------------------------------------------------ public
 
@@ -95,9 +98,10 @@ class TwimlRunner:
         self._run(call_sid, verbs, document_url, depth=0)
 
     def execute_url(self, call_sid: str, url: str, method: str = "POST",
-                    params: dict[str, str] | None = None) -> None:
+                    params: dict[str, str] | None = None,
+                    payload: dict[str, Any] | None = None) -> None:
         """Fetch TwiML from ``url`` (as Twilio would, with the call's parameters) and run it."""
-        document = self._fetch(call_sid, url, method, params)
+        document = self._fetch(call_sid, url, method, params, payload)
         self.execute(call_sid, document, document_url=url)
 
     def run_when_answered(self, call_sid: str, twiml: Any) -> None:
@@ -106,6 +110,16 @@ class TwimlRunner:
         self._parse(text, call_sid)
         with self._lock:
             self._on_answer[call_sid] = text
+
+    def first_time(self, key: tuple[str, ...]) -> bool:
+        """False for a webhook already seen (Kaphila delivers at least once)."""
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            while len(self._seen) > SEEN_LIMIT:
+                self._seen.popitem(last=False)
+            return True
 
     def take_on_answer(self, call_sid: str) -> str | None:
         with self._lock:
@@ -250,16 +264,25 @@ class TwimlRunner:
         return list(root)
 
     def _fetch(self, call_sid: str, url: str, method: str,
-               params: dict[str, str] | None = None) -> str:
+               params: dict[str, str] | None = None,
+               payload: dict[str, Any] | None = None) -> str:
         """GET or POST the app's URL for TwiML, with Twilio's call parameters (never
-        the API key: this is the app's server, not Kaphila)."""
+        the API key: this is the app's server, not Kaphila).
+
+        A POST that answers a Kaphila webhook (a <Gather> action) carries that
+        webhook's JSON, so a handler that calls ``process_webhook(request.get_json())``
+        works unchanged; Twilio's parameters are in the query string as well.
+        Other POSTs are form-encoded, as Twilio sends them."""
         from twilio.webhook import call_params
 
-        form = {**call_params(self._client, call_sid), **(params or {})}
+        form: dict[str, object] = {**call_params(self._client, call_sid), **(params or {})}
         http = self._client.http_client
         method = method.upper()
         if method == "GET":
-            response = http.request("GET", url, params=dict(form), timeout=15)
+            response = http.request("GET", url, params=form, timeout=15)
+        elif payload is not None:
+            response = http.request("POST", url, params=form, data=json.dumps(payload),
+                                    headers={"Content-Type": "application/json"}, timeout=15)
         else:
             response = http.request("POST", url, data=form, timeout=15)
         if response.status_code >= 400:
