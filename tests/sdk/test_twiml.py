@@ -267,3 +267,9 @@ def test_the_generated_voice_response_module_is_current() -> None:
     assert committed == _codegen.formatted(), (
         "voice_response.py is stale: run "
         ".venv/bin/python -m twilio.twiml._codegen > twilio/twiml/voice_response.py")
+
+
+def test_an_extra_keyword_clashing_with_a_parameter_wins_as_in_twilio() -> None:
+    r = VoiceResponse()
+    r.gather(num_digits=1, numDigits=2, extra_thing=None, another_one="x")
+    assert r.to_xml(False) == '<Response><Gather anotherOne="x" numDigits="2" /></Response>'

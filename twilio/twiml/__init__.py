@@ -37,6 +37,11 @@ _escape_cdata: Callable[[Any], str] = getattr(ET, "_escape_cdata", _fallback_esc
 _escape_attrib: Callable[[str], str] = getattr(ET, "_escape_attrib", _fallback_escape_attrib)
 
 _CAMEL: dict[str, str] = {}
+# Escaped attribute fragments and texts, by exact str value: TwiML repeats
+# values ("POST", "1", "#") constantly. Bounded; cleared when full.
+_CACHE_LIMIT = 4096
+_ATTR_CACHE: dict[tuple[str, str], str] = {}
+_TEXT_CACHE: dict[str, str] = {}
 
 # Called with (document, xml) whenever a <Response> is rendered; twilio.webhook
 # sets it to run TwiML rendered inside a Kaphila webhook (see that module).
@@ -83,13 +88,23 @@ class TwiML:
         self.name: str = self.TAG or type(self).__name__
         self.value: Any = None
         self.verbs: list[TwiML | str] = []
-        self.attrs: dict[str, Any] = {}
+        camel = _CAMEL
+        self.attrs: dict[str, Any] = {
+            (camel[key] if key in camel else self._camel(key)): value
+            for key, value in kwargs.items() if value is not None
+        }
+
+    def add_attributes(self, kwargs: dict[str, Any]) -> None:
+        """Add keyword arguments as attributes, Twilio's way (None dropped)."""
+        attrs = self.attrs
         for key, value in kwargs.items():
             if value is not None:
-                name = _CAMEL.get(key)
-                if name is None:
-                    name = _CAMEL[key] = lower_camel(self.MAP.get(key, key))
-                self.attrs[name] = value
+                attrs[_CAMEL[key] if key in _CAMEL else self._camel(key)] = value
+
+    @classmethod
+    def _camel(cls, key: str) -> str:
+        name = _CAMEL[key] = lower_camel(cls.MAP.get(key, key))
+        return name
 
     def __str__(self) -> str:
         return self.to_xml()
@@ -112,9 +127,11 @@ class TwiML:
         """``to_xml`` without telling anyone (the SDK's own use)."""
         out: list[str] = []
         self._write(out)
-        # ElementTree encodes to UTF-8 with character references for what cannot be
-        # encoded (lone surrogates); do the same.
-        xml = "".join(out).encode("utf-8", "xmlcharrefreplace").decode("utf-8")
+        xml = "".join(out)
+        if not xml.isascii():
+            # ElementTree encodes to UTF-8 with character references for what cannot
+            # be encoded (lone surrogates); do the same.
+            xml = xml.encode("utf-8", "xmlcharrefreplace").decode("utf-8")
         return XML_DECLARATION + xml if xml_declaration else xml
 
     def append(self, verb: TwiML | str) -> TwiML:
@@ -144,9 +161,7 @@ class TwiML:
         attrs = self.attrs
         if attrs:
             for key in sorted(attrs):
-                value = attrs[key]
-                shown = str(value).lower() if isinstance(value, bool) else str(value)
-                out.append(f' {key}="{_escape_attrib(shown)}"')
+                out.append(_attribute(key, attrs[key]))
         # ElementTree semantics: a later string replaces the text or the last
         # child's tail; a falsy value writes no text; a dict value becomes JSON.
         text: Any = None
@@ -154,8 +169,17 @@ class TwiML:
             if isinstance(self.value, dict):
                 self.value = json.dumps(self.value)
             text = self.value
+        verbs = self.verbs
+        if not verbs:
+            if text:
+                out.append(">")
+                out.append(_text(text))
+                out.append("</" + name + ">")
+            else:
+                out.append(" />")
+            return
         children: list[list[Any]] = []
-        for verb in self.verbs:
+        for verb in verbs:
             if isinstance(verb, str):
                 if children:
                     children[-1][1] = verb
@@ -166,14 +190,37 @@ class TwiML:
         if text or children:
             out.append(">")
             if text:
-                out.append(_escape_cdata(text))
+                out.append(_text(text))
             for child, tail in children:
                 child._write(out)
                 if tail:
-                    out.append(_escape_cdata(tail))
+                    out.append(_text(tail))
             out.append("</" + name + ">")
         else:
             out.append(" />")
+
+
+def _attribute(key: str, value: Any) -> str:
+    if type(value) is str:
+        fragment = _ATTR_CACHE.get((key, value))
+        if fragment is None:
+            if len(_ATTR_CACHE) >= _CACHE_LIMIT:
+                _ATTR_CACHE.clear()
+            fragment = _ATTR_CACHE[(key, value)] = f' {key}="{_escape_attrib(value)}"'
+        return fragment
+    shown = str(value).lower() if isinstance(value, bool) else str(value)
+    return f' {key}="{_escape_attrib(shown)}"'
+
+
+def _text(text: Any) -> str:
+    if type(text) is not str:
+        return _escape_cdata(text)  # raises TypeError for non-text, as ElementTree does
+    escaped = _TEXT_CACHE.get(text)
+    if escaped is None:
+        if len(_TEXT_CACHE) >= _CACHE_LIMIT:
+            _TEXT_CACHE.clear()
+        escaped = _TEXT_CACHE[text] = _escape_cdata(text)
+    return escaped
 
 
 class GenericNode(TwiML):

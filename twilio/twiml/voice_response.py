@@ -19,7 +19,18 @@ class VoiceResponse(TwiML):
 
     def connect(self, action: Any = None, method: Any = None, **kwargs: Any) -> Connect:
         """Nest a <Connect> element."""
-        node: Connect = self.nest(Connect(action=action, method=method, **kwargs))
+        node = Connect.__new__(Connect)
+        node.name = "Connect"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def dial(
@@ -48,37 +59,66 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Dial:
         """Nest a <Dial> element."""
-        node: Dial = self.nest(
-            Dial(
-                number=number,
-                action=action,
-                method=method,
-                timeout=timeout,
-                hangup_on_star=hangup_on_star,
-                time_limit=time_limit,
-                caller_id=caller_id,
-                record=record,
-                trim=trim,
-                recording_status_callback=recording_status_callback,
-                recording_configuration_id=recording_configuration_id,
-                recording_status_callback_method=recording_status_callback_method,
-                recording_status_callback_event=recording_status_callback_event,
-                answer_on_bridge=answer_on_bridge,
-                ring_tone=ring_tone,
-                recording_track=recording_track,
-                sequential=sequential,
-                refer_url=refer_url,
-                refer_method=refer_method,
-                events=events,
-                passports=passports,
-                **kwargs,
-            )
-        )
+        node = Dial.__new__(Dial)
+        node.name = "Dial"
+        node.value = number
+        node.verbs = []
+        node.attrs = attrs = {}
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if timeout is not None:
+            attrs["timeout"] = timeout
+        if hangup_on_star is not None:
+            attrs["hangupOnStar"] = hangup_on_star
+        if time_limit is not None:
+            attrs["timeLimit"] = time_limit
+        if caller_id is not None:
+            attrs["callerId"] = caller_id
+        if record is not None:
+            attrs["record"] = record
+        if trim is not None:
+            attrs["trim"] = trim
+        if recording_status_callback is not None:
+            attrs["recordingStatusCallback"] = recording_status_callback
+        if recording_configuration_id is not None:
+            attrs["recordingConfigurationId"] = recording_configuration_id
+        if recording_status_callback_method is not None:
+            attrs["recordingStatusCallbackMethod"] = recording_status_callback_method
+        if recording_status_callback_event is not None:
+            attrs["recordingStatusCallbackEvent"] = recording_status_callback_event
+        if answer_on_bridge is not None:
+            attrs["answerOnBridge"] = answer_on_bridge
+        if ring_tone is not None:
+            attrs["ringTone"] = ring_tone
+        if recording_track is not None:
+            attrs["recordingTrack"] = recording_track
+        if sequential is not None:
+            attrs["sequential"] = sequential
+        if refer_url is not None:
+            attrs["referUrl"] = refer_url
+        if refer_method is not None:
+            attrs["referMethod"] = refer_method
+        if events is not None:
+            attrs["events"] = events
+        if passports is not None:
+            attrs["passports"] = passports
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def echo(self, **kwargs: Any) -> Echo:
         """Nest a <Echo> element."""
-        node: Echo = self.nest(Echo(**kwargs))
+        node = Echo.__new__(Echo)
+        node.name = "Echo"
+        node.value = None
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def enqueue(
@@ -93,18 +133,26 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Enqueue:
         """Nest a <Enqueue> element."""
-        node: Enqueue = self.nest(
-            Enqueue(
-                name=name,
-                action=action,
-                max_queue_size=max_queue_size,
-                method=method,
-                wait_url=wait_url,
-                wait_url_method=wait_url_method,
-                workflow_sid=workflow_sid,
-                **kwargs,
-            )
-        )
+        node = Enqueue.__new__(Enqueue)
+        node.name = "Enqueue"
+        node.value = name
+        node.verbs = []
+        node.attrs = attrs = {}
+        if action is not None:
+            attrs["action"] = action
+        if max_queue_size is not None:
+            attrs["maxQueueSize"] = max_queue_size
+        if method is not None:
+            attrs["method"] = method
+        if wait_url is not None:
+            attrs["waitUrl"] = wait_url
+        if wait_url_method is not None:
+            attrs["waitUrlMethod"] = wait_url_method
+        if workflow_sid is not None:
+            attrs["workflowSid"] = workflow_sid
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def gather(
@@ -130,49 +178,104 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Gather:
         """Nest a <Gather> element."""
-        node: Gather = self.nest(
-            Gather(
-                input=input,
-                action=action,
-                method=method,
-                timeout=timeout,
-                speech_timeout=speech_timeout,
-                max_speech_time=max_speech_time,
-                profanity_filter=profanity_filter,
-                finish_on_key=finish_on_key,
-                num_digits=num_digits,
-                partial_result_callback=partial_result_callback,
-                partial_result_callback_method=partial_result_callback_method,
-                language=language,
-                hints=hints,
-                barge_in=barge_in,
-                debug=debug,
-                action_on_empty_result=action_on_empty_result,
-                speech_model=speech_model,
-                enhanced=enhanced,
-                **kwargs,
-            )
-        )
+        node = Gather.__new__(Gather)
+        node.name = "Gather"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if input is not None:
+            attrs["input"] = input
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if timeout is not None:
+            attrs["timeout"] = timeout
+        if speech_timeout is not None:
+            attrs["speechTimeout"] = speech_timeout
+        if max_speech_time is not None:
+            attrs["maxSpeechTime"] = max_speech_time
+        if profanity_filter is not None:
+            attrs["profanityFilter"] = profanity_filter
+        if finish_on_key is not None:
+            attrs["finishOnKey"] = finish_on_key
+        if num_digits is not None:
+            attrs["numDigits"] = num_digits
+        if partial_result_callback is not None:
+            attrs["partialResultCallback"] = partial_result_callback
+        if partial_result_callback_method is not None:
+            attrs["partialResultCallbackMethod"] = partial_result_callback_method
+        if language is not None:
+            attrs["language"] = language
+        if hints is not None:
+            attrs["hints"] = hints
+        if barge_in is not None:
+            attrs["bargeIn"] = barge_in
+        if debug is not None:
+            attrs["debug"] = debug
+        if action_on_empty_result is not None:
+            attrs["actionOnEmptyResult"] = action_on_empty_result
+        if speech_model is not None:
+            attrs["speechModel"] = speech_model
+        if enhanced is not None:
+            attrs["enhanced"] = enhanced
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def hangup(self, **kwargs: Any) -> Hangup:
         """Nest a <Hangup> element."""
-        node: Hangup = self.nest(Hangup(**kwargs))
+        node = Hangup.__new__(Hangup)
+        node.name = "Hangup"
+        node.value = None
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def leave(self, **kwargs: Any) -> Leave:
         """Nest a <Leave> element."""
-        node: Leave = self.nest(Leave(**kwargs))
+        node = Leave.__new__(Leave)
+        node.name = "Leave"
+        node.value = None
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def pause(self, length: Any = None, **kwargs: Any) -> Pause:
         """Nest a <Pause> element."""
-        node: Pause = self.nest(Pause(length=length, **kwargs))
+        node = Pause.__new__(Pause)
+        node.name = "Pause"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if length is not None:
+            attrs["length"] = length
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def play(self, url: Any = None, loop: Any = None, digits: Any = None, **kwargs: Any) -> Play:
         """Nest a <Play> element."""
-        node: Play = self.nest(Play(url=url, loop=loop, digits=digits, **kwargs))
+        node = Play.__new__(Play)
+        node.name = "Play"
+        node.value = url
+        node.verbs = []
+        node.attrs = attrs = {}
+        if loop is not None:
+            attrs["loop"] = loop
+        if digits is not None:
+            attrs["digits"] = digits
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def queue(
@@ -185,16 +288,22 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Queue:
         """Nest a <Queue> element."""
-        node: Queue = self.nest(
-            Queue(
-                name=name,
-                url=url,
-                method=method,
-                reservation_sid=reservation_sid,
-                post_work_activity_sid=post_work_activity_sid,
-                **kwargs,
-            )
-        )
+        node = Queue.__new__(Queue)
+        node.name = "Queue"
+        node.value = name
+        node.verbs = []
+        node.attrs = attrs = {}
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if reservation_sid is not None:
+            attrs["reservationSid"] = reservation_sid
+        if post_work_activity_sid is not None:
+            attrs["postWorkActivitySid"] = post_work_activity_sid
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def record(
@@ -215,34 +324,68 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Record:
         """Nest a <Record> element."""
-        node: Record = self.nest(
-            Record(
-                action=action,
-                method=method,
-                timeout=timeout,
-                finish_on_key=finish_on_key,
-                max_length=max_length,
-                play_beep=play_beep,
-                trim=trim,
-                recording_status_callback=recording_status_callback,
-                recording_status_callback_method=recording_status_callback_method,
-                recording_status_callback_event=recording_status_callback_event,
-                transcribe=transcribe,
-                transcribe_callback=transcribe_callback,
-                recording_configuration_id=recording_configuration_id,
-                **kwargs,
-            )
-        )
+        node = Record.__new__(Record)
+        node.name = "Record"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if timeout is not None:
+            attrs["timeout"] = timeout
+        if finish_on_key is not None:
+            attrs["finishOnKey"] = finish_on_key
+        if max_length is not None:
+            attrs["maxLength"] = max_length
+        if play_beep is not None:
+            attrs["playBeep"] = play_beep
+        if trim is not None:
+            attrs["trim"] = trim
+        if recording_status_callback is not None:
+            attrs["recordingStatusCallback"] = recording_status_callback
+        if recording_status_callback_method is not None:
+            attrs["recordingStatusCallbackMethod"] = recording_status_callback_method
+        if recording_status_callback_event is not None:
+            attrs["recordingStatusCallbackEvent"] = recording_status_callback_event
+        if transcribe is not None:
+            attrs["transcribe"] = transcribe
+        if transcribe_callback is not None:
+            attrs["transcribeCallback"] = transcribe_callback
+        if recording_configuration_id is not None:
+            attrs["recordingConfigurationId"] = recording_configuration_id
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def redirect(self, url: Any = None, method: Any = None, **kwargs: Any) -> Redirect:
         """Nest a <Redirect> element."""
-        node: Redirect = self.nest(Redirect(url=url, method=method, **kwargs))
+        node = Redirect.__new__(Redirect)
+        node.name = "Redirect"
+        node.value = url
+        node.verbs = []
+        node.attrs = attrs = {}
+        if method is not None:
+            attrs["method"] = method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def reject(self, reason: Any = None, **kwargs: Any) -> Reject:
         """Nest a <Reject> element."""
-        node: Reject = self.nest(Reject(reason=reason, **kwargs))
+        node = Reject.__new__(Reject)
+        node.name = "Reject"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if reason is not None:
+            attrs["reason"] = reason
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say(
@@ -254,9 +397,20 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Say:
         """Nest a <Say> element."""
-        node: Say = self.nest(
-            Say(message=message, voice=voice, loop=loop, language=language, **kwargs)
-        )
+        node = Say.__new__(Say)
+        node.name = "Say"
+        node.value = message
+        node.verbs = []
+        node.attrs = attrs = {}
+        if voice is not None:
+            attrs["voice"] = voice
+        if loop is not None:
+            attrs["loop"] = loop
+        if language is not None:
+            attrs["language"] = language
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sms(
@@ -270,17 +424,24 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Sms:
         """Nest a <Sms> element."""
-        node: Sms = self.nest(
-            Sms(
-                message=message,
-                to=to,
-                from_=from_,
-                action=action,
-                method=method,
-                status_callback=status_callback,
-                **kwargs,
-            )
-        )
+        node = Sms.__new__(Sms)
+        node.name = "Sms"
+        node.value = message
+        node.verbs = []
+        node.attrs = attrs = {}
+        if to is not None:
+            attrs["to"] = to
+        if from_ is not None:
+            attrs["from"] = from_
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def pay(
@@ -306,29 +467,50 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Pay:
         """Nest a <Pay> element."""
-        node: Pay = self.nest(
-            Pay(
-                input=input,
-                action=action,
-                bank_account_type=bank_account_type,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                timeout=timeout,
-                max_attempts=max_attempts,
-                security_code=security_code,
-                postal_code=postal_code,
-                min_postal_code_length=min_postal_code_length,
-                payment_connector=payment_connector,
-                payment_method=payment_method,
-                token_type=token_type,
-                charge_amount=charge_amount,
-                currency=currency,
-                description=description,
-                valid_card_types=valid_card_types,
-                language=language,
-                **kwargs,
-            )
-        )
+        node = Pay.__new__(Pay)
+        node.name = "Pay"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if input is not None:
+            attrs["input"] = input
+        if action is not None:
+            attrs["action"] = action
+        if bank_account_type is not None:
+            attrs["bankAccountType"] = bank_account_type
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if timeout is not None:
+            attrs["timeout"] = timeout
+        if max_attempts is not None:
+            attrs["maxAttempts"] = max_attempts
+        if security_code is not None:
+            attrs["securityCode"] = security_code
+        if postal_code is not None:
+            attrs["postalCode"] = postal_code
+        if min_postal_code_length is not None:
+            attrs["minPostalCodeLength"] = min_postal_code_length
+        if payment_connector is not None:
+            attrs["paymentConnector"] = payment_connector
+        if payment_method is not None:
+            attrs["paymentMethod"] = payment_method
+        if token_type is not None:
+            attrs["tokenType"] = token_type
+        if charge_amount is not None:
+            attrs["chargeAmount"] = charge_amount
+        if currency is not None:
+            attrs["currency"] = currency
+        if description is not None:
+            attrs["description"] = description
+        if valid_card_types is not None:
+            attrs["validCardTypes"] = valid_card_types
+        if language is not None:
+            attrs["language"] = language
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prompt(
@@ -341,31 +523,68 @@ class VoiceResponse(TwiML):
         **kwargs: Any,
     ) -> Prompt:
         """Nest a <Prompt> element."""
-        node: Prompt = self.nest(
-            Prompt(
-                for_=for_,
-                error_type=error_type,
-                card_type=card_type,
-                attempt=attempt,
-                require_matching_inputs=require_matching_inputs,
-                **kwargs,
-            )
-        )
+        node = Prompt.__new__(Prompt)
+        node.name = "Prompt"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if for_ is not None:
+            attrs["for"] = for_
+        if error_type is not None:
+            attrs["errorType"] = error_type
+        if card_type is not None:
+            attrs["cardType"] = card_type
+        if attempt is not None:
+            attrs["attempt"] = attempt
+        if require_matching_inputs is not None:
+            attrs["requireMatchingInputs"] = require_matching_inputs
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def start(self, action: Any = None, method: Any = None, **kwargs: Any) -> Start:
         """Nest a <Start> element."""
-        node: Start = self.nest(Start(action=action, method=method, **kwargs))
+        node = Start.__new__(Start)
+        node.name = "Start"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def stop(self, **kwargs: Any) -> Stop:
         """Nest a <Stop> element."""
-        node: Stop = self.nest(Stop(**kwargs))
+        node = Stop.__new__(Stop)
+        node.name = "Stop"
+        node.value = None
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def refer(self, action: Any = None, method: Any = None, **kwargs: Any) -> Refer:
         """Nest a <Refer> element."""
-        node: Refer = self.nest(Refer(action=action, method=method, **kwargs))
+        node = Refer.__new__(Refer)
+        node.name = "Refer"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if action is not None:
+            attrs["action"] = action
+        if method is not None:
+            attrs["method"] = method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -374,7 +593,14 @@ class Refer(TwiML):
 
     def sip(self, sip_url: Any = None, **kwargs: Any) -> ReferSip:
         """Nest a <Sip> element."""
-        node: ReferSip = self.nest(ReferSip(sip_url=sip_url, **kwargs))
+        node = ReferSip.__new__(ReferSip)
+        node.name = "Sip"
+        node.value = sip_url
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -404,19 +630,30 @@ class Stop(TwiML):
         **kwargs: Any,
     ) -> Stream:
         """Nest a <Stream> element."""
-        node: Stream = self.nest(
-            Stream(
-                name=name,
-                connector_name=connector_name,
-                url=url,
-                track=track,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                audio_format=audio_format,
-                sample_rate=sample_rate,
-                **kwargs,
-            )
-        )
+        node = Stream.__new__(Stream)
+        node.name = "Stream"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if connector_name is not None:
+            attrs["connectorName"] = connector_name
+        if url is not None:
+            attrs["url"] = url
+        if track is not None:
+            attrs["track"] = track
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if audio_format is not None:
+            attrs["audioFormat"] = audio_format
+        if sample_rate is not None:
+            attrs["sampleRate"] = sample_rate
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def siprec(
@@ -429,16 +666,24 @@ class Stop(TwiML):
         **kwargs: Any,
     ) -> Siprec:
         """Nest a <Siprec> element."""
-        node: Siprec = self.nest(
-            Siprec(
-                name=name,
-                connector_name=connector_name,
-                track=track,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                **kwargs,
-            )
-        )
+        node = Siprec.__new__(Siprec)
+        node.name = "Siprec"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if connector_name is not None:
+            attrs["connectorName"] = connector_name
+        if track is not None:
+            attrs["track"] = track
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def transcription(
@@ -460,25 +705,42 @@ class Stop(TwiML):
         **kwargs: Any,
     ) -> Transcription:
         """Nest a <Transcription> element."""
-        node: Transcription = self.nest(
-            Transcription(
-                name=name,
-                track=track,
-                status_callback_url=status_callback_url,
-                status_callback_method=status_callback_method,
-                inbound_track_label=inbound_track_label,
-                outbound_track_label=outbound_track_label,
-                partial_results=partial_results,
-                language_code=language_code,
-                transcription_engine=transcription_engine,
-                profanity_filter=profanity_filter,
-                speech_model=speech_model,
-                hints=hints,
-                enable_automatic_punctuation=enable_automatic_punctuation,
-                intelligence_service=intelligence_service,
-                **kwargs,
-            )
-        )
+        node = Transcription.__new__(Transcription)
+        node.name = "Transcription"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if track is not None:
+            attrs["track"] = track
+        if status_callback_url is not None:
+            attrs["statusCallbackUrl"] = status_callback_url
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if inbound_track_label is not None:
+            attrs["inboundTrackLabel"] = inbound_track_label
+        if outbound_track_label is not None:
+            attrs["outboundTrackLabel"] = outbound_track_label
+        if partial_results is not None:
+            attrs["partialResults"] = partial_results
+        if language_code is not None:
+            attrs["languageCode"] = language_code
+        if transcription_engine is not None:
+            attrs["transcriptionEngine"] = transcription_engine
+        if profanity_filter is not None:
+            attrs["profanityFilter"] = profanity_filter
+        if speech_model is not None:
+            attrs["speechModel"] = speech_model
+        if hints is not None:
+            attrs["hints"] = hints
+        if enable_automatic_punctuation is not None:
+            attrs["enableAutomaticPunctuation"] = enable_automatic_punctuation
+        if intelligence_service is not None:
+            attrs["intelligenceService"] = intelligence_service
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -487,12 +749,34 @@ class Transcription(TwiML):
 
     def config(self, name: Any = None, value: Any = None, **kwargs: Any) -> Config:
         """Nest a <Config> element."""
-        node: Config = self.nest(Config(name=name, value=value, **kwargs))
+        node = Config.__new__(Config)
+        node.name = "Config"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -509,7 +793,18 @@ class Siprec(TwiML):
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -518,7 +813,18 @@ class Stream(TwiML):
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -538,19 +844,30 @@ class Start(TwiML):
         **kwargs: Any,
     ) -> Stream:
         """Nest a <Stream> element."""
-        node: Stream = self.nest(
-            Stream(
-                name=name,
-                connector_name=connector_name,
-                url=url,
-                track=track,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                audio_format=audio_format,
-                sample_rate=sample_rate,
-                **kwargs,
-            )
-        )
+        node = Stream.__new__(Stream)
+        node.name = "Stream"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if connector_name is not None:
+            attrs["connectorName"] = connector_name
+        if url is not None:
+            attrs["url"] = url
+        if track is not None:
+            attrs["track"] = track
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if audio_format is not None:
+            attrs["audioFormat"] = audio_format
+        if sample_rate is not None:
+            attrs["sampleRate"] = sample_rate
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def siprec(
@@ -563,16 +880,24 @@ class Start(TwiML):
         **kwargs: Any,
     ) -> Siprec:
         """Nest a <Siprec> element."""
-        node: Siprec = self.nest(
-            Siprec(
-                name=name,
-                connector_name=connector_name,
-                track=track,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                **kwargs,
-            )
-        )
+        node = Siprec.__new__(Siprec)
+        node.name = "Siprec"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if connector_name is not None:
+            attrs["connectorName"] = connector_name
+        if track is not None:
+            attrs["track"] = track
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def transcription(
@@ -594,25 +919,42 @@ class Start(TwiML):
         **kwargs: Any,
     ) -> Transcription:
         """Nest a <Transcription> element."""
-        node: Transcription = self.nest(
-            Transcription(
-                name=name,
-                track=track,
-                status_callback_url=status_callback_url,
-                status_callback_method=status_callback_method,
-                inbound_track_label=inbound_track_label,
-                outbound_track_label=outbound_track_label,
-                partial_results=partial_results,
-                language_code=language_code,
-                transcription_engine=transcription_engine,
-                profanity_filter=profanity_filter,
-                speech_model=speech_model,
-                hints=hints,
-                enable_automatic_punctuation=enable_automatic_punctuation,
-                intelligence_service=intelligence_service,
-                **kwargs,
-            )
-        )
+        node = Transcription.__new__(Transcription)
+        node.name = "Transcription"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if track is not None:
+            attrs["track"] = track
+        if status_callback_url is not None:
+            attrs["statusCallbackUrl"] = status_callback_url
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if inbound_track_label is not None:
+            attrs["inboundTrackLabel"] = inbound_track_label
+        if outbound_track_label is not None:
+            attrs["outboundTrackLabel"] = outbound_track_label
+        if partial_results is not None:
+            attrs["partialResults"] = partial_results
+        if language_code is not None:
+            attrs["languageCode"] = language_code
+        if transcription_engine is not None:
+            attrs["transcriptionEngine"] = transcription_engine
+        if profanity_filter is not None:
+            attrs["profanityFilter"] = profanity_filter
+        if speech_model is not None:
+            attrs["speechModel"] = speech_model
+        if hints is not None:
+            attrs["hints"] = hints
+        if enable_automatic_punctuation is not None:
+            attrs["enableAutomaticPunctuation"] = enable_automatic_punctuation
+        if intelligence_service is not None:
+            attrs["intelligenceService"] = intelligence_service
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def recording(
@@ -627,18 +969,28 @@ class Start(TwiML):
         **kwargs: Any,
     ) -> Recording:
         """Nest a <Recording> element."""
-        node: Recording = self.nest(
-            Recording(
-                recording_status_callback=recording_status_callback,
-                recording_status_callback_method=recording_status_callback_method,
-                recording_status_callback_event=recording_status_callback_event,
-                trim=trim,
-                track=track,
-                channels=channels,
-                recording_configuration_id=recording_configuration_id,
-                **kwargs,
-            )
-        )
+        node = Recording.__new__(Recording)
+        node.name = "Recording"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if recording_status_callback is not None:
+            attrs["recordingStatusCallback"] = recording_status_callback
+        if recording_status_callback_method is not None:
+            attrs["recordingStatusCallbackMethod"] = recording_status_callback_method
+        if recording_status_callback_event is not None:
+            attrs["recordingStatusCallbackEvent"] = recording_status_callback_event
+        if trim is not None:
+            attrs["trim"] = trim
+        if track is not None:
+            attrs["track"] = track
+        if channels is not None:
+            attrs["channels"] = channels
+        if recording_configuration_id is not None:
+            attrs["recordingConfigurationId"] = recording_configuration_id
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -658,19 +1010,50 @@ class Prompt(TwiML):
         **kwargs: Any,
     ) -> Say:
         """Nest a <Say> element."""
-        node: Say = self.nest(
-            Say(message=message, voice=voice, loop=loop, language=language, **kwargs)
-        )
+        node = Say.__new__(Say)
+        node.name = "Say"
+        node.value = message
+        node.verbs = []
+        node.attrs = attrs = {}
+        if voice is not None:
+            attrs["voice"] = voice
+        if loop is not None:
+            attrs["loop"] = loop
+        if language is not None:
+            attrs["language"] = language
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def play(self, url: Any = None, loop: Any = None, digits: Any = None, **kwargs: Any) -> Play:
         """Nest a <Play> element."""
-        node: Play = self.nest(Play(url=url, loop=loop, digits=digits, **kwargs))
+        node = Play.__new__(Play)
+        node.name = "Play"
+        node.value = url
+        node.verbs = []
+        node.attrs = attrs = {}
+        if loop is not None:
+            attrs["loop"] = loop
+        if digits is not None:
+            attrs["digits"] = digits
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def pause(self, length: Any = None, **kwargs: Any) -> Pause:
         """Nest a <Pause> element."""
-        node: Pause = self.nest(Pause(length=length, **kwargs))
+        node = Pause.__new__(Pause)
+        node.name = "Pause"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if length is not None:
+            attrs["length"] = length
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -695,29 +1078,76 @@ class Say(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def lang(self, words: Any = None, xml_lang: Any = None, **kwargs: Any) -> SsmlLang:
         """Nest a <lang> element."""
-        node: SsmlLang = self.nest(SsmlLang(words=words, xml_lang=xml_lang, **kwargs))
+        node = SsmlLang.__new__(SsmlLang)
+        node.name = "lang"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if xml_lang is not None:
+            attrs["xml:lang"] = xml_lang
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def p(self, words: Any = None, **kwargs: Any) -> SsmlP:
         """Nest a <p> element."""
-        node: SsmlP = self.nest(SsmlP(words=words, **kwargs))
+        node = SsmlP.__new__(SsmlP)
+        node.name = "p"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -729,33 +1159,78 @@ class Say(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def s(self, words: Any = None, **kwargs: Any) -> SsmlS:
         """Nest a <s> element."""
-        node: SsmlS = self.nest(SsmlS(words=words, **kwargs))
+        node = SsmlS.__new__(SsmlS)
+        node.name = "s"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def w(self, words: Any = None, role: Any = None, **kwargs: Any) -> SsmlW:
         """Nest a <w> element."""
-        node: SsmlW = self.nest(SsmlW(words=words, role=role, **kwargs))
+        node = SsmlW.__new__(SsmlW)
+        node.name = "w"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if role is not None:
+            attrs["role"] = role
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -770,19 +1245,50 @@ class SsmlW(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -794,23 +1300,52 @@ class SsmlW(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -845,29 +1380,76 @@ class SsmlProsody(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def lang(self, words: Any = None, xml_lang: Any = None, **kwargs: Any) -> SsmlLang:
         """Nest a <lang> element."""
-        node: SsmlLang = self.nest(SsmlLang(words=words, xml_lang=xml_lang, **kwargs))
+        node = SsmlLang.__new__(SsmlLang)
+        node.name = "lang"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if xml_lang is not None:
+            attrs["xml:lang"] = xml_lang
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def p(self, words: Any = None, **kwargs: Any) -> SsmlP:
         """Nest a <p> element."""
-        node: SsmlP = self.nest(SsmlP(words=words, **kwargs))
+        node = SsmlP.__new__(SsmlP)
+        node.name = "p"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -879,33 +1461,78 @@ class SsmlProsody(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def s(self, words: Any = None, **kwargs: Any) -> SsmlS:
         """Nest a <s> element."""
-        node: SsmlS = self.nest(SsmlS(words=words, **kwargs))
+        node = SsmlS.__new__(SsmlS)
+        node.name = "s"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def w(self, words: Any = None, role: Any = None, **kwargs: Any) -> SsmlW:
         """Nest a <w> element."""
-        node: SsmlW = self.nest(SsmlW(words=words, role=role, **kwargs))
+        node = SsmlW.__new__(SsmlW)
+        node.name = "w"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if role is not None:
+            attrs["role"] = role
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -920,24 +1547,64 @@ class SsmlS(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def lang(self, words: Any = None, xml_lang: Any = None, **kwargs: Any) -> SsmlLang:
         """Nest a <lang> element."""
-        node: SsmlLang = self.nest(SsmlLang(words=words, xml_lang=xml_lang, **kwargs))
+        node = SsmlLang.__new__(SsmlLang)
+        node.name = "lang"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if xml_lang is not None:
+            attrs["xml:lang"] = xml_lang
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -949,28 +1616,66 @@ class SsmlS(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def w(self, words: Any = None, role: Any = None, **kwargs: Any) -> SsmlW:
         """Nest a <w> element."""
-        node: SsmlW = self.nest(SsmlW(words=words, role=role, **kwargs))
+        node = SsmlW.__new__(SsmlW)
+        node.name = "w"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if role is not None:
+            attrs["role"] = role
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -995,29 +1700,76 @@ class SsmlLang(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def lang(self, words: Any = None, xml_lang: Any = None, **kwargs: Any) -> SsmlLang:
         """Nest a <lang> element."""
-        node: SsmlLang = self.nest(SsmlLang(words=words, xml_lang=xml_lang, **kwargs))
+        node = SsmlLang.__new__(SsmlLang)
+        node.name = "lang"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if xml_lang is not None:
+            attrs["xml:lang"] = xml_lang
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def p(self, words: Any = None, **kwargs: Any) -> SsmlP:
         """Nest a <p> element."""
-        node: SsmlP = self.nest(SsmlP(words=words, **kwargs))
+        node = SsmlP.__new__(SsmlP)
+        node.name = "p"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -1029,33 +1781,78 @@ class SsmlLang(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def s(self, words: Any = None, **kwargs: Any) -> SsmlS:
         """Nest a <s> element."""
-        node: SsmlS = self.nest(SsmlS(words=words, **kwargs))
+        node = SsmlS.__new__(SsmlS)
+        node.name = "s"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def w(self, words: Any = None, role: Any = None, **kwargs: Any) -> SsmlW:
         """Nest a <w> element."""
-        node: SsmlW = self.nest(SsmlW(words=words, role=role, **kwargs))
+        node = SsmlW.__new__(SsmlW)
+        node.name = "w"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if role is not None:
+            attrs["role"] = role
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1070,24 +1867,64 @@ class SsmlP(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def lang(self, words: Any = None, xml_lang: Any = None, **kwargs: Any) -> SsmlLang:
         """Nest a <lang> element."""
-        node: SsmlLang = self.nest(SsmlLang(words=words, xml_lang=xml_lang, **kwargs))
+        node = SsmlLang.__new__(SsmlLang)
+        node.name = "lang"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if xml_lang is not None:
+            attrs["xml:lang"] = xml_lang
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -1099,33 +1936,78 @@ class SsmlP(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def s(self, words: Any = None, **kwargs: Any) -> SsmlS:
         """Nest a <s> element."""
-        node: SsmlS = self.nest(SsmlS(words=words, **kwargs))
+        node = SsmlS.__new__(SsmlS)
+        node.name = "s"
+        node.value = words
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def w(self, words: Any = None, role: Any = None, **kwargs: Any) -> SsmlW:
         """Nest a <w> element."""
-        node: SsmlW = self.nest(SsmlW(words=words, role=role, **kwargs))
+        node = SsmlW.__new__(SsmlW)
+        node.name = "w"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if role is not None:
+            attrs["role"] = role
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1140,24 +2022,64 @@ class SsmlEmphasis(TwiML):
 
     def break_(self, strength: Any = None, time: Any = None, **kwargs: Any) -> SsmlBreak:
         """Nest a <break> element."""
-        node: SsmlBreak = self.nest(SsmlBreak(strength=strength, time=time, **kwargs))
+        node = SsmlBreak.__new__(SsmlBreak)
+        node.name = "break"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if strength is not None:
+            attrs["strength"] = strength
+        if time is not None:
+            attrs["time"] = time
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def emphasis(self, words: Any = None, level: Any = None, **kwargs: Any) -> SsmlEmphasis:
         """Nest a <emphasis> element."""
-        node: SsmlEmphasis = self.nest(SsmlEmphasis(words=words, level=level, **kwargs))
+        node = SsmlEmphasis.__new__(SsmlEmphasis)
+        node.name = "emphasis"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if level is not None:
+            attrs["level"] = level
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def lang(self, words: Any = None, xml_lang: Any = None, **kwargs: Any) -> SsmlLang:
         """Nest a <lang> element."""
-        node: SsmlLang = self.nest(SsmlLang(words=words, xml_lang=xml_lang, **kwargs))
+        node = SsmlLang.__new__(SsmlLang)
+        node.name = "lang"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if xml_lang is not None:
+            attrs["xml:lang"] = xml_lang
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def phoneme(
         self, words: Any = None, alphabet: Any = None, ph: Any = None, **kwargs: Any
     ) -> SsmlPhoneme:
         """Nest a <phoneme> element."""
-        node: SsmlPhoneme = self.nest(SsmlPhoneme(words=words, alphabet=alphabet, ph=ph, **kwargs))
+        node = SsmlPhoneme.__new__(SsmlPhoneme)
+        node.name = "phoneme"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alphabet is not None:
+            attrs["alphabet"] = alphabet
+        if ph is not None:
+            attrs["ph"] = ph
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def prosody(
@@ -1169,28 +2091,66 @@ class SsmlEmphasis(TwiML):
         **kwargs: Any,
     ) -> SsmlProsody:
         """Nest a <prosody> element."""
-        node: SsmlProsody = self.nest(
-            SsmlProsody(words=words, volume=volume, rate=rate, pitch=pitch, **kwargs)
-        )
+        node = SsmlProsody.__new__(SsmlProsody)
+        node.name = "prosody"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if volume is not None:
+            attrs["volume"] = volume
+        if rate is not None:
+            attrs["rate"] = rate
+        if pitch is not None:
+            attrs["pitch"] = pitch
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def say_as(
         self, words: Any = None, interpret_as: Any = None, format: Any = None, **kwargs: Any
     ) -> SsmlSayAs:
         """Nest a <say-as> element."""
-        node: SsmlSayAs = self.nest(
-            SsmlSayAs(words=words, interpret_as=interpret_as, format=format, **kwargs)
-        )
+        node = SsmlSayAs.__new__(SsmlSayAs)
+        node.name = "say-as"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if interpret_as is not None:
+            attrs["interpret-as"] = interpret_as
+        if format is not None:
+            attrs["format"] = format
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sub(self, words: Any = None, alias: Any = None, **kwargs: Any) -> SsmlSub:
         """Nest a <sub> element."""
-        node: SsmlSub = self.nest(SsmlSub(words=words, alias=alias, **kwargs))
+        node = SsmlSub.__new__(SsmlSub)
+        node.name = "sub"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if alias is not None:
+            attrs["alias"] = alias
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def w(self, words: Any = None, role: Any = None, **kwargs: Any) -> SsmlW:
         """Nest a <w> element."""
-        node: SsmlW = self.nest(SsmlW(words=words, role=role, **kwargs))
+        node = SsmlW.__new__(SsmlW)
+        node.name = "w"
+        node.value = words
+        node.verbs = []
+        node.attrs = attrs = {}
+        if role is not None:
+            attrs["role"] = role
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1213,21 +2173,40 @@ class Pay(TwiML):
         **kwargs: Any,
     ) -> Prompt:
         """Nest a <Prompt> element."""
-        node: Prompt = self.nest(
-            Prompt(
-                for_=for_,
-                error_type=error_type,
-                card_type=card_type,
-                attempt=attempt,
-                require_matching_inputs=require_matching_inputs,
-                **kwargs,
-            )
-        )
+        node = Prompt.__new__(Prompt)
+        node.name = "Prompt"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if for_ is not None:
+            attrs["for"] = for_
+        if error_type is not None:
+            attrs["errorType"] = error_type
+        if card_type is not None:
+            attrs["cardType"] = card_type
+        if attempt is not None:
+            attrs["attempt"] = attempt
+        if require_matching_inputs is not None:
+            attrs["requireMatchingInputs"] = require_matching_inputs
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1244,7 +2223,18 @@ class Reject(TwiML):
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1277,7 +2267,18 @@ class Hangup(TwiML):
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1293,19 +2294,50 @@ class Gather(TwiML):
         **kwargs: Any,
     ) -> Say:
         """Nest a <Say> element."""
-        node: Say = self.nest(
-            Say(message=message, voice=voice, loop=loop, language=language, **kwargs)
-        )
+        node = Say.__new__(Say)
+        node.name = "Say"
+        node.value = message
+        node.verbs = []
+        node.attrs = attrs = {}
+        if voice is not None:
+            attrs["voice"] = voice
+        if loop is not None:
+            attrs["loop"] = loop
+        if language is not None:
+            attrs["language"] = language
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def pause(self, length: Any = None, **kwargs: Any) -> Pause:
         """Nest a <Pause> element."""
-        node: Pause = self.nest(Pause(length=length, **kwargs))
+        node = Pause.__new__(Pause)
+        node.name = "Pause"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if length is not None:
+            attrs["length"] = length
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def play(self, url: Any = None, loop: Any = None, digits: Any = None, **kwargs: Any) -> Play:
         """Nest a <Play> element."""
-        node: Play = self.nest(Play(url=url, loop=loop, digits=digits, **kwargs))
+        node = Play.__new__(Play)
+        node.name = "Play"
+        node.value = url
+        node.verbs = []
+        node.attrs = attrs = {}
+        if loop is not None:
+            attrs["loop"] = loop
+        if digits is not None:
+            attrs["digits"] = digits
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1320,7 +2352,18 @@ class Enqueue(TwiML):
         self, body: Any = None, priority: Any = None, timeout: Any = None, **kwargs: Any
     ) -> Task:
         """Nest a <Task> element."""
-        node: Task = self.nest(Task(body=body, priority=priority, timeout=timeout, **kwargs))
+        node = Task.__new__(Task)
+        node.name = "Task"
+        node.value = body
+        node.verbs = []
+        node.attrs = attrs = {}
+        if priority is not None:
+            attrs["priority"] = priority
+        if timeout is not None:
+            attrs["timeout"] = timeout
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1354,17 +2397,24 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> Client:
         """Nest a <Client> element."""
-        node: Client = self.nest(
-            Client(
-                identity=identity,
-                url=url,
-                method=method,
-                status_callback_event=status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                **kwargs,
-            )
-        )
+        node = Client.__new__(Client)
+        node.name = "Client"
+        node.value = identity
+        node.verbs = []
+        node.attrs = attrs = {}
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def conference(
@@ -1394,33 +2444,56 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> Conference:
         """Nest a <Conference> element."""
-        node: Conference = self.nest(
-            Conference(
-                name=name,
-                muted=muted,
-                beep=beep,
-                start_conference_on_enter=start_conference_on_enter,
-                end_conference_on_exit=end_conference_on_exit,
-                wait_url=wait_url,
-                wait_method=wait_method,
-                max_participants=max_participants,
-                record=record,
-                recording_configuration_id=recording_configuration_id,
-                region=region,
-                coach=coach,
-                trim=trim,
-                status_callback_event=status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                recording_status_callback=recording_status_callback,
-                recording_status_callback_method=recording_status_callback_method,
-                recording_status_callback_event=recording_status_callback_event,
-                event_callback_url=event_callback_url,
-                jitter_buffer_size=jitter_buffer_size,
-                participant_label=participant_label,
-                **kwargs,
-            )
-        )
+        node = Conference.__new__(Conference)
+        node.name = "Conference"
+        node.value = name
+        node.verbs = []
+        node.attrs = attrs = {}
+        if muted is not None:
+            attrs["muted"] = muted
+        if beep is not None:
+            attrs["beep"] = beep
+        if start_conference_on_enter is not None:
+            attrs["startConferenceOnEnter"] = start_conference_on_enter
+        if end_conference_on_exit is not None:
+            attrs["endConferenceOnExit"] = end_conference_on_exit
+        if wait_url is not None:
+            attrs["waitUrl"] = wait_url
+        if wait_method is not None:
+            attrs["waitMethod"] = wait_method
+        if max_participants is not None:
+            attrs["maxParticipants"] = max_participants
+        if record is not None:
+            attrs["record"] = record
+        if recording_configuration_id is not None:
+            attrs["recordingConfigurationId"] = recording_configuration_id
+        if region is not None:
+            attrs["region"] = region
+        if coach is not None:
+            attrs["coach"] = coach
+        if trim is not None:
+            attrs["trim"] = trim
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if recording_status_callback is not None:
+            attrs["recordingStatusCallback"] = recording_status_callback
+        if recording_status_callback_method is not None:
+            attrs["recordingStatusCallbackMethod"] = recording_status_callback_method
+        if recording_status_callback_event is not None:
+            attrs["recordingStatusCallbackEvent"] = recording_status_callback_event
+        if event_callback_url is not None:
+            attrs["eventCallbackUrl"] = event_callback_url
+        if jitter_buffer_size is not None:
+            attrs["jitterBufferSize"] = jitter_buffer_size
+        if participant_label is not None:
+            attrs["participantLabel"] = participant_label
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def number(
@@ -1443,26 +2516,42 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> Number:
         """Nest a <Number> element."""
-        node: Number = self.nest(
-            Number(
-                phone_number=phone_number,
-                send_digits=send_digits,
-                url=url,
-                method=method,
-                status_callback_event=status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                byoc=byoc,
-                machine_detection=machine_detection,
-                amd_status_callback_method=amd_status_callback_method,
-                amd_status_callback=amd_status_callback,
-                machine_detection_timeout=machine_detection_timeout,
-                machine_detection_speech_threshold=machine_detection_speech_threshold,
-                machine_detection_speech_end_threshold=machine_detection_speech_end_threshold,
-                machine_detection_silence_timeout=machine_detection_silence_timeout,
-                **kwargs,
-            )
-        )
+        node = Number.__new__(Number)
+        node.name = "Number"
+        node.value = phone_number
+        node.verbs = []
+        node.attrs = attrs = {}
+        if send_digits is not None:
+            attrs["sendDigits"] = send_digits
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if byoc is not None:
+            attrs["byoc"] = byoc
+        if machine_detection is not None:
+            attrs["machineDetection"] = machine_detection
+        if amd_status_callback_method is not None:
+            attrs["amdStatusCallbackMethod"] = amd_status_callback_method
+        if amd_status_callback is not None:
+            attrs["amdStatusCallback"] = amd_status_callback
+        if machine_detection_timeout is not None:
+            attrs["machineDetectionTimeout"] = machine_detection_timeout
+        if machine_detection_speech_threshold is not None:
+            attrs["machineDetectionSpeechThreshold"] = machine_detection_speech_threshold
+        if machine_detection_speech_end_threshold is not None:
+            attrs["machineDetectionSpeechEndThreshold"] = machine_detection_speech_end_threshold
+        if machine_detection_silence_timeout is not None:
+            attrs["machineDetectionSilenceTimeout"] = machine_detection_silence_timeout
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def queue(
@@ -1475,21 +2564,34 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> Queue:
         """Nest a <Queue> element."""
-        node: Queue = self.nest(
-            Queue(
-                name=name,
-                url=url,
-                method=method,
-                reservation_sid=reservation_sid,
-                post_work_activity_sid=post_work_activity_sid,
-                **kwargs,
-            )
-        )
+        node = Queue.__new__(Queue)
+        node.name = "Queue"
+        node.value = name
+        node.verbs = []
+        node.attrs = attrs = {}
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if reservation_sid is not None:
+            attrs["reservationSid"] = reservation_sid
+        if post_work_activity_sid is not None:
+            attrs["postWorkActivitySid"] = post_work_activity_sid
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sim(self, sim_sid: Any = None, **kwargs: Any) -> Sim:
         """Nest a <Sim> element."""
-        node: Sim = self.nest(Sim(sim_sid=sim_sid, **kwargs))
+        node = Sim.__new__(Sim)
+        node.name = "Sim"
+        node.value = sim_sid
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def sip(
@@ -1512,26 +2614,42 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> Sip:
         """Nest a <Sip> element."""
-        node: Sip = self.nest(
-            Sip(
-                sip_url=sip_url,
-                username=username,
-                password=password,
-                url=url,
-                method=method,
-                status_callback_event=status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                machine_detection=machine_detection,
-                amd_status_callback_method=amd_status_callback_method,
-                amd_status_callback=amd_status_callback,
-                machine_detection_timeout=machine_detection_timeout,
-                machine_detection_speech_threshold=machine_detection_speech_threshold,
-                machine_detection_speech_end_threshold=machine_detection_speech_end_threshold,
-                machine_detection_silence_timeout=machine_detection_silence_timeout,
-                **kwargs,
-            )
-        )
+        node = Sip.__new__(Sip)
+        node.name = "Sip"
+        node.value = sip_url
+        node.verbs = []
+        node.attrs = attrs = {}
+        if username is not None:
+            attrs["username"] = username
+        if password is not None:
+            attrs["password"] = password
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if machine_detection is not None:
+            attrs["machineDetection"] = machine_detection
+        if amd_status_callback_method is not None:
+            attrs["amdStatusCallbackMethod"] = amd_status_callback_method
+        if amd_status_callback is not None:
+            attrs["amdStatusCallback"] = amd_status_callback
+        if machine_detection_timeout is not None:
+            attrs["machineDetectionTimeout"] = machine_detection_timeout
+        if machine_detection_speech_threshold is not None:
+            attrs["machineDetectionSpeechThreshold"] = machine_detection_speech_threshold
+        if machine_detection_speech_end_threshold is not None:
+            attrs["machineDetectionSpeechEndThreshold"] = machine_detection_speech_end_threshold
+        if machine_detection_silence_timeout is not None:
+            attrs["machineDetectionSilenceTimeout"] = machine_detection_silence_timeout
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def application(
@@ -1547,19 +2665,28 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> Application:
         """Nest a <Application> element."""
-        node: Application = self.nest(
-            Application(
-                application_sid=application_sid,
-                url=url,
-                method=method,
-                status_callback_event=status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                customer_id=customer_id,
-                copy_parent_to=copy_parent_to,
-                **kwargs,
-            )
-        )
+        node = Application.__new__(Application)
+        node.name = "Application"
+        node.value = application_sid
+        node.verbs = []
+        node.attrs = attrs = {}
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if customer_id is not None:
+            attrs["customerId"] = customer_id
+        if copy_parent_to is not None:
+            attrs["copyParentTo"] = copy_parent_to
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def whats_app(
@@ -1573,17 +2700,24 @@ class Dial(TwiML):
         **kwargs: Any,
     ) -> WhatsApp:
         """Nest a <WhatsApp> element."""
-        node: WhatsApp = self.nest(
-            WhatsApp(
-                phone_number=phone_number,
-                url=url,
-                method=method,
-                status_callback_event=status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                **kwargs,
-            )
-        )
+        node = WhatsApp.__new__(WhatsApp)
+        node.name = "WhatsApp"
+        node.value = phone_number
+        node.verbs = []
+        node.attrs = attrs = {}
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1604,12 +2738,30 @@ class Application(TwiML):
 
     def application_sid(self, sid: Any = None, **kwargs: Any) -> ApplicationSid:
         """Nest a <ApplicationSid> element."""
-        node: ApplicationSid = self.nest(ApplicationSid(sid=sid, **kwargs))
+        node = ApplicationSid.__new__(ApplicationSid)
+        node.name = "ApplicationSid"
+        node.value = sid
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1638,21 +2790,34 @@ class Sip(TwiML):
         **kwargs: Any,
     ) -> SipUri:
         """Nest a <Uri> element."""
-        node: SipUri = self.nest(
-            SipUri(
-                sip_url=sip_url,
-                priority=priority,
-                weight=weight,
-                username=username,
-                password=password,
-                **kwargs,
-            )
-        )
+        node = SipUri.__new__(SipUri)
+        node.name = "Uri"
+        node.value = sip_url
+        node.verbs = []
+        node.attrs = attrs = {}
+        if priority is not None:
+            attrs["priority"] = priority
+        if weight is not None:
+            attrs["weight"] = weight
+        if username is not None:
+            attrs["username"] = username
+        if password is not None:
+            attrs["password"] = password
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def headers(self, **kwargs: Any) -> Headers:
         """Nest a <Headers> element."""
-        node: Headers = self.nest(Headers(**kwargs))
+        node = Headers.__new__(Headers)
+        node.name = "Headers"
+        node.value = None
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1661,7 +2826,18 @@ class Headers(TwiML):
 
     def header(self, name: Any = None, value: Any = None, **kwargs: Any) -> Header:
         """Nest a <Header> element."""
-        node: Header = self.nest(Header(name=name, value=value, **kwargs))
+        node = Header.__new__(Header)
+        node.name = "Header"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1712,12 +2888,30 @@ class Client(TwiML):
 
     def identity(self, client_identity: Any = None, **kwargs: Any) -> Identity:
         """Nest a <Identity> element."""
-        node: Identity = self.nest(Identity(client_identity=client_identity, **kwargs))
+        node = Identity.__new__(Identity)
+        node.name = "Identity"
+        node.value = client_identity
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1734,12 +2928,28 @@ class Connect(TwiML):
 
     def room(self, name: Any = None, participant_identity: Any = None, **kwargs: Any) -> Room:
         """Nest a <Room> element."""
-        node: Room = self.nest(Room(name=name, participant_identity=participant_identity, **kwargs))
+        node = Room.__new__(Room)
+        node.name = "Room"
+        node.value = name
+        node.verbs = []
+        node.attrs = attrs = {}
+        if participant_identity is not None:
+            attrs["participantIdentity"] = participant_identity
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def autopilot(self, name: Any = None, **kwargs: Any) -> Autopilot:
         """Nest a <Autopilot> element."""
-        node: Autopilot = self.nest(Autopilot(name=name, **kwargs))
+        node = Autopilot.__new__(Autopilot)
+        node.name = "Autopilot"
+        node.value = name
+        node.verbs = []
+        node.attrs = {}
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def stream(
@@ -1755,19 +2965,30 @@ class Connect(TwiML):
         **kwargs: Any,
     ) -> Stream:
         """Nest a <Stream> element."""
-        node: Stream = self.nest(
-            Stream(
-                name=name,
-                connector_name=connector_name,
-                url=url,
-                track=track,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                audio_format=audio_format,
-                sample_rate=sample_rate,
-                **kwargs,
-            )
-        )
+        node = Stream.__new__(Stream)
+        node.name = "Stream"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if connector_name is not None:
+            attrs["connectorName"] = connector_name
+        if url is not None:
+            attrs["url"] = url
+        if track is not None:
+            attrs["track"] = track
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if audio_format is not None:
+            attrs["audioFormat"] = audio_format
+        if sample_rate is not None:
+            attrs["sampleRate"] = sample_rate
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def virtual_agent(
@@ -1780,16 +3001,24 @@ class Connect(TwiML):
         **kwargs: Any,
     ) -> VirtualAgent:
         """Nest a <VirtualAgent> element."""
-        node: VirtualAgent = self.nest(
-            VirtualAgent(
-                connector_name=connector_name,
-                language=language,
-                sentiment_analysis=sentiment_analysis,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                **kwargs,
-            )
-        )
+        node = VirtualAgent.__new__(VirtualAgent)
+        node.name = "VirtualAgent"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if connector_name is not None:
+            attrs["connectorName"] = connector_name
+        if language is not None:
+            attrs["language"] = language
+        if sentiment_analysis is not None:
+            attrs["sentimentAnalysis"] = sentiment_analysis
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def conversation(
@@ -1811,25 +3040,42 @@ class Connect(TwiML):
         **kwargs: Any,
     ) -> Conversation:
         """Nest a <Conversation> element."""
-        node: Conversation = self.nest(
-            Conversation(
-                service_instance_sid=service_instance_sid,
-                inbound_autocreation=inbound_autocreation,
-                routing_assignment_timeout=routing_assignment_timeout,
-                inbound_timeout=inbound_timeout,
-                url=url,
-                method=method,
-                record=record,
-                trim=trim,
-                recording_status_callback=recording_status_callback,
-                recording_status_callback_method=recording_status_callback_method,
-                recording_status_callback_event=recording_status_callback_event,
-                status_callback=status_callback,
-                status_callback_method=status_callback_method,
-                status_callback_event=status_callback_event,
-                **kwargs,
-            )
-        )
+        node = Conversation.__new__(Conversation)
+        node.name = "Conversation"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if service_instance_sid is not None:
+            attrs["serviceInstanceSid"] = service_instance_sid
+        if inbound_autocreation is not None:
+            attrs["inboundAutocreation"] = inbound_autocreation
+        if routing_assignment_timeout is not None:
+            attrs["routingAssignmentTimeout"] = routing_assignment_timeout
+        if inbound_timeout is not None:
+            attrs["inboundTimeout"] = inbound_timeout
+        if url is not None:
+            attrs["url"] = url
+        if method is not None:
+            attrs["method"] = method
+        if record is not None:
+            attrs["record"] = record
+        if trim is not None:
+            attrs["trim"] = trim
+        if recording_status_callback is not None:
+            attrs["recordingStatusCallback"] = recording_status_callback
+        if recording_status_callback_method is not None:
+            attrs["recordingStatusCallbackMethod"] = recording_status_callback_method
+        if recording_status_callback_event is not None:
+            attrs["recordingStatusCallbackEvent"] = recording_status_callback_event
+        if status_callback is not None:
+            attrs["statusCallback"] = status_callback
+        if status_callback_method is not None:
+            attrs["statusCallbackMethod"] = status_callback_method
+        if status_callback_event is not None:
+            attrs["statusCallbackEvent"] = status_callback_event
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def conversation_relay(
@@ -1874,72 +3120,124 @@ class Connect(TwiML):
         **kwargs: Any,
     ) -> ConversationRelay:
         """Nest a <ConversationRelay> element."""
-        node: ConversationRelay = self.nest(
-            ConversationRelay(
-                url=url,
-                language=language,
-                tts_language=tts_language,
-                transcription_language=transcription_language,
-                tts_provider=tts_provider,
-                voice=voice,
-                transcription_provider=transcription_provider,
-                speech_model=speech_model,
-                profanity_filter=profanity_filter,
-                dtmf_detection=dtmf_detection,
-                welcome_greeting=welcome_greeting,
-                partial_prompts=partial_prompts,
-                welcome_greeting_interruptible=welcome_greeting_interruptible,
-                interruptible=interruptible,
-                preemptible=preemptible,
-                hints=hints,
-                intelligence_service=intelligence_service,
-                report_input_during_agent_speech=report_input_during_agent_speech,
-                elevenlabs_text_normalization=elevenlabs_text_normalization,
-                interrupt_sensitivity=interrupt_sensitivity,
-                debug=debug,
-                backgroundNoiseReduction=backgroundNoiseReduction,
-                speechTimeout=speechTimeout,
-                deepgramSmartFormat=deepgramSmartFormat,
-                ignoreBackchannel=ignoreBackchannel,
-                events=events,
-                partial_prompt_on_hangup=partial_prompt_on_hangup,
-                eager_eot_threshold=eager_eot_threshold,
-                asr_smart_format=asr_smart_format,
-                tts_text_normalization=tts_text_normalization,
-                tts_language_text_normalization=tts_language_text_normalization,
-                elevenlabs_language_text_normalization=elevenlabs_language_text_normalization,
-                include_in_prompt=include_in_prompt,
-                customer_name=customer_name,
-                application_reconnect=application_reconnect,
-                echo_prompt_filtering=echo_prompt_filtering,
-                turn_detection=turn_detection,
-                **kwargs,
-            )
-        )
+        node = ConversationRelay.__new__(ConversationRelay)
+        node.name = "ConversationRelay"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if url is not None:
+            attrs["url"] = url
+        if language is not None:
+            attrs["language"] = language
+        if tts_language is not None:
+            attrs["ttsLanguage"] = tts_language
+        if transcription_language is not None:
+            attrs["transcriptionLanguage"] = transcription_language
+        if tts_provider is not None:
+            attrs["ttsProvider"] = tts_provider
+        if voice is not None:
+            attrs["voice"] = voice
+        if transcription_provider is not None:
+            attrs["transcriptionProvider"] = transcription_provider
+        if speech_model is not None:
+            attrs["speechModel"] = speech_model
+        if profanity_filter is not None:
+            attrs["profanityFilter"] = profanity_filter
+        if dtmf_detection is not None:
+            attrs["dtmfDetection"] = dtmf_detection
+        if welcome_greeting is not None:
+            attrs["welcomeGreeting"] = welcome_greeting
+        if partial_prompts is not None:
+            attrs["partialPrompts"] = partial_prompts
+        if welcome_greeting_interruptible is not None:
+            attrs["welcomeGreetingInterruptible"] = welcome_greeting_interruptible
+        if interruptible is not None:
+            attrs["interruptible"] = interruptible
+        if preemptible is not None:
+            attrs["preemptible"] = preemptible
+        if hints is not None:
+            attrs["hints"] = hints
+        if intelligence_service is not None:
+            attrs["intelligenceService"] = intelligence_service
+        if report_input_during_agent_speech is not None:
+            attrs["reportInputDuringAgentSpeech"] = report_input_during_agent_speech
+        if elevenlabs_text_normalization is not None:
+            attrs["elevenlabsTextNormalization"] = elevenlabs_text_normalization
+        if interrupt_sensitivity is not None:
+            attrs["interruptSensitivity"] = interrupt_sensitivity
+        if debug is not None:
+            attrs["debug"] = debug
+        if backgroundNoiseReduction is not None:
+            attrs["backgroundNoiseReduction"] = backgroundNoiseReduction
+        if speechTimeout is not None:
+            attrs["speechTimeout"] = speechTimeout
+        if deepgramSmartFormat is not None:
+            attrs["deepgramSmartFormat"] = deepgramSmartFormat
+        if ignoreBackchannel is not None:
+            attrs["ignoreBackchannel"] = ignoreBackchannel
+        if events is not None:
+            attrs["events"] = events
+        if partial_prompt_on_hangup is not None:
+            attrs["partialPromptOnHangup"] = partial_prompt_on_hangup
+        if eager_eot_threshold is not None:
+            attrs["eagerEotThreshold"] = eager_eot_threshold
+        if asr_smart_format is not None:
+            attrs["asrSmartFormat"] = asr_smart_format
+        if tts_text_normalization is not None:
+            attrs["ttsTextNormalization"] = tts_text_normalization
+        if tts_language_text_normalization is not None:
+            attrs["ttsLanguageTextNormalization"] = tts_language_text_normalization
+        if elevenlabs_language_text_normalization is not None:
+            attrs["elevenlabsLanguageTextNormalization"] = elevenlabs_language_text_normalization
+        if include_in_prompt is not None:
+            attrs["includeInPrompt"] = include_in_prompt
+        if customer_name is not None:
+            attrs["customerName"] = customer_name
+        if application_reconnect is not None:
+            attrs["applicationReconnect"] = application_reconnect
+        if echo_prompt_filtering is not None:
+            attrs["echoPromptFiltering"] = echo_prompt_filtering
+        if turn_detection is not None:
+            attrs["turnDetection"] = turn_detection
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def ai_session(
         self, ai_connector: Any = None, ai_session_configuration: Any = None, **kwargs: Any
     ) -> AiSession:
         """Nest a <AiSession> element."""
-        node: AiSession = self.nest(
-            AiSession(
-                ai_connector=ai_connector,
-                ai_session_configuration=ai_session_configuration,
-                **kwargs,
-            )
-        )
+        node = AiSession.__new__(AiSession)
+        node.name = "AiSession"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if ai_connector is not None:
+            attrs["aiConnector"] = ai_connector
+        if ai_session_configuration is not None:
+            attrs["aiSessionConfiguration"] = ai_session_configuration
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def conversation_relay_session(
         self, connector: Any = None, session_configuration: Any = None, **kwargs: Any
     ) -> ConversationRelaySession:
         """Nest a <ConversationRelaySession> element."""
-        node: ConversationRelaySession = self.nest(
-            ConversationRelaySession(
-                connector=connector, session_configuration=session_configuration, **kwargs
-            )
-        )
+        node = ConversationRelaySession.__new__(ConversationRelaySession)
+        node.name = "ConversationRelaySession"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if connector is not None:
+            attrs["connector"] = connector
+        if session_configuration is not None:
+            attrs["sessionConfiguration"] = session_configuration
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -1968,25 +3266,48 @@ class ConversationRelay(TwiML):
         **kwargs: Any,
     ) -> Language:
         """Nest a <Language> element."""
-        node: Language = self.nest(
-            Language(
-                code=code,
-                tts_provider=tts_provider,
-                voice=voice,
-                transcription_provider=transcription_provider,
-                speech_model=speech_model,
-                hints=hints,
-                asr_smart_format=asr_smart_format,
-                tts_text_normalization=tts_text_normalization,
-                tts_language_text_normalization=tts_language_text_normalization,
-                **kwargs,
-            )
-        )
+        node = Language.__new__(Language)
+        node.name = "Language"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if code is not None:
+            attrs["code"] = code
+        if tts_provider is not None:
+            attrs["ttsProvider"] = tts_provider
+        if voice is not None:
+            attrs["voice"] = voice
+        if transcription_provider is not None:
+            attrs["transcriptionProvider"] = transcription_provider
+        if speech_model is not None:
+            attrs["speechModel"] = speech_model
+        if hints is not None:
+            attrs["hints"] = hints
+        if asr_smart_format is not None:
+            attrs["asrSmartFormat"] = asr_smart_format
+        if tts_text_normalization is not None:
+            attrs["ttsTextNormalization"] = tts_text_normalization
+        if tts_language_text_normalization is not None:
+            attrs["ttsLanguageTextNormalization"] = tts_language_text_normalization
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
@@ -2003,12 +3324,34 @@ class VirtualAgent(TwiML):
 
     def config(self, name: Any = None, value: Any = None, **kwargs: Any) -> Config:
         """Nest a <Config> element."""
-        node: Config = self.nest(Config(name=name, value=value, **kwargs))
+        node = Config.__new__(Config)
+        node.name = "Config"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
     def parameter(self, name: Any = None, value: Any = None, **kwargs: Any) -> Parameter:
         """Nest a <Parameter> element."""
-        node: Parameter = self.nest(Parameter(name=name, value=value, **kwargs))
+        node = Parameter.__new__(Parameter)
+        node.name = "Parameter"
+        node.value = None
+        node.verbs = []
+        node.attrs = attrs = {}
+        if name is not None:
+            attrs["name"] = name
+        if value is not None:
+            attrs["value"] = value
+        if kwargs:
+            node.add_attributes(kwargs)
+        self.verbs.append(node)
         return node
 
 
