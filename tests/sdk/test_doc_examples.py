@@ -199,3 +199,23 @@ def test_exception_handling_example(doc_client: Client,
     out = capsys.readouterr().out
     assert "Error Code: 21211" in out
     assert "Status Code: 400" in out
+
+
+@pytest.mark.parametrize("fault", [
+    {"reorder": {"rate": 1, "count": 1}, "delay_ms": 2000},  # answered overtakes initiated
+    {"drop": {"rate": 1, "count": 1}},                       # initiated never arrives
+    {"delay": {"rate": 1, "count": 1}, "delay_ms": 300},     # initiated arrives late
+])
+def test_webhook_faults_do_not_change_what_the_call_does(
+        doc_client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer],
+        fault: dict[str, Any]) -> None:
+    sandbox.faults(**fault)
+    app = serve(doc_examples.amd_app())
+    call = doc_client.calls.create(to="+15551230001", from_=FROM, url=app.url + "/webhook",
+                                   machine_detection="enable")
+    sandbox.wait_status(call.sid, "completed")
+    doc_client.twiml_runner.wait_idle()
+    assert spoken(sandbox, call.sid) == ["Hi, please call us back during business hours."]
+    sandbox.wait(lambda: doc_client.calls(call.sid).status == "completed",
+                 what="the client to see the call end")
+    assert doc_client.calls(call.sid).answered_by == "machine"
