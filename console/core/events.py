@@ -1,0 +1,124 @@
+"""What happened (events, in) and what must be done (effects, out).
+
+Events come from the operator (``...Requested``), from the telephony service
+(``...Accepted`` / ``...Failed`` / ``...Succeeded``), from the webhook listener
+(``WebhookReceived``) and from the clock (``Tick``). Times are epoch seconds.
+Effects are intents; ``console.services`` turns them into SDK calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class ActionKind(Enum):
+    SPEAK = "speak"
+    GATHER = "gather"
+    FORWARD = "forward"
+    HANG_UP = "hang up"
+
+
+# ----------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReceived:
+    """A webhook, already in Twilio's terms (``params`` as WebhookHelper returns them)."""
+
+    call_sid: str
+    event: str  # the Kaphila event name, e.g. "call.answered"
+    params: Mapping[str, str]
+    at: float  # the event's own timestamp
+    received_at: float
+    raw: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequested:
+    request_id: str
+    to: str  # E.164
+    caller_id: str  # E.164
+    at: float
+    amd: bool = True
+    voice: str | None = None
+    ring_timeout: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DialAccepted:
+    request_id: str
+    call_sid: str
+    at: float
+    credits: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DialFailed:
+    request_id: str
+    message: str
+    at: float
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequested:
+    request_id: str
+    call_sid: str
+    kind: ActionKind
+    at: float
+    text: str = ""  # speak: the text; gather: the prompt; forward: the number
+    voice: str | None = None
+    num_digits: int | None = None
+    timeout: int = 5
+    finish_on_key: str = "#"
+    valid_digits: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSucceeded:
+    request_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFailed:
+    request_id: str
+    message: str
+    at: float
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The clock: finished calls leave the live board after a while."""
+
+    now: float
+
+
+Event = (WebhookReceived | DialRequested | DialAccepted | DialFailed | ActionRequested
+         | ActionSucceeded | ActionFailed | Tick)
+
+
+# ----------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCall:
+    request_id: str
+    to: str
+    caller_id: str
+    amd: bool
+    voice: str | None
+    ring_timeout: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunAction:
+    """Speak, gather, forward or hang up on a call (see ``ActionRequested``)."""
+
+    request: ActionRequested
+
+
+Effect = PlaceCall | RunAction

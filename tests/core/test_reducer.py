@@ -1,0 +1,232 @@
+"""The reducer, rule by rule, without Qt, asyncio or I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.core.calls import CallStatus
+from console.core.events import (
+    ActionFailed,
+    ActionKind,
+    ActionRequested,
+    ActionSucceeded,
+    DialAccepted,
+    DialFailed,
+    DialRequested,
+    PlaceCall,
+    RunAction,
+    Tick,
+    WebhookReceived,
+)
+from console.core.reducer import BOARD_LINGER, LOG_LIMIT, RequestState, State, reduce
+
+SID = "1758549398.181"
+STATUS = {"call.initiated": "ringing", "call.answered": "in-progress",
+          "call.ended": "completed", "call.timeout": "no-answer"}
+
+
+def hook(event: str, at: float, sid: str = SID, **params: str) -> WebhookReceived:
+    base = {"CallSid": sid, "To": "+15551230000", "From": "+19876543210",
+            "CallStatus": STATUS.get(event, "in-progress")}
+    base.update(params)
+    raw: dict[str, Any] = {"event": event, "callId": sid}
+    return WebhookReceived(sid, event, base, at=at, received_at=at + 0.01, raw=raw)
+
+
+def run(*events: Any, state: State | None = None) -> State:
+    state = state or State()
+    for event in events:
+        state, _ = reduce(state, event)
+    return state
+
+
+def test_an_answered_webhook_puts_the_call_in_progress() -> None:
+    state, effects = reduce(State(), hook("call.answered", 10.0, AnsweredBy="human",
+                                          MachineDetectionConfidence="0.92"))
+    call = state.calls[SID]
+    assert call.status is CallStatus.IN_PROGRESS
+    assert call.answered_at == 10.0
+    assert call.amd is not None
+    assert (call.amd.answered_by, call.amd.confidence, call.amd.label) == (
+        "human", 0.92, "human (92%)")
+    assert effects == ()
+
+
+def test_statuses_only_move_forward() -> None:
+    state = run(hook("call.answered", 2.0), hook("call.initiated", 3.0))
+    assert state.calls[SID].status is CallStatus.IN_PROGRESS
+
+
+def test_a_finished_call_never_comes_back_to_life() -> None:
+    state = run(hook("call.ended", 5.0), hook("call.answered", 6.0))
+    assert state.calls[SID].status is CallStatus.COMPLETED
+    assert not state.calls[SID].live
+
+
+def test_a_duplicate_is_in_the_timeline_and_changes_nothing_else() -> None:
+    once = run(hook("call.answered", 2.0, AnsweredBy="human"))
+    twice = run(hook("call.answered", 2.0, AnsweredBy="human"), state=once)
+    assert [e.duplicate for e in twice.calls[SID].timeline] == [False, True]
+    assert twice.calls[SID].status is once.calls[SID].status
+    assert twice.log == once.log
+
+
+def test_a_late_event_takes_its_place_in_time_and_is_marked() -> None:
+    state = run(hook("call.answered", 2.0), hook("call.initiated", 1.0))
+    timeline = state.calls[SID].timeline
+    assert [(e.kind, e.late) for e in timeline] == [("call.initiated", True),
+                                                   ("call.answered", False)]
+    assert state.log[-1].level == "warning"
+
+
+def test_a_late_answer_after_the_end_still_fills_in_amd() -> None:
+    state = run(hook("call.ended", 9.0), hook("call.answered", 2.0, AnsweredBy="machine"))
+    call = state.calls[SID]
+    assert call.status is CallStatus.COMPLETED
+    assert call.amd is not None
+    assert call.amd.answered_by == "machine"
+    assert call.answered_at == 2.0
+
+
+def test_an_unknown_call_appears_as_not_placed_here() -> None:
+    state = run(hook("call.initiated", 1.0, sid="9.9"))
+    assert state.calls["9.9"].placed_here is False
+    assert state.board == ("9.9",)
+
+
+def test_a_forwarded_leg_of_our_call_counts_as_ours() -> None:
+    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+                DialAccepted("r1", SID, at=0.1),
+                hook("call.initiated", 5.0, sid="leg.2", ParentCallSid=SID))
+    assert state.calls["leg.2"].placed_here is True
+
+
+def test_gather_digits_show_live_then_settle() -> None:
+    state = run(hook("call.answered", 1.0), hook("gather.started", 2.0))
+    assert state.calls[SID].gathering
+    state = run(hook("dtmf.received", 3.0, Digits="4"),
+                hook("gather.progress", 3.0, Digits="4"), state=state)
+    assert state.calls[SID].digits == "4"
+    state = run(hook("gather.complete", 4.0, Digits="42"), state=state)
+    call = state.calls[SID]
+    assert (call.digits, call.gathering) == ("42", False)
+
+
+def test_keys_pressed_outside_a_gather_are_kept_as_last_digits() -> None:
+    state = run(hook("call.answered", 1.0), hook("dtmf.received", 2.0, Digits="1"),
+                hook("dtmf.received", 3.0, Digits="#"))
+    assert state.calls[SID].digits == "1#"
+
+
+def test_the_end_records_reason_and_forwarding() -> None:
+    end = hook("call.ended", 9.0)
+    end = WebhookReceived(SID, "call.ended", end.params, 9.0, 9.0,
+                          {"reason": "forwarded", "forwardedTo": "15557654321",
+                           "hangupBy": "caller"})
+    state = run(hook("call.answered", 1.0), end)
+    call = state.calls[SID]
+    assert (call.end_reason, call.forwarded_to, call.ended_at) == (
+        "forwarded", "+15557654321", 9.0)
+    assert call.timeline[-1].summary == "Ended: completed (forwarded, by caller)"
+
+
+def test_dialing_emits_one_place_call_effect() -> None:
+    state, effects = reduce(State(), DialRequested("r1", "+15551230000", "+19876543210",
+                                                   at=0.0, amd=True, ring_timeout=25))
+    assert effects == (PlaceCall("r1", "+15551230000", "+19876543210", True, None, 25),)
+    assert state.requests["r1"].state == RequestState.PENDING
+
+
+def test_nothing_is_dialed_twice() -> None:
+    dial = DialRequested("r1", "+15551230000", "+19876543210", at=0.0)
+    state, _ = reduce(State(), dial)
+    again, effects = reduce(state, dial)
+    assert (again, effects) == (state, ())
+    # A second click while the first dial is in flight is refused, too.
+    other, effects = reduce(state, DialRequested("r2", "+15551230000", "+19876543210", at=0.1))
+    assert effects == ()
+    assert other.log[-1].text == "Already dialing +15551230000"
+
+
+def test_an_accepted_dial_creates_the_call_and_records_credits() -> None:
+    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+                DialAccepted("r1", SID, at=0.2, credits=41))
+    call = state.calls[SID]
+    assert (call.placed_here, call.to, call.status) == (True, "+15551230000",
+                                                        CallStatus.QUEUED)
+    assert state.credits == 41
+    assert state.requests["r1"].state == RequestState.DONE
+    assert state.board == (SID,)
+
+
+def test_webhooks_that_beat_the_api_answer_merge_into_our_call() -> None:
+    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+                hook("call.initiated", 0.1), DialAccepted("r1", SID, at=0.2))
+    call = state.calls[SID]
+    assert call.placed_here
+    assert call.status is CallStatus.RINGING
+
+
+def test_a_failed_dial_keeps_its_message() -> None:
+    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+                DialFailed("r1", "out of credits", at=0.1, code=20429))
+    request = state.requests["r1"]
+    assert (request.state, request.message, request.code) == (RequestState.FAILED,
+                                                               "out of credits", 20429)
+    assert state.log[-1].text == "Dial failed: out of credits"
+    assert state.log[-1].level == "error"
+
+
+def test_actions_on_a_live_call_become_effects_and_then_timeline_entries() -> None:
+    state = run(hook("call.answered", 1.0))
+    speak = ActionRequested("a1", SID, ActionKind.SPEAK, at=2.0, text="Hello", voice="v")
+    state, effects = reduce(state, speak)
+    assert effects == (RunAction(speak),)
+    state = run(ActionSucceeded("a1", at=2.5), state=state)
+    assert state.requests["a1"].state == RequestState.DONE
+    assert state.calls[SID].timeline[-1].summary == "Spoke: Hello"
+
+
+def test_an_action_on_an_ended_call_fails_without_an_effect() -> None:
+    state = run(hook("call.ended", 1.0))
+    state, effects = reduce(state, ActionRequested("a1", SID, ActionKind.HANG_UP, at=2.0))
+    assert effects == ()
+    assert state.requests["a1"].message == "the call has already ended"
+
+
+def test_hang_up_is_sent_once_while_pending() -> None:
+    state = run(hook("call.answered", 1.0),
+                ActionRequested("a1", SID, ActionKind.HANG_UP, at=2.0))
+    state, effects = reduce(state, ActionRequested("a2", SID, ActionKind.HANG_UP, at=2.1))
+    assert effects == ()
+    assert state.requests["a2"].state == RequestState.FAILED
+
+
+def test_a_failed_action_is_reported() -> None:
+    state = run(hook("call.answered", 1.0),
+                ActionRequested("a1", SID, ActionKind.FORWARD, at=2.0, text="+15557654321"),
+                ActionFailed("a1", "caller ID not verified", at=2.1, code=21210))
+    assert state.requests["a1"].state == RequestState.FAILED
+    assert state.log[-1].text == "Forward failed: caller ID not verified"
+
+
+def test_finished_calls_leave_the_board_after_a_while_but_stay_in_the_list() -> None:
+    state = run(hook("call.answered", 1.0), hook("call.ended", 5.0))
+    assert run(Tick(5.0 + BOARD_LINGER - 1), state=state).board == (SID,)
+    later = run(Tick(5.0 + BOARD_LINGER + 1), state=state)
+    assert later.board == ()
+    assert SID in later.calls
+
+
+def test_the_global_log_is_bounded() -> None:
+    state = State()
+    for i in range(LOG_LIMIT + 5):
+        state, _ = reduce(state, hook("dtmf.received", float(i), Digits=str(i % 10)))
+    assert len(state.log) == LOG_LIMIT
+
+
+def test_reduce_is_pure() -> None:
+    state = run(hook("call.answered", 1.0))
+    before = (dict(state.calls), state.board, state.log)
+    reduce(state, hook("call.ended", 2.0))
+    assert (dict(state.calls), state.board, state.log) == before
