@@ -15,7 +15,9 @@ python=${PYTHON:-python3}
 want=(libgl1 libegl1 libxkbcommon0 libfontconfig1 "libglib2.0-0|libglib2.0-0t64"
       "libdbus-1-3" fontconfig-config fonts-dejavu-core)
 case "$purpose" in
-  run|test) ;;
+  run) ;;
+  # A real Secret Service for the keyring test (gnome-keyring on a private D-Bus).
+  test) want+=(gnome-keyring dbus-x11 dbus-daemon) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
