@@ -1,0 +1,136 @@
+"""Telephony: the reducer's effects, carried out through the Twilio SDK.
+
+Every SDK call runs in an executor, never on the loop thread, and every
+outcome comes back as an event: failures carry a message in the operator's
+words ("Caller ID +19876543210 is not verified on this account (Kaphila 400)"),
+never an exception in the GUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from console.core.events import (
+    ActionFailed,
+    ActionKind,
+    ActionRequested,
+    ActionSucceeded,
+    DialAccepted,
+    DialFailed,
+    Effect,
+    Event,
+    PlaceCall,
+    RunAction,
+)
+from twilio.base.exceptions import (
+    KaphilaNotSupportedError,
+    TwilioConnectionError,
+    TwilioException,
+    TwilioRestException,
+    TwilioTimeoutError,
+)
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+T = TypeVar("T")
+
+
+def explain(exc: TwilioException, caller_id: str = "") -> str:
+    """An SDK error in the operator's words, with Kaphila's status for support."""
+    if isinstance(exc, TwilioTimeoutError):
+        return "Kaphila did not answer in time; the request may or may not have gone through"
+    if isinstance(exc, TwilioConnectionError):
+        return f"Cannot reach Kaphila ({exc.cause})"
+    if isinstance(exc, KaphilaNotSupportedError):
+        return exc.msg
+    if isinstance(exc, TwilioRestException):
+        status = f" (Kaphila {exc.status})"
+        words = {
+            20003: "The API key was refused; check the profile's key",
+            20404: "Kaphila does not know this call",
+            21210: f"Caller ID {caller_id or 'in use'} is not verified on this account",
+            21211: "The number is not valid",
+            21212: "The caller ID is not a valid number",
+            20500: "Kaphila had a server error; try again",
+            20503: "Kaphila is unavailable; try again in a moment",
+        }.get(exc.code or 0)
+        if exc.code == 20429:
+            words = ("Out of credits" if exc.status == 402
+                     else "Too many requests; wait a moment and try again")
+        return (words or f"Kaphila refused: {exc.msg}") + status
+    return exc.msg or type(exc).__name__
+
+
+class Telephony:
+    def __init__(self, client: Client, webhook_url: Callable[[], str | None],
+                 executor: Executor | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._webhook_url = webhook_url
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=8,
+                                                        thread_name_prefix="kaphila-sdk")
+        self._clock = clock
+
+    async def run(self, effect: Effect) -> Event:
+        if isinstance(effect, PlaceCall):
+            return await self.place_call(effect)
+        return await self.act(effect)
+
+    async def place_call(self, cmd: PlaceCall) -> Event:
+        options: dict[str, Any] = {"machine_detection": "enable" if cmd.amd else "none",
+                                   "timeout": cmd.ring_timeout}
+        if cmd.voice:
+            options["voice"] = cmd.voice
+        url = self._webhook_url()
+        if url:
+            options["url"] = url
+        try:
+            call = await self._run(self._client.calls.create, to=cmd.to, from_=cmd.caller_id,
+                                   **options)
+        except TwilioException as exc:
+            return DialFailed(cmd.request_id, explain(exc, cmd.caller_id), self._clock(),
+                              code=exc.code)
+        return DialAccepted(cmd.request_id, call.sid, self._clock(), credits=call.credits)
+
+    async def act(self, effect: RunAction) -> Event:
+        cmd = effect.request
+        context = self._client.calls(cmd.call_sid)
+        try:
+            if cmd.kind is ActionKind.HANG_UP:
+                await self._run(context.update, status="completed")
+            else:
+                await self._run(context.update, twiml=twiml_for(cmd))
+        except TwilioException as exc:
+            return ActionFailed(cmd.request_id, explain(exc), self._clock(), code=exc.code)
+        return ActionSucceeded(cmd.request_id, self._clock())
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        if self._own_executor:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+
+def twiml_for(cmd: ActionRequested) -> VoiceResponse:
+    """The TwiML that carries out an operator's speak, gather or forward."""
+    response = VoiceResponse()
+    if cmd.kind is ActionKind.SPEAK:
+        response.say(cmd.text, voice=cmd.voice)
+    elif cmd.kind is ActionKind.GATHER:
+        gather = response.gather(num_digits=cmd.num_digits, timeout=cmd.timeout,
+                                 finish_on_key=cmd.finish_on_key,
+                                 valid_digits=cmd.valid_digits or None)
+        if cmd.text:
+            gather.say(cmd.text, voice=cmd.voice)
+    elif cmd.kind is ActionKind.FORWARD:
+        response.dial().number(cmd.text)
+    return response

@@ -1,0 +1,142 @@
+"""Telephony against the sandbox: effects in, events out, errors in words."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from console.core.events import (
+    ActionFailed,
+    ActionKind,
+    ActionRequested,
+    ActionSucceeded,
+    DialAccepted,
+    DialFailed,
+    PlaceCall,
+    RunAction,
+)
+from console.sandbox import Account, Sandbox
+from console.services.telephony import Telephony
+from tests.helpers import CALLER_ID, TEST_KEY, SandboxApi, WebhookReceiver
+from tests.sandbox.conftest import make_config
+from twilio.rest import Client
+
+FROM = "+" + CALLER_ID
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hook = WebhookReceiver()
+    await hook.start()
+    yield hook
+    await hook.stop()
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(make_config()) as running:
+        yield running
+
+
+@pytest.fixture
+async def api(sandbox: Sandbox) -> AsyncIterator[SandboxApi]:
+    async with aiohttp.ClientSession() as session:
+        yield SandboxApi(sandbox.url, TEST_KEY, session)
+
+
+def telephony_for(url: str, hook: str | None, key: str = TEST_KEY) -> Telephony:
+    client = Client("ACt", key, base_url=url, environment={}, backoff=0.01)
+    return Telephony(client, lambda: hook)
+
+
+def dial(request_id: str = "r1", to: str = "+15551230000", caller_id: str = FROM) -> PlaceCall:
+    return PlaceCall(request_id, to, caller_id, amd=True, voice=None, ring_timeout=30)
+
+
+async def test_a_dial_is_accepted_with_its_sid_and_credits(sandbox: Sandbox,
+                                                           receiver: WebhookReceiver) -> None:
+    telephony = telephony_for(sandbox.url, receiver.url)
+    event = await telephony.run(dial())
+    telephony.close()
+    assert isinstance(event, DialAccepted)
+    assert event.credits == 99
+    answered = await receiver.wait_event(event.call_sid, "call.answered")
+    assert answered["amd"]["status"] == "HUMAN"
+
+
+@pytest.mark.parametrize(("caller_id", "message"), [
+    ("+15550001111", "Caller ID +15550001111 is not verified on this account (Kaphila 400)"),
+])
+async def test_an_unverified_caller_id_is_explained(sandbox: Sandbox, caller_id: str,
+                                                    message: str) -> None:
+    telephony = telephony_for(sandbox.url, None)
+    event = await telephony.run(dial(caller_id=caller_id))
+    telephony.close()
+    assert isinstance(event, DialFailed)
+    assert (event.message, event.code) == (message, 21210)
+
+
+async def test_no_credits_is_explained() -> None:
+    config = make_config(accounts=[Account(TEST_KEY, (CALLER_ID,), 0, "broke")])
+    async with Sandbox(config) as sandbox:
+        telephony = telephony_for(sandbox.url, None)
+        event = await telephony.run(dial())
+        telephony.close()
+    assert isinstance(event, DialFailed)
+    assert event.message == "Out of credits (Kaphila 402)"
+
+
+async def test_throttling_is_explained(sandbox: Sandbox, api: SandboxApi) -> None:
+    await api.put("/sandbox/faults", {"throttle": {"rate": 1, "count": 1}})
+    telephony = telephony_for(sandbox.url, None)
+    event = await telephony.run(dial())
+    telephony.close()
+    assert isinstance(event, DialFailed)
+    assert event.message == "Too many requests; wait a moment and try again (Kaphila 429)"
+
+
+async def test_a_stopped_sandbox_is_explained() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    telephony = telephony_for(dead, None)
+    event = await telephony.run(dial())
+    telephony.close()
+    assert isinstance(event, DialFailed)
+    assert event.message == "Cannot reach Kaphila (connection refused)"
+
+
+async def test_speak_gather_forward_and_hang_up_reach_the_call(
+        sandbox: Sandbox, receiver: WebhookReceiver, api: SandboxApi) -> None:
+    telephony = telephony_for(sandbox.url, receiver.url)
+    accepted = await telephony.run(dial())
+    assert isinstance(accepted, DialAccepted)
+    sid = accepted.call_sid
+    await receiver.wait_event(sid, "call.answered")
+
+    def action(kind: ActionKind, request_id: str, **kw: object) -> RunAction:
+        return RunAction(ActionRequested(request_id, sid, kind, at=0.0, **kw))  # type: ignore[arg-type]
+
+    assert isinstance(await telephony.run(action(ActionKind.SPEAK, "a1", text="Hello",
+                                                 voice="en-GB-Neural2-B")), ActionSucceeded)
+    assert isinstance(await telephony.run(action(ActionKind.GATHER, "a2", text="Enter PIN",
+                                                 num_digits=4, timeout=30,
+                                                 valid_digits="0123456789")), ActionSucceeded)
+    record = await api.sandbox_call(sid)
+    assert [(s["text"], s["voice"]) for s in record["spoken"]] == [
+        ("Hello", "en-GB-Neural2-B"), ("Enter PIN", "en-US-Neural2-A")]
+    gather = record["gathers"][0]
+    assert (gather["numDigits"], gather["timeout"], gather["finishOnKey"]) == (4, 30000, "#")
+    assert isinstance(await telephony.run(action(ActionKind.FORWARD, "a3",
+                                                 text="+15557654321")), ActionSucceeded)
+    record = await api.sandbox_call(sid)
+    assert (record["status"], record["forwardedTo"]) == ("completed", "15557654321")
+
+    failed = await telephony.run(action(ActionKind.HANG_UP, "a4"))
+    telephony.close()
+    assert isinstance(failed, ActionFailed)
+    assert failed.message == (f"Kaphila refused: call {sid} has already ended (completed) "
+                              "(Kaphila 400)")
