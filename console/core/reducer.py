@@ -184,7 +184,7 @@ def _summary(event: WebhookReceived) -> str:
     params, raw, name = event.params, event.raw, event.event
     digits = params.get("Digits", "")
     if name == "call.initiated":
-        return "Dialing"
+        return "Ringing"
     if name == "call.answered":
         who = params.get("AnsweredBy")
         return f"Answered ({who})" if who else "Answered"

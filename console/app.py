@@ -1,0 +1,204 @@
+"""The composition root: builds the services, wires them, shuts down in order.
+
+On a first run there is no profile: the console starts an embedded sandbox on
+loopback, creates the **Sandbox** profile (its key stored in the keyring like
+any other) and the operator can dial a scenario number at once.
+
+Shutdown order: stop taking webhooks, let effects in flight finish (bounded),
+stop the SDK's threads, stop the sandbox, save settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from console import config
+from console.config import SANDBOX_PROFILE, Profile, Settings, SettingsError
+from console.core.events import Tick
+from console.sandbox import Account, Sandbox, SandboxConfig
+from console.sandbox.config import DEMO_CALLER_IDS
+from console.services.secrets import SecretStore, open_secret_store
+from console.services.session import Session
+from console.services.telephony import Telephony
+from console.services.webhooks import WebhookListener, new_token
+from twilio.rest import Client
+
+log = logging.getLogger("kaphila.console")
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SHUTDOWN_GRACE = 3.0
+
+
+@dataclass
+class Console:
+    """Everything a running console is made of (tests drive it through this)."""
+
+    settings: Settings
+    profile: Profile
+    session: Session
+    telephony: Telephony
+    listener: WebhookListener
+    sandbox: Sandbox | None
+    http: aiohttp.ClientSession
+    warnings: list[str]
+
+    def webhook_url(self) -> str:
+        base = self.profile.public_webhook_base.rstrip("/")
+        if base:
+            return f"{base}/hooks/{self.profile.webhook_token}"
+        return self.listener.url
+
+    async def callee_press(self, sid: str, digits: str) -> None:
+        await self._control(f"/sandbox/calls/{sid}/press", {"digits": digits})
+
+    async def callee_hangup(self, sid: str) -> None:
+        await self._control(f"/sandbox/calls/{sid}/hangup", {})
+
+    async def _control(self, path: str, body: dict[str, str]) -> None:
+        if self.sandbox is None:
+            return
+        async with self.http.post(self.sandbox.url + path, json=body) as resp:
+            if resp.status >= 400:
+                log.warning("sandbox control %s: %s", path, (await resp.json()).get("error"))
+
+    def tick(self) -> None:
+        self.session.dispatch(Tick(time.time()))
+
+    async def close(self) -> None:
+        await self.listener.stop()
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE):
+                await self.session.drain()
+        except TimeoutError:
+            await self.session.cancel()
+        await asyncio.get_running_loop().run_in_executor(None, self.telephony.close)
+        await self.http.close()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+
+
+async def start_console(settings_path: Path | None = None,
+                        store: SecretStore | None = None) -> Console:
+    """Build and start everything but the window."""
+    warnings: list[str] = []
+    try:
+        settings = config.load(settings_path)
+    except SettingsError as exc:
+        warnings.append(str(exc))
+        settings = Settings()
+    loop = asyncio.get_running_loop()
+    if store is None:
+        opened = await loop.run_in_executor(None, open_secret_store)
+        store = opened.store
+        if opened.warning:
+            warnings.append(opened.warning)
+    profile = settings.profile() or _sandbox_profile()
+    sandbox = None
+    key = await loop.run_in_executor(None, store.get, profile.name)
+    if profile.sandbox:
+        if not key:
+            key = f"ak_sandbox_{secrets.token_hex(12)}"
+            await loop.run_in_executor(None, store.set, profile.name, key)
+        sandbox = Sandbox(SandboxConfig(port=0, accounts=[Account(
+            key, tuple(c.lstrip("+") for c in profile.caller_ids), 1000, "console")]))
+        await sandbox.start()
+        profile = replace(profile, base_url=sandbox.url)
+    elif not key:
+        warnings.append(f"No API key is stored for the profile {profile.name!r}; "
+                        "enter it in Settings.")
+        key = "missing"
+    if insecure := config.insecure_url_warning(profile.base_url):
+        warnings.append(insecure)
+    if not profile.webhook_token:
+        profile = replace(profile, webhook_token=new_token())
+    settings = replace(settings.with_profile(profile), active=profile.name)
+    client = Client(profile.account_sid, key, base_url=profile.base_url, environment={})
+    holder: list[Console] = []
+    telephony = Telephony(client, lambda: holder[0].webhook_url() if holder else None)
+    session = Session(telephony.run)
+    listener = WebhookListener(client, session.dispatch, profile.webhook_token,
+                               port=profile.listener_port)
+    await listener.start()
+    console = Console(settings, profile, session, telephony, listener, sandbox,
+                      aiohttp.ClientSession(), warnings)
+    holder.append(console)
+    log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
+             profile.base_url, console.webhook_url())
+    return console
+
+
+def _sandbox_profile() -> Profile:
+    return Profile(SANDBOX_PROFILE, sandbox=True,
+                   caller_ids=tuple("+" + c for c in DEMO_CALLER_IDS),
+                   last_caller_id="+" + DEMO_CALLER_IDS[0], webhook_token=new_token())
+
+
+def stylesheet() -> str:
+    path = RESOURCES / "style.qss"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+async def run_window() -> int:
+    """The console with its window, until the window closes."""
+    from PySide6.QtCore import QTimer
+
+    from console.qt.main_window import MainWindow, WindowServices
+
+    console = await start_console()
+    closing = asyncio.Event()
+
+    background: set[asyncio.Task[None]] = set()
+
+    def fire(coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    services = WindowServices(
+        dispatch=console.session.dispatch,
+        callee_press=(lambda sid, d: fire(console.callee_press(sid, d)))
+        if console.sandbox else None,
+        callee_hangup=(lambda sid: fire(console.callee_hangup(sid))) if console.sandbox else None,
+        on_close=closing.set,
+    )
+    window = MainWindow(console.profile, services, console.webhook_url())
+    console.session.subscribe(window.on_state)
+    window.show_insecure_warning(config.insecure_url_warning(console.profile.base_url))
+    for warning in console.warnings:
+        window.statusBar().showMessage(warning, 15000)
+    timer = QTimer(window, interval=1000)
+    timer.timeout.connect(console.tick)
+    timer.timeout.connect(window.tick)
+    timer.start()
+    window.show()
+    await closing.wait()
+    timer.stop()
+    console.settings = console.settings.with_profile(
+        replace(window.profile, last_caller_id=window.caller_id.currentText()))
+    await console.close()
+    config.save(console.settings)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                   "%(message)s")
+    app = QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("Kaphila Console")
+    app.setQuitOnLastWindowClosed(False)  # qasync: we end main() ourselves
+    app.setStyleSheet(stylesheet())
+    result: int = qasync.run(run_window())
+    return result

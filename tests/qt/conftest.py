@@ -1,0 +1,84 @@
+"""Qt tests run their async parts on a qasync loop: asyncio on Qt's event loop,
+as the console itself does. Wait with ``asyncio.sleep``, never ``qtbot.wait``,
+inside an async test (TOOLCHAIN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from console.app import Console, start_console, stylesheet
+from console.qt.main_window import MainWindow, WindowServices
+from console.services.secrets import MemoryStore
+
+
+def _qasync_loop() -> asyncio.AbstractEventLoop:
+    app = QApplication.instance() or QApplication([])
+    return qasync.QEventLoop(app)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config,
+                                  item: pytest.Item) -> Mapping[str, Callable[[], Any]]:
+    return {"qasync": _qasync_loop}
+
+
+async def until(predicate: Callable[[], bool], within: float = 10.0,
+                what: str = "condition") -> None:
+    try:
+        async with asyncio.timeout(within):
+            while not predicate():  # noqa: ASYNC110 - widget state has no event to await
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+class Running:
+    def __init__(self, console: Console, window: MainWindow) -> None:
+        self.console = console
+        self.window = window
+
+    def call(self, number: str) -> Any:
+        calls = [c for c in self.console.session.state.calls.values() if c.to == number]
+        return calls[-1] if calls else None
+
+    async def dial(self, number: str) -> Any:
+        self.window.number.setText(number)
+        self.window.dial()
+        await until(lambda: self.call(number) is not None, what=f"{number} on the board")
+        return self.call(number)
+
+    def select(self, sid: str) -> None:
+        self.window.table.selectRow(self.window.board.row_of(sid))
+
+    async def sandbox_call(self, sid: str) -> dict[str, Any]:
+        assert self.console.sandbox is not None
+        async with self.console.http.get(
+                f"{self.console.sandbox.url}/sandbox/calls/{sid}") as resp:
+            return dict((await resp.json())["call"])
+
+
+@pytest.fixture
+async def running(tmp_path: Path, qtbot: Any) -> AsyncIterator[Running]:
+    QApplication.instance().setStyleSheet(stylesheet())  # type: ignore[union-attr]
+    console = await start_console(settings_path=tmp_path / "settings.json",
+                                  store=MemoryStore())
+    assert console.sandbox is not None
+    # Tests run the embedded sandbox 20x faster than real time.
+    console.sandbox.simulator.clock.scale = 20.0
+    services = WindowServices(
+        dispatch=console.session.dispatch,
+        callee_press=lambda sid, d: asyncio.ensure_future(console.callee_press(sid, d)),
+        callee_hangup=lambda sid: asyncio.ensure_future(console.callee_hangup(sid)),
+    )
+    window = MainWindow(console.profile, services, console.webhook_url())
+    qtbot.addWidget(window)
+    console.session.subscribe(window.on_state)
+    window.show()
+    yield Running(console, window)
+    await console.close()
