@@ -1,21 +1,26 @@
-"""``kaphila-console`` / ``python -m console``.
-
-The operator window is not built yet (it is the next milestone); until it is,
-this starts the Kaphila sandbox in the foreground so ``make run`` gives a new
-user a working local Kaphila API to dial against at once.
-"""
+"""``kaphila-console`` / ``python -m console``: the operator console."""
 
 from __future__ import annotations
 
+import os
 import sys
 
-from console.sandbox.__main__ import main as sandbox_main
+NO_DISPLAY = (
+    "kaphila-console: no display found. Run it in a desktop session, or under a virtual\n"
+    "display (xvfb-run make run), or set QT_QPA_PLATFORM=offscreen for a headless check.\n"
+    "To run only the local Kaphila sandbox: .venv/bin/kaphila-sandbox"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("Kaphila Console: the operator window is not built yet; "
-          "starting the local Kaphila sandbox instead.", flush=True)
-    return sandbox_main(argv)
+    if sys.platform.startswith("linux") and not any(
+            os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        # Without a display Qt aborts the whole process; say what to do instead.
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
+    from console.app import main as app_main
+
+    return app_main(argv)
 
 
 if __name__ == "__main__":

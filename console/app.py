@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Coroutine
@@ -173,9 +174,13 @@ async def run_window() -> int:
     )
     window = MainWindow(console.profile, services, console.webhook_url())
     console.session.subscribe(window.on_state)
-    window.show_insecure_warning(config.insecure_url_warning(console.profile.base_url))
-    for warning in console.warnings:
-        window.statusBar().showMessage(warning, 15000)
+    window.show_warnings(console.warnings)
+    # Ctrl-C / SIGTERM in the terminal close the console cleanly; the 250 ms timer
+    # below lets Python run signal handlers while Qt's loop waits.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: closing.set())
+    wake = QTimer(window, interval=250)
+    wake.start()
     timer = QTimer(window, interval=1000)
     timer.timeout.connect(console.tick)
     timer.timeout.connect(window.tick)

@@ -15,7 +15,9 @@ python=${PYTHON:-python3}
 want=(libgl1 libegl1 libxkbcommon0 libfontconfig1 "libglib2.0-0|libglib2.0-0t64"
       "libdbus-1-3" fontconfig-config fonts-dejavu-core)
 case "$purpose" in
-  run) ;;
+  # A real window on X11 (xcb platform plugin).
+  run) want+=(libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
+              libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1) ;;
   # A real Secret Service for the keyring test (gnome-keyring on a private D-Bus).
   test) want+=(gnome-keyring dbus-x11 dbus-daemon) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;

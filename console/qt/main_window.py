@@ -62,6 +62,12 @@ class WindowServices:
     open_settings: Callable[[], None] | None = None
 
 
+def masked_url(url: str) -> str:
+    """The listener URL without its capability token (screens get shared)."""
+    base, sep, token = url.rpartition("/hooks/")
+    return f"{base}/hooks/{token[:4]}…" if sep else url
+
+
 def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
 
@@ -297,7 +303,8 @@ class MainWindow(QMainWindow):
         self.voice.setCurrentText(profile.voice)
         self.ring_timeout.setValue(profile.ring_timeout)
         self._recent_model.setStringList(list(profile.recent_numbers))
-        self.listener_status.setText(f"Listener: {self.listener_url}")
+        self.listener_status.setText(f"Listener: {masked_url(self.listener_url)}")
+        self.listener_status.setToolTip("The full URL (with its secret token) is in the log")
         self.empty_hint.setText(
             "No calls yet. Type a number and press Enter."
             + (" In the sandbox the last four digits choose what happens: 0001 answering "
@@ -306,8 +313,14 @@ class MainWindow(QMainWindow):
                if profile.sandbox else ""))
 
     def show_insecure_warning(self, text: str | None) -> None:
-        self.insecure_warning.setText(f"⚠ {text}" if text else "")
-        self.insecure_warning.setVisible(bool(text))
+        self.show_warnings([text] if text else [])
+
+    def show_warnings(self, texts: list[str]) -> None:
+        """Warnings that matter stay in the header: first sentence shown, all on hover."""
+        shown = [t.split(". ")[0].split(" (")[0] for t in texts]
+        self.insecure_warning.setText("  ".join(f"⚠ {t}" for t in shown))
+        self.insecure_warning.setToolTip("\n\n".join(texts))
+        self.insecure_warning.setVisible(bool(texts))
 
     # ------------------------------------------------------------------ operator
 
@@ -483,7 +496,7 @@ class MainWindow(QMainWindow):
             health = "no webhook yet"
         else:
             health = f"last webhook {max(0, int(time.time() - state.last_webhook_at))} s ago"
-        self.listener_status.setText(f"Listener: {self.listener_url} · {health}")
+        self.listener_status.setText(f"Listener: {masked_url(self.listener_url)} · {health}")
         failures = [r for r in state.requests.values() if r.state == RequestState.FAILED
                     and r.message.startswith("Cannot reach")]
         latest = max(state.requests.values(), key=lambda r: r.at, default=None)

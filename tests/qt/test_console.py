@@ -149,3 +149,10 @@ async def test_a_stopped_sandbox_is_explained_and_the_ui_keeps_working(
     assert running.window.dial_status.text().startswith("Dial failed: Cannot reach Kaphila")
     assert running.window.api_status.text() == "API: unreachable"
     running.console.sandbox = None  # already stopped
+
+
+async def test_the_window_never_shows_the_listener_token(running: Running) -> None:
+    token = running.console.profile.webhook_token
+    running.window.tick()
+    assert token not in running.window.listener_status.text()
+    assert running.window.listener_status.text().startswith("Listener: http://127.0.0.1:")

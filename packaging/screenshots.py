@@ -1,0 +1,83 @@
+"""Take the README's screenshots of the real window under Xvfb.
+
+    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python packaging/screenshots.py
+
+Runs the console against its embedded sandbox (in a throw-away config dir),
+drives it like an operator and saves PNGs to resources/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="kaphila-shots-")
+
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from console.app import start_console, stylesheet
+from console.qt.main_window import MainWindow, WindowServices
+from console.services.secrets import MemoryStore
+
+OUT = Path(__file__).resolve().parent.parent / "resources" / "screenshots"
+
+
+async def take() -> None:
+    console = await start_console(store=MemoryStore())
+    tasks: set[asyncio.Task[None]] = set()
+
+    def fire(coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        tasks.add(task)
+
+    services = WindowServices(
+        dispatch=console.session.dispatch,
+        callee_press=lambda sid, d: fire(console.callee_press(sid, d)),
+        callee_hangup=lambda sid: fire(console.callee_hangup(sid)))
+    window = MainWindow(console.profile, services, console.webhook_url())
+    console.session.subscribe(window.on_state)
+    window.show()
+    await asyncio.sleep(0.5)
+    OUT.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(OUT / "main-idle.png"))
+    for number in ("+15551230001", "+15551230008", "+15551230000"):
+        window.number.setText(number)
+        window.dial()
+        await asyncio.sleep(0.3)
+    await asyncio.sleep(2.5)
+    window.table.selectRow(2)
+    await asyncio.sleep(0.1)
+    window.speak_text.setText("Hello, this is Acme support.")
+    window.speak()
+    await asyncio.sleep(0.6)
+    window.gather_prompt.setText("Enter your account number")
+    window.gather_digits.setValue(4)
+    window.gather()
+    await asyncio.sleep(2.5)
+    await console.callee_press(window.selected or "", "12")
+    await asyncio.sleep(1.0)
+    console.tick()
+    window.tick()
+    await asyncio.sleep(0.2)
+    window.grab().save(str(OUT / "main-three-calls.png"))
+    await console.close()
+    print(f"saved to {OUT}")
+
+
+def main() -> int:
+    if not os.environ.get("DISPLAY"):
+        print("run under Xvfb: xvfb-run -a .venv/bin/python packaging/screenshots.py",
+              file=sys.stderr)
+        return 2
+    app = QApplication(sys.argv)
+    app.setStyleSheet(stylesheet())
+    qasync.run(take())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
