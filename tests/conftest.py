@@ -13,10 +13,14 @@ import ipaddress
 import os
 import socket
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from console.sandbox import Sandbox, SandboxConfig
+    from tests.helpers import SandboxApi, WebhookReceiver
 
 # Without a platform plugin and without DISPLAY, Qt aborts the whole process.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -119,3 +123,44 @@ def _network_guard() -> Iterator[None]:
     refused = take_violations()
     if refused:
         pytest.fail("the test tried to leave loopback: " + "; ".join(refused), pytrace=False)
+
+
+# ---------------------------------------------------------------------------------
+# A sandbox on the test's own loop, a webhook receiver and an API client: the real
+# peers of the sandbox, service and console tests (tests/sdk has its own threaded
+# sandbox for the blocking SDK).
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    from tests.sandbox.conftest import make_config
+
+    return make_config()
+
+
+@pytest.fixture
+async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[Sandbox]:
+    from console.sandbox import Sandbox
+
+    async with Sandbox(sandbox_config) as running:
+        yield running
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    from tests.helpers import WebhookReceiver
+
+    hook = WebhookReceiver()
+    await hook.start()
+    yield hook
+    await hook.stop()
+
+
+@pytest.fixture
+async def api(sandbox: Sandbox) -> AsyncIterator[SandboxApi]:
+    import aiohttp
+
+    from tests.helpers import TEST_KEY, SandboxApi
+
+    async with aiohttp.ClientSession() as session:
+        yield SandboxApi(sandbox.url, TEST_KEY, session)

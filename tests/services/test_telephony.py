@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from console.core.events import (
@@ -25,26 +23,6 @@ from tests.sandbox.conftest import make_config
 from twilio.rest import Client
 
 FROM = "+" + CALLER_ID
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    hook = WebhookReceiver()
-    await hook.start()
-    yield hook
-    await hook.stop()
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(make_config()) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(sandbox: Sandbox) -> AsyncIterator[SandboxApi]:
-    async with aiohttp.ClientSession() as session:
-        yield SandboxApi(sandbox.url, TEST_KEY, session)
 
 
 def telephony_for(url: str, hook: str | None, key: str = TEST_KEY) -> Telephony:
