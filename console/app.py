@@ -52,6 +52,8 @@ class Console:
     sandbox: Sandbox | None
     http: aiohttp.ClientSession
     warnings: list[str]
+    store: SecretStore
+    settings_path: Path | None = None
 
     def webhook_url(self) -> str:
         base = self.profile.public_webhook_base.rstrip("/")
@@ -74,6 +76,26 @@ class Console:
 
     def tick(self) -> None:
         self.session.dispatch(Tick(time.time()))
+
+    async def keys_present(self) -> dict[str, bool]:
+        loop = asyncio.get_running_loop()
+        return {p.name: bool(await loop.run_in_executor(None, self.store.get, p.name))
+                for p in self.settings.profiles}
+
+    async def save_profile(self, profile: Profile, key: str | None, activate: bool) -> str:
+        """Store the key (keyring, off the loop thread) and the settings; say what happens."""
+        if key:
+            await asyncio.get_running_loop().run_in_executor(None, self.store.set,
+                                                             profile.name, key)
+        settings = self.settings.with_profile(profile)
+        if activate:
+            settings = replace(settings, active=profile.name)
+        self.settings = settings
+        config.save(settings, self.settings_path)
+        if profile.name == self.profile.name and not activate:
+            return "Settings saved."
+        return (f"Settings saved. The console uses {settings.active!r} from its next start."
+                if settings.active != self.profile.name else "Settings saved.")
 
     async def close(self) -> None:
         await self.listener.stop()
@@ -131,7 +153,7 @@ async def start_console(settings_path: Path | None = None,
                                port=profile.listener_port)
     await listener.start()
     console = Console(settings, profile, session, telephony, listener, sandbox,
-                      aiohttp.ClientSession(), warnings)
+                      aiohttp.ClientSession(), warnings, store, settings_path)
     holder.append(console)
     log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
              profile.base_url, console.webhook_url())
@@ -165,7 +187,23 @@ async def run_window() -> int:
         background.add(task)
         task.add_done_callback(background.discard)
 
+    async def open_settings() -> None:
+        from console.qt.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(console.settings, console.store.description,
+                                await console.keys_present(), window)
+
+        def on_saved(profile: Profile, key: str | None, activate: bool) -> None:
+            async def save() -> None:
+                message = await console.save_profile(profile, key, activate)
+                window.statusBar().showMessage(message, 10000)
+            fire(save())
+
+        dialog.saved.connect(on_saved)
+        dialog.open()
+
     services = WindowServices(
+        open_settings=lambda: fire(open_settings()),
         dispatch=console.session.dispatch,
         callee_press=(lambda sid, d: fire(console.callee_press(sid, d)))
         if console.sandbox else None,
@@ -191,7 +229,7 @@ async def run_window() -> int:
     console.settings = console.settings.with_profile(
         replace(window.profile, last_caller_id=window.caller_id.currentText()))
     await console.close()
-    config.save(console.settings)
+    config.save(console.settings, console.settings_path)
     return 0
 
 

@@ -64,6 +64,20 @@ async def take() -> None:
     window.tick()
     await asyncio.sleep(0.2)
     window.grab().save(str(OUT / "main-three-calls.png"))
+
+    from console.config import Profile
+    from console.qt.settings_dialog import SettingsDialog
+
+    settings = console.settings.with_profile(Profile(
+        "Acme live", base_url="https://kaphila.com", caller_ids=("+14155550134",),
+        public_webhook_base="https://acme-tunnel.example"))
+    dialog = SettingsDialog(settings, console.store.description,
+                            {p.name: True for p in settings.profiles}, window)
+    dialog.profile_picker.setCurrentIndex(1)
+    dialog.show()
+    await asyncio.sleep(0.4)
+    dialog.grab().save(str(OUT / "settings.png"))
+    dialog.close()
     await console.close()
     print(f"saved to {OUT}")
 
