@@ -44,11 +44,12 @@ from console.config import Profile
 from console.core.calls import Call
 from console.core.events import ActionKind, ActionRequested, DialRequested, Event
 from console.core.phone import check_number, format_as_typed
-from console.core.reducer import Request, RequestState, State
+from console.core.reducer import LogEntry, Request, RequestState, State
 from console.qt.models import CallBoardModel
 
 VOICES = ("en-US-Neural2-A", "en-US-Neural2-C", "en-GB-Neural2-B", "es-ES-Neural2-A")
 REPAINT_MS = 16
+LOG_ROWS = 300
 
 
 @dataclass
@@ -82,8 +83,10 @@ class MainWindow(QMainWindow):
         self.selected: str | None = None
         self.last_webhook_age: float | None = None
         self._pending_state: State | None = None
-        self._repaint = QTimer(self, singleShot=True, interval=REPAINT_MS)
+        self._log_last: LogEntry | None = None  # the newest log entry on screen
+        self._repaint = QTimer(self, singleShot=True)
         self._repaint.timeout.connect(self._on_repaint_timeout)
+        self._last_repaint = 0.0
         self.setWindowTitle(f"Kaphila Console — {profile.name}")
         self.resize(1280, 800)
         self.board = CallBoardModel(self)
@@ -420,14 +423,18 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ state
 
     def on_state(self, state: State) -> None:
-        """Called by the session for every event; repaints at most every 16 ms."""
+        """Called by the session for every event. Repaints at most every 16 ms: at
+        once when the last repaint is older than that (a lone webhook shows without
+        waiting), else at the end of the current frame (a burst repaints once)."""
         self._pending_state = state
         if not self._repaint.isActive():
-            self._repaint.start()
+            since = (time.monotonic() - self._last_repaint) * 1000
+            self._repaint.start(max(0, int(REPAINT_MS - since)))
 
     def _on_repaint_timeout(self) -> None:
         state, self._pending_state = self._pending_state, None
         if state is not None:
+            self._last_repaint = time.monotonic()
             self.apply_state(state)
 
     def apply_state(self, state: State) -> None:
@@ -481,15 +488,30 @@ class MainWindow(QMainWindow):
             self.dial_status.setText(_request_text(max(dials, key=lambda r: r.at)))
 
     def _show_log(self, state: State) -> None:
-        self.log.clear()
-        for entry in state.log[-300:]:
+        """Append what is new since the last repaint (a rebuild per frame cost 5 ms)."""
+        new: list[LogEntry] = []
+        for entry in reversed(state.log):
+            if entry is self._log_last:
+                break
+            new.append(entry)
+        else:
+            self.log.clear()  # the last shown entry was trimmed away: start afresh
+        if not new:
+            return
+        scrollbar = self.log.verticalScrollBar()
+        at_bottom = scrollbar.value() >= scrollbar.maximum() - 2
+        for entry in reversed(new[:LOG_ROWS]):
             item = QListWidgetItem(f"{_clock(entry.at)}  {entry.text}")
             if entry.level == "error":
                 item.setForeground(Qt.GlobalColor.red)
             elif entry.level == "warning":
                 item.setForeground(Qt.GlobalColor.darkYellow)
             self.log.addItem(item)
-        self.log.scrollToBottom()
+        while self.log.count() > LOG_ROWS:
+            self.log.takeItem(0)
+        self._log_last = state.log[-1]
+        if at_bottom:
+            self.log.scrollToBottom()
 
     def _show_status(self, state: State) -> None:
         if state.last_webhook_at is None:

@@ -156,3 +156,26 @@ async def test_the_window_never_shows_the_listener_token(running: Running) -> No
     running.window.tick()
     assert token not in running.window.listener_status.text()
     assert running.window.listener_status.text().startswith("Listener: http://127.0.0.1:")
+
+
+def test_the_event_log_appends_new_entries_and_keeps_the_newest(qtbot: object) -> None:
+    from console.config import Profile
+    from console.core.events import WebhookReceived
+    from console.core.reducer import State, reduce
+    from console.qt.main_window import LOG_ROWS, MainWindow, WindowServices
+
+    window = MainWindow(Profile("Sandbox", sandbox=True), WindowServices(dispatch=print),
+                        "http://127.0.0.1:1/hooks/abcdef")
+    qtbot.addWidget(window)  # type: ignore[attr-defined]
+    state = State()
+    for n in range(LOG_ROWS + 50):
+        state, _ = reduce(state, WebhookReceived(
+            "c1", "dtmf.received", {"CallSid": "c1", "To": "+1", "CallStatus": "in-progress",
+                                    "Digits": str(n % 10)}, at=float(n), received_at=float(n)))
+        if n % 7 == 0:
+            window.apply_state(state)
+    window.apply_state(state)
+    texts = [window.log.item(i).text() for i in range(window.log.count())]
+    assert len(texts) == LOG_ROWS
+    assert all(t.endswith("  " + e.text)
+               for t, e in zip(texts, state.log[-LOG_ROWS:], strict=True))
