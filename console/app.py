@@ -11,6 +11,7 @@ stop the SDK's threads, stop the sandbox, save settings.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import signal
@@ -166,6 +167,14 @@ def _sandbox_profile() -> Profile:
                    last_caller_id="+" + DEMO_CALLER_IDS[0], webhook_token=new_token())
 
 
+def settle_after_start() -> None:
+    """Move everything created during start-up (modules, Qt wrappers, services) out
+    of the garbage collector's sight: a full collection over them paused the GUI
+    for ~65 ms under load. Refcounting still frees them as usual."""
+    gc.collect()
+    gc.freeze()
+
+
 def stylesheet() -> str:
     path = RESOURCES / "style.qss"
     return path.read_text(encoding="utf-8") if path.exists() else ""
@@ -224,6 +233,7 @@ async def run_window() -> int:
     timer.timeout.connect(window.tick)
     timer.start()
     window.show()
+    settle_after_start()
     await closing.wait()
     timer.stop()
     console.settings = console.settings.with_profile(

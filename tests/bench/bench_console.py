@@ -101,7 +101,7 @@ def load(url: str, rate: float, seconds: float, event: str) -> subprocess.Popen[
 async def measure() -> list[Row]:
     from PySide6.QtCore import QTimer
 
-    from console.app import start_console
+    from console.app import settle_after_start, start_console
     from console.qt.main_window import MainWindow, WindowServices
     from console.services.secrets import MemoryStore
 
@@ -111,6 +111,7 @@ async def measure() -> list[Row]:
                         console.webhook_url())
     console.session.subscribe(window.on_state)
     window.show()
+    settle_after_start()  # as the console does once its window is up
     received: list[float] = []
     latencies: list[float] = []
     original_dispatch = console.session.dispatch
@@ -137,6 +138,18 @@ async def measure() -> list[Row]:
         gaps.append((now - last[0]) * 1000)
         last[0] = now
 
+    import gc
+
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        elif info.get("generation") == 2:
+            gc_pauses.append((time.perf_counter() - gc_started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
     beat = QTimer(interval=10)
     beat.timeout.connect(heartbeat)
     beat.start()
@@ -167,6 +180,9 @@ async def measure() -> list[Row]:
         else:
             break
     rss = rss_mb(os.getpid())
+    gc.callbacks.remove(on_gc)
+    print(f"full GC pauses: {len(gc_pauses)}, longest {max(gc_pauses, default=0):.0f} ms",
+          file=sys.stderr)
     beat.stop()
     await console.close()
     cold = cold_start_seconds()
