@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -45,7 +46,7 @@ from console.core.calls import Call
 from console.core.events import ActionKind, ActionRequested, DialRequested, Event
 from console.core.phone import check_number, format_as_typed
 from console.core.reducer import LogEntry, Request, RequestState, State
-from console.qt.models import CallBoardModel
+from console.qt.models import CallBoardModel, session_rows
 
 VOICES = ("en-US-Neural2-A", "en-US-Neural2-C", "en-GB-Neural2-B", "es-ES-Neural2-A")
 REPAINT_MS = 16
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Kaphila Console — {profile.name}")
         self.resize(1280, 800)
         self.board = CallBoardModel(self)
+        self.session_model = CallBoardModel(self, rows=session_rows)
         self._build()
         self._apply_profile()
 
@@ -116,16 +118,14 @@ class MainWindow(QMainWindow):
         self.empty_hint.setObjectName("emptyHint")
         self.empty_hint.setWordWrap(True)
         board_layout.addWidget(self.empty_hint)
-        self.table = QTableView(board_box)
-        board_layout.addWidget(self.table, 1)
+        self.tabs = QTabWidget(board_box)
+        self.table = self._call_table(self.board)
         self.table.setObjectName("board")
-        self.table.setModel(self.board)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setAlternatingRowColors(True)
-        self.table.selectionModel().selectionChanged.connect(self._on_board_selection)
+        self.session_table = self._call_table(self.session_model)
+        self.session_table.setObjectName("session")
+        self.tabs.addTab(self.table, "Live board")
+        self.tabs.addTab(self.session_table, "Session (all calls)")
+        board_layout.addWidget(self.tabs, 1)
         lower = QSplitter(Qt.Orientation.Horizontal, middle)
         timeline_box = QGroupBox("Timeline of the selected call", lower)
         self.timeline = QListWidget(timeline_box)
@@ -148,6 +148,18 @@ class MainWindow(QMainWindow):
         self.credits_status = QLabel("Credits: —")
         for label in (self.listener_status, self.api_status, self.credits_status):
             self.statusBar().addPermanentWidget(label)
+
+    def _call_table(self, model: CallBoardModel) -> QTableView:
+        table = QTableView()
+        table.setModel(model)
+        table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.setAlternatingRowColors(True)
+        table.selectionModel().selectionChanged.connect(
+            lambda *_: self._on_table_selection(table, model))
+        return table
 
     def _build_header(self) -> QWidget:
         header = QFrame(self)
@@ -406,9 +418,12 @@ class MainWindow(QMainWindow):
         self._restyle(self.number_hint)
         self.dial_button.setEnabled(check.ok or not text.strip())
 
-    def _on_board_selection(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        self.selected = self.board.sid_at(rows[0].row()) if rows else None
+    def _on_table_selection(self, table: QTableView, model: CallBoardModel) -> None:
+        rows = table.selectionModel().selectedRows()
+        if rows:
+            self.selected = model.sid_at(rows[0].row())
+        elif table is self.tabs.currentWidget():
+            self.selected = None
         self._show_selected()
 
     def _on_timeline_double_clicked(self, item: QListWidgetItem) -> None:
@@ -441,7 +456,8 @@ class MainWindow(QMainWindow):
         previous = self.state
         self.state = state
         self.board.set_state(state)
-        self.empty_hint.setVisible(not state.board)
+        self.session_model.set_state(state)
+        self.empty_hint.setVisible(not state.calls)
         if self.selected is not None:
             row = self.board.row_of(self.selected)
             if row >= 0 and not self.table.selectionModel().isRowSelected(row):
@@ -530,6 +546,7 @@ class MainWindow(QMainWindow):
     def tick(self) -> None:
         """Once a second: timers move, ages grow."""
         self.board.refresh()
+        self.session_model.refresh()
         self._show_status(self.state)
 
     @staticmethod

@@ -5,6 +5,7 @@ copy of a call."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
@@ -43,19 +44,32 @@ def elapsed(call: Call, now: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class CallBoardModel(QAbstractTableModel):
-    """The live board: one row per call on ``State.board``."""
+def board_rows(state: State) -> tuple[str, ...]:
+    """The live board: calls in progress, and finished ones for a few seconds."""
+    return state.board
 
-    def __init__(self, parent: object = None) -> None:
+
+def session_rows(state: State) -> tuple[str, ...]:
+    """The session list: every call seen since the console started, newest first."""
+    return tuple(reversed(state.calls))
+
+
+class CallBoardModel(QAbstractTableModel):
+    """One row per call; which calls is ``rows(state)`` (the board by default)."""
+
+    def __init__(self, parent: object = None,
+                 rows: Callable[[State], tuple[str, ...]] = board_rows) -> None:
         super().__init__(parent)  # type: ignore[arg-type]
         self._state = State()
         self._rows: tuple[str, ...] = ()
+        self._select_rows = rows
         self.now = time.time
 
     def set_state(self, state: State) -> None:
-        if state.board != self._rows:
+        rows = self._select_rows(state)
+        if rows != self._rows:
             self.beginResetModel()
-            self._state, self._rows = state, state.board
+            self._state, self._rows = state, rows
             self.endResetModel()
             return
         self._state = state

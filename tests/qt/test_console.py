@@ -179,3 +179,42 @@ def test_the_event_log_appends_new_entries_and_keeps_the_newest(qtbot: object) -
     assert len(texts) == LOG_ROWS
     assert all(t.endswith("  " + e.text)
                for t, e in zip(texts, state.log[-LOG_ROWS:], strict=True))
+
+
+async def test_finished_calls_leave_the_board_but_stay_in_the_session_list(
+        running: Running) -> None:
+    from console.core.events import Tick
+    from console.core.reducer import BOARD_LINGER
+
+    call = await running.dial("+15551230003")  # busy
+    await until(lambda: running.call(call.to).status is CallStatus.BUSY)
+    ended = running.call(call.to).ended_at
+    running.console.session.dispatch(Tick(ended + BOARD_LINGER + 1))
+    running.window.apply_state(running.console.session.state)
+    assert running.window.board.row_of(call.sid) == -1
+    assert running.window.session_model.row_of(call.sid) == 0
+    running.window.tabs.setCurrentIndex(1)
+    running.window.session_table.selectRow(0)
+    assert running.window.selected == call.sid
+    assert running.window.timeline.count() >= 2
+
+
+async def test_shutdown_leaves_no_thread_behind(tmp_path: object) -> None:
+    import threading
+    from pathlib import Path
+
+    from console.app import start_console
+    from console.core.events import DialRequested
+    from console.services.secrets import MemoryStore
+
+    console = await start_console(settings_path=Path(str(tmp_path)) / "s.json",
+                                  store=MemoryStore())
+    console.session.dispatch(DialRequested("r1", "+15551230000", "+19876543210", at=0.0))
+    await until(lambda: console.session.state.calls != {}, what="the call")
+    ours = [t.name for t in threading.enumerate() if t.name.startswith("kaphila")]
+    assert ours, "the SDK worked on its own threads"
+    await console.close()
+    await until(lambda: not [t for t in threading.enumerate()
+                             if t.name.startswith("kaphila") and t.is_alive()],
+                within=5, what="the console's threads to end")
+    assert not console.session.busy
