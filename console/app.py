@@ -17,10 +17,10 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -34,6 +34,9 @@ from console.services.session import Session
 from console.services.telephony import Telephony
 from console.services.webhooks import WebhookListener, new_token
 from twilio.rest import Client
+
+if TYPE_CHECKING:
+    from console.qt.main_window import MainWindow
 
 log = logging.getLogger("kaphila.console")
 
@@ -55,6 +58,13 @@ class Console:
     warnings: list[str]
     store: SecretStore
     settings_path: Path | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def fire(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background on the loop (UI callbacks cannot await)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def webhook_url(self) -> str:
         base = self.profile.public_webhook_base.rstrip("/")
@@ -78,6 +88,11 @@ class Console:
     def tick(self) -> None:
         self.session.dispatch(Tick(time.time()))
 
+    async def save_settings(self) -> None:
+        """Write settings.json off the loop thread (it fsyncs)."""
+        await asyncio.get_running_loop().run_in_executor(
+            None, config.save, self.settings, self.settings_path)
+
     async def keys_present(self) -> dict[str, bool]:
         loop = asyncio.get_running_loop()
         return {p.name: bool(await loop.run_in_executor(None, self.store.get, p.name))
@@ -92,7 +107,7 @@ class Console:
         if activate:
             settings = replace(settings, active=profile.name)
         self.settings = settings
-        config.save(settings, self.settings_path)
+        await self.save_settings()
         if profile.name == self.profile.name and not activate:
             return "Settings saved."
         return (f"Settings saved. The console uses {settings.active!r} from its next start."
@@ -180,21 +195,35 @@ def stylesheet() -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
+def build_window(console: Console, on_close: Callable[[], None] | None = None,
+                 open_settings: Callable[[], None] | None = None) -> MainWindow:
+    """The operator's window wired to a running console (the app, tests, screenshots)."""
+    from console.qt.main_window import MainWindow, WindowServices
+
+    sandbox = console.sandbox is not None
+    services = WindowServices(
+        dispatch=console.session.dispatch,
+        callee_press=(lambda sid, d: console.fire(console.callee_press(sid, d)))
+        if sandbox else None,
+        callee_hangup=(lambda sid: console.fire(console.callee_hangup(sid)))
+        if sandbox else None,
+        on_close=on_close,
+        open_settings=open_settings,
+    )
+    window = MainWindow(console.profile, services, console.webhook_url())
+    console.session.subscribe(window.on_state)
+    window.show_warnings(console.warnings)
+    return window
+
+
 async def run_window() -> int:
     """The console with its window, until the window closes."""
     from PySide6.QtCore import QTimer
 
-    from console.qt.main_window import MainWindow, WindowServices
-
     console = await start_console()
     closing = asyncio.Event()
 
-    background: set[asyncio.Task[None]] = set()
-
-    def fire(coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        background.add(task)
-        task.add_done_callback(background.discard)
+    window: MainWindow | None = None
 
     async def open_settings() -> None:
         from console.qt.settings_dialog import SettingsDialog
@@ -205,23 +234,15 @@ async def run_window() -> int:
         def on_saved(profile: Profile, key: str | None, activate: bool) -> None:
             async def save() -> None:
                 message = await console.save_profile(profile, key, activate)
+                assert window is not None
                 window.statusBar().showMessage(message, 10000)
-            fire(save())
+            console.fire(save())
 
         dialog.saved.connect(on_saved)
         dialog.open()
 
-    services = WindowServices(
-        open_settings=lambda: fire(open_settings()),
-        dispatch=console.session.dispatch,
-        callee_press=(lambda sid, d: fire(console.callee_press(sid, d)))
-        if console.sandbox else None,
-        callee_hangup=(lambda sid: fire(console.callee_hangup(sid))) if console.sandbox else None,
-        on_close=closing.set,
-    )
-    window = MainWindow(console.profile, services, console.webhook_url())
-    console.session.subscribe(window.on_state)
-    window.show_warnings(console.warnings)
+    window = build_window(console, on_close=closing.set,
+                          open_settings=lambda: console.fire(open_settings()))
     # Ctrl-C / SIGTERM in the terminal close the console cleanly; the 250 ms timer
     # below lets Python run signal handlers while Qt's loop waits.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -238,8 +259,8 @@ async def run_window() -> int:
     timer.stop()
     console.settings = console.settings.with_profile(
         replace(window.profile, last_caller_id=window.caller_id.currentText()))
+    await console.save_settings()
     await console.close()
-    config.save(console.settings, console.settings_path)
     return 0
 
 

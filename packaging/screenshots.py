@@ -19,8 +19,7 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="kaphila-shots-")
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from console.app import start_console, stylesheet
-from console.qt.main_window import MainWindow, WindowServices
+from console.app import build_window, start_console, stylesheet
 from console.services.secrets import MemoryStore
 
 OUT = Path(__file__).resolve().parent.parent / "resources" / "screenshots"
@@ -28,18 +27,7 @@ OUT = Path(__file__).resolve().parent.parent / "resources" / "screenshots"
 
 async def take() -> None:
     console = await start_console(store=MemoryStore())
-    tasks: set[asyncio.Task[None]] = set()
-
-    def fire(coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        tasks.add(task)
-
-    services = WindowServices(
-        dispatch=console.session.dispatch,
-        callee_press=lambda sid, d: fire(console.callee_press(sid, d)),
-        callee_hangup=lambda sid: fire(console.callee_hangup(sid)))
-    window = MainWindow(console.profile, services, console.webhook_url())
-    console.session.subscribe(window.on_state)
+    window = build_window(console)
     window.show()
     await asyncio.sleep(0.5)
     OUT.mkdir(parents=True, exist_ok=True)

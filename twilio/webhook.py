@@ -53,7 +53,6 @@ class _RenderContext:
     client: Client
     call_sid: str
     event: str
-    key: tuple[str, ...]
     document_url: str | None
     created: float
     used: bool = False
@@ -204,7 +203,7 @@ def _dispatch(client: Client, sid: str, event: str,
     runner = client.twiml_runner
     view = client.call_store.get(sid) or {}
     document_url = view.get("webhook_url")
-    context = _RenderContext(client, sid, event, (), document_url, time.monotonic())
+    context = _RenderContext(client, sid, event, document_url, time.monotonic())
     if event == "call.answered":
         on_answer = runner.take_on_answer(sid)
         if on_answer is not None:

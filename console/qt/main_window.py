@@ -327,9 +327,6 @@ class MainWindow(QMainWindow):
                "0006 callee hangs up, 0007 answers gathers, any other a person answers."
                if profile.sandbox else ""))
 
-    def show_insecure_warning(self, text: str | None) -> None:
-        self.show_warnings([text] if text else [])
-
     def show_warnings(self, texts: list[str]) -> None:
         """Warnings that matter stay in the header: first sentence shown, all on hover."""
         shown = [t.split(". ")[0].split(" (")[0] for t in texts]

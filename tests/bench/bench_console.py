@@ -67,13 +67,11 @@ import asyncio, qasync
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 async def main():
-    from console.app import start_console, stylesheet
-    from console.qt.main_window import MainWindow, WindowServices
+    from console.app import build_window, start_console, stylesheet
     from console.services.secrets import MemoryStore
     app.setStyleSheet(stylesheet())
     console = await start_console(store=MemoryStore())
-    window = MainWindow(console.profile, WindowServices(dispatch=console.session.dispatch),
-                        console.webhook_url())
+    window = build_window(console)
     window.show()
     app.processEvents()
     print(f"READY {time.perf_counter() - t0:.3f}", flush=True)
@@ -101,15 +99,12 @@ def load(url: str, rate: float, seconds: float, event: str) -> subprocess.Popen[
 async def measure() -> list[Row]:
     from PySide6.QtCore import QTimer
 
-    from console.app import settle_after_start, start_console
-    from console.qt.main_window import MainWindow, WindowServices
+    from console.app import build_window, settle_after_start, start_console
     from console.services.secrets import MemoryStore
 
     console = await start_console(settings_path=Path(tempfile.mkdtemp()) / "s.json",
                                   store=MemoryStore())
-    window = MainWindow(console.profile, WindowServices(dispatch=console.session.dispatch),
-                        console.webhook_url())
-    console.session.subscribe(window.on_state)
+    window = build_window(console)
     window.show()
     settle_after_start()  # as the console does once its window is up
     received: list[float] = []

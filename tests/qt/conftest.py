@@ -13,8 +13,8 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from console.app import Console, start_console, stylesheet
-from console.qt.main_window import MainWindow, WindowServices
+from console.app import Console, build_window, start_console, stylesheet
+from console.qt.main_window import MainWindow
 from console.services.secrets import MemoryStore
 
 
@@ -71,14 +71,8 @@ async def running(tmp_path: Path, qtbot: Any) -> AsyncIterator[Running]:
     assert console.sandbox is not None
     # Tests run the embedded sandbox 20x faster than real time.
     console.sandbox.simulator.clock.scale = 20.0
-    services = WindowServices(
-        dispatch=console.session.dispatch,
-        callee_press=lambda sid, d: asyncio.ensure_future(console.callee_press(sid, d)),
-        callee_hangup=lambda sid: asyncio.ensure_future(console.callee_hangup(sid)),
-    )
-    window = MainWindow(console.profile, services, console.webhook_url())
+    window = build_window(console)
     qtbot.addWidget(window)
-    console.session.subscribe(window.on_state)
     window.show()
     yield Running(console, window)
     await console.close()

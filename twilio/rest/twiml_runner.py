@@ -226,7 +226,7 @@ class TwimlRunner:
                 if depth >= MAX_REDIRECTS:
                     raise TwilioException(f"more than {MAX_REDIRECTS} <Redirect>s in a row "
                                           f"for call {call_sid}; stopping")
-                url = self._resolve(call_sid, (verb.text or "").strip(), document_url)
+                url = self.resolve(call_sid, (verb.text or "").strip(), document_url)
                 document = self._fetch(call_sid, url, (verb.get("method") or "POST").upper())
                 self._run(call_sid, self._parse(document, call_sid), url, depth + 1)
                 return
@@ -292,7 +292,8 @@ class TwimlRunner:
                                       method)
         return response.text
 
-    def _resolve(self, call_sid: str, url: str, document_url: str | None) -> str:
+    def resolve(self, call_sid: str, url: str, document_url: str | None) -> str:
+        """An absolute URL for ``url``, relative to the document or the call's webhook."""
         if url.startswith(("http://", "https://")):
             return url
         base = document_url or (self._client.call_store.get(call_sid) or {}).get("webhook_url")
@@ -300,9 +301,6 @@ class TwimlRunner:
             raise TwilioException(f"cannot resolve the relative URL {url!r} for call "
                                   f"{call_sid}: the SDK does not know the call's webhook URL")
         return urljoin(base, url)
-
-    def resolve(self, call_sid: str, url: str, document_url: str | None) -> str:
-        return self._resolve(call_sid, url, document_url)
 
 
 # ---------------------------------------------------------------------- verbs

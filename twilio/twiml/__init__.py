@@ -88,11 +88,9 @@ class TwiML:
         self.name: str = self.TAG or type(self).__name__
         self.value: Any = None
         self.verbs: list[TwiML | str] = []
-        camel = _CAMEL
-        self.attrs: dict[str, Any] = {
-            (camel[key] if key in camel else self._camel(key)): value
-            for key, value in kwargs.items() if value is not None
-        }
+        self.attrs: dict[str, Any] = {}
+        if kwargs:
+            self.add_attributes(kwargs)
 
     def add_attributes(self, kwargs: dict[str, Any]) -> None:
         """Add keyword arguments as attributes, Twilio's way (None dropped)."""
