@@ -4,8 +4,13 @@ On a first run there is no profile: the console starts an embedded sandbox on
 loopback, creates the **Sandbox** profile (its key stored in the keyring like
 any other) and the operator can dial a scenario number at once.
 
+Start order: open the journal, rebuild the calls that were live from it (and
+fail the requests that never got an answer), then open the listener, so a
+webhook redelivered after a crash lands on the rebuilt state; then ask the API
+how each rebuilt call is doing now.
+
 Shutdown order: stop taking webhooks, let effects in flight finish (bounded),
-stop the SDK's threads, stop the sandbox, save settings.
+stop the SDK's threads, write out the journal, stop the sandbox, save settings.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from console.config import SANDBOX_PROFILE, Profile, Settings, SettingsError
 from console.core.events import Tick
 from console.sandbox import Account, Sandbox, SandboxConfig
 from console.sandbox.config import DEMO_CALLER_IDS
+from console.services.history import History
+from console.services.journal import FILE_NAME, Journal
 from console.services.secrets import SecretStore, open_secret_store
 from console.services.session import Session
 from console.services.telephony import Telephony
@@ -42,6 +49,8 @@ log = logging.getLogger("kaphila.console")
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SHUTDOWN_GRACE = 3.0
+RETENTION_EVERY = 3600.0  # seconds between retention sweeps while running
+DAY = 86400.0
 
 
 @dataclass
@@ -58,11 +67,14 @@ class Console:
     warnings: list[str]
     store: SecretStore
     settings_path: Path | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    journal: Journal | None = None
+    history: History | None = None  # None: history is off (``journal.off_reason`` says why)
+    _tasks: set[asyncio.Task[object]] = field(default_factory=set)
+    _swept_at: float = 0.0
 
-    def fire(self, work: Coroutine[Any, Any, None]) -> None:
+    def fire(self, work: Coroutine[Any, Any, object]) -> None:
         """Run ``work`` in the background on the loop (UI callbacks cannot await)."""
-        task = asyncio.ensure_future(work)
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -86,7 +98,44 @@ class Console:
                 log.warning("sandbox control %s: %s", path, (await resp.json()).get("error"))
 
     def tick(self) -> None:
-        self.session.dispatch(Tick(time.time()))
+        now = time.time()
+        self.session.dispatch(Tick(now))
+        if self.settings.history_days and now - self._swept_at > RETENTION_EVERY:
+            self._swept_at = now
+            self.fire(self.apply_retention())
+
+    async def apply_retention(self) -> int:
+        """Delete finished calls older than the retention setting (0 keeps all)."""
+        days = self.settings.history_days
+        if not days or self.journal is None:
+            return 0
+        deleted = await self.journal.delete(before=time.time() - days * DAY)
+        if deleted:
+            log.info("history: %d calls older than %d days deleted", deleted, days)
+        return deleted
+
+    async def delete_history(self) -> int:
+        """Delete every finished call from the history (live calls stay)."""
+        return await self.journal.delete(before=None) if self.journal is not None else 0
+
+    async def set_retention(self, days: int) -> int:
+        self.settings = replace(self.settings, history_days=max(0, int(days)))
+        await self.save_settings()
+        return await self.apply_retention()
+
+    async def check_live_calls(self) -> None:
+        """Ask the API about every call the journal brought back live."""
+        live = [c.sid for c in self.session.state.calls.values() if c.live]
+        unanswered = 0
+        for sid in live:
+            checked = await self.telephony.check(sid)
+            if checked is None:
+                unanswered += 1
+            else:
+                self.session.dispatch(checked)
+        if unanswered:
+            log.warning("%d calls from before the restart could not be checked with the API; "
+                        "they stay live until their webhooks arrive", unanswered)
 
     async def save_settings(self) -> None:
         """Write settings.json off the loop thread (it fsyncs)."""
@@ -121,13 +170,18 @@ class Console:
         except TimeoutError:
             await self.session.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self.telephony.close)
+        if self.journal is not None:
+            await self.journal.close()
+        if self.history is not None:
+            await self.history.close()
         await self.http.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
 
 
 async def start_console(settings_path: Path | None = None,
-                        store: SecretStore | None = None) -> Console:
+                        store: SecretStore | None = None,
+                        data_dir: Path | None = None) -> Console:
     """Build and start everything but the window."""
     warnings: list[str] = []
     try:
@@ -164,13 +218,22 @@ async def start_console(settings_path: Path | None = None,
     client = Client(profile.account_sid, key, base_url=profile.base_url, environment={})
     holder: list[Console] = []
     telephony = Telephony(client, lambda: holder[0].webhook_url() if holder else None)
-    session = Session(telephony.run)
-    listener = WebhookListener(client, session.dispatch, profile.webhook_token,
+    journal = Journal((data_dir or config.data_dir()) / FILE_NAME, profile.name)
+    await journal.open()
+    if journal.off_reason:
+        warnings.append(journal.off_reason)
+    session = Session(telephony.run, journal=journal if journal.on else None)
+    session.restore(await journal.replay())
+    session.fail_interrupted(time.time())
+    listener = WebhookListener(client, session.record, profile.webhook_token,
                                port=profile.listener_port)
     await listener.start()
     console = Console(settings, profile, session, telephony, listener, sandbox,
-                      aiohttp.ClientSession(), warnings, store, settings_path)
+                      aiohttp.ClientSession(), warnings, store, settings_path, journal,
+                      History(journal.path) if journal.on else None)
     holder.append(console)
+    if session.state.calls:
+        console.fire(console.check_live_calls())
     log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
              profile.base_url, console.webhook_url())
     return console

@@ -117,6 +117,15 @@ def take_violations() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
+def _private_dirs(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real user's config or history."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+
+
+@pytest.fixture(autouse=True)
 def _network_guard() -> Iterator[None]:
     take_violations()
     yield

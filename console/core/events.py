@@ -91,6 +91,17 @@ class ActionFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallChecked:
+    """What the API says about a call that was live when the console last stopped
+    (``GET /calls/{callId}`` after a restart). ``status`` is Twilio's status, or
+    ``None`` when the API no longer knows the call."""
+
+    call_sid: str
+    status: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """The clock: finished calls leave the live board after a while."""
 
@@ -98,7 +109,7 @@ class Tick:
 
 
 Event = (WebhookReceived | DialRequested | DialAccepted | DialFailed | ActionRequested
-         | ActionSucceeded | ActionFailed | Tick)
+         | ActionSucceeded | ActionFailed | CallChecked | Tick)
 
 
 # ----------------------------------------------------------------------- effects

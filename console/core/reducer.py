@@ -16,6 +16,9 @@ Rules (each has its own test):
 - An action on a call that has ended fails at once, without an effect.
 - Finished calls leave the live board ``BOARD_LINGER`` seconds after they end
   and stay in the session list (``State.calls``).
+- After a restart, a live call's status as the API reports it moves the call
+  forward like a webhook would; a call the API no longer knows is ended as
+  failed, with that reason on its timeline.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from console.core.events import (
     ActionKind,
     ActionRequested,
     ActionSucceeded,
+    CallChecked,
     DialAccepted,
     DialFailed,
     DialRequested,
@@ -102,6 +106,8 @@ def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
     if isinstance(event, ActionFailed):
         return _request_failed(state, event.request_id, event.message, event.code,
                                event.at), ()
+    if isinstance(event, CallChecked):
+        return _call_checked(state, event), ()
     return _tick(state, event), ()
 
 
@@ -306,6 +312,32 @@ def _action_text(request: Request) -> str:
     if request.kind == ActionKind.FORWARD.value:
         return f"Forwarded to {request.target}"
     return "Hung up"
+
+
+# --------------------------------------------------------------------- restart
+
+
+def _call_checked(state: State, event: CallChecked) -> State:
+    call = state.calls.get(event.call_sid)
+    if call is None or not call.live:
+        return state
+    status = CallStatus.parse(event.status)
+    if event.status is None:
+        summary = "Checked after restart: the API no longer knows this call"
+        changes: dict[str, object] = {"status": CallStatus.FAILED,
+                                      "end_reason": "unknown to the API after a restart"}
+    else:
+        summary = f"Checked after restart: {status.label if status else event.status}"
+        changes = ({"status": status} if status is not None and status.rank > call.status.rank
+                   else {})
+    new_status = changes.get("status")
+    if isinstance(new_status, CallStatus) and new_status.terminal:
+        changes.update(ended_at=call.ended_at or event.at, gathering=False)
+    entry = TimelineEntry(event.at, "console.checked", summary)
+    updated = replace(call, timeline=_insert(call.timeline, entry), **changes)  # type: ignore[arg-type]
+    level = "warning" if event.status is None else "info"
+    return _log(_put_call(state, updated), LogEntry(event.at, f"{call.to or call.sid}: {summary}",
+                                                    call.sid, level))
 
 
 # --------------------------------------------------------------------- clock

@@ -57,7 +57,7 @@ LOG_ROWS = 300
 class WindowServices:
     """What the window may ask of the rest of the console."""
 
-    dispatch: Callable[[Event], None]
+    dispatch: Callable[[Event], object]
     callee_press: Callable[[str, str], None] | None = None  # sandbox only
     callee_hangup: Callable[[str], None] | None = None  # sandbox only
     on_close: Callable[[], None] | None = None

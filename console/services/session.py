@@ -1,42 +1,108 @@
-"""The running console: state, the reducer, and effects carried out.
+"""The running console: state, the reducer, the journal, and effects carried out.
 
-``dispatch(event)`` reduces, tells every subscriber (the Qt layer coalesces
-repaints), and starts each effect as a task on the loop; the effect's outcome
-(an event) is dispatched in turn. Subscribers run on the loop thread.
+``dispatch(event)`` reduces, stores the event in the journal (when there is
+one), tells every subscriber (the Qt layer coalesces repaints), and starts
+each effect as a task on the loop; the effect's outcome (an event) is
+dispatched in turn. Subscribers run on the loop thread.
+
+``restore(events)`` is the other way in: events read back from the journal
+after a restart, reduced in order with no effects (they were carried out, or
+failed, before the restart) and not stored again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
-from console.core.events import Effect, Event
-from console.core.reducer import State, reduce
+from console.core.events import (
+    ActionFailed,
+    ActionRequested,
+    CallChecked,
+    DialAccepted,
+    DialFailed,
+    Effect,
+    Event,
+    Tick,
+    WebhookReceived,
+)
+from console.core.reducer import RequestState, State, reduce
+from console.services.journal import Journal, call_row
 
 log = logging.getLogger("kaphila.console.session")
 
 Runner = Callable[[Effect], Awaitable[Event]]
 
+INTERRUPTED = ("the console stopped before Kaphila answered; check the call board "
+               "before trying again")
+
 
 class Session:
-    def __init__(self, run_effect: Runner, state: State | None = None) -> None:
+    def __init__(self, run_effect: Runner, state: State | None = None,
+                 journal: Journal | None = None) -> None:
         self._run_effect = run_effect
         self.state = state or State()
+        self.journal = journal
         self._subscribers: list[Callable[[State], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     def subscribe(self, callback: Callable[[State], None]) -> None:
         self._subscribers.append(callback)
 
-    def dispatch(self, event: Event) -> None:
-        self.state, effects = reduce(self.state, event)
+    def dispatch(self, event: Event) -> asyncio.Future[bool] | None:
+        """Apply ``event``; the future (if the journal is in use) says when it is stored."""
+        before = self.state
+        self.state, effects = reduce(before, event)
+        stored = None
+        if self.journal is not None and not isinstance(event, Tick):
+            stored = self._store(before, event)
         for callback in self._subscribers:
             callback(self.state)
         for effect in effects:
             task = asyncio.get_running_loop().create_task(self._carry_out(effect))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        return stored
+
+    async def record(self, event: WebhookReceived) -> bool:
+        """Dispatch a webhook and wait until it is stored: True when the sender
+        may be told it arrived (stored, or no journal is in use)."""
+        stored = self.dispatch(event)
+        return True if stored is None else await stored
+
+    def _store(self, before: State, event: Event) -> asyncio.Future[bool]:
+        assert self.journal is not None
+        request_id: str | None = getattr(event, "request_id", None)
+        if isinstance(event, (WebhookReceived, CallChecked, DialAccepted, ActionRequested)):
+            sid: str | None = event.call_sid
+        else:
+            request = self.state.requests.get(request_id or "")
+            sid = request.call_sid if request is not None else None
+        call = self.state.calls.get(sid) if sid else None
+        row = (call_row(call, self.journal.profile)
+               if call is not None and call is not before.calls.get(sid or "") else None)
+        return self.journal.append(event, sid, request_id, row)
+
+    def restore(self, events: Iterable[Event]) -> None:
+        """Rebuild state from journaled events (no effects, not stored again)."""
+        state = self.state
+        for event in events:
+            state, _ = reduce(state, event)
+        self.state = state
+        for callback in self._subscribers:
+            callback(self.state)
+
+    def fail_interrupted(self, now: float) -> int:
+        """Requests that were waiting for the API when the console stopped fail
+        now, with a message that says their outcome is unknown."""
+        pending = [r for r in self.state.requests.values() if r.state == RequestState.PENDING]
+        for request in pending:
+            outcome: Event = (DialFailed(request.request_id, INTERRUPTED, now)
+                              if request.kind == "dial"
+                              else ActionFailed(request.request_id, INTERRUPTED, now))
+            self.dispatch(outcome)
+        return len(pending)
 
     async def _carry_out(self, effect: Effect) -> None:
         try:
@@ -59,3 +125,4 @@ class Session:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+

@@ -20,6 +20,7 @@ from console.core.events import (
     ActionKind,
     ActionRequested,
     ActionSucceeded,
+    CallChecked,
     DialAccepted,
     DialFailed,
     Effect,
@@ -109,6 +110,17 @@ class Telephony:
         except TwilioException as exc:
             return ActionFailed(cmd.request_id, explain(exc), self._clock(), code=exc.code)
         return ActionSucceeded(cmd.request_id, self._clock())
+
+    async def check(self, sid: str) -> CallChecked | None:
+        """The call's status as the API reports it now (after a restart); ``None``
+        when the API cannot be asked (unreachable, refused)."""
+        try:
+            call = await self._run(self._client.calls(sid).fetch)
+        except TwilioRestException as exc:
+            return CallChecked(sid, None, self._clock()) if exc.status == 404 else None
+        except TwilioException:
+            return None
+        return CallChecked(sid, call.status, self._clock())
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

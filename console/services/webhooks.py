@@ -6,6 +6,10 @@ applied. Bodies are limited and must be a Kaphila event as JSON; anything else
 gets a 4xx with the reason (logged) and never reaches the reducer. Accepted
 webhooks are translated by the SDK's ``WebhookHelper`` (the one mapping from
 Kaphila to Twilio terms) and handed to ``on_event`` on the loop thread.
+
+Webhooks come at least once, so the 2xx waits for ``on_event``'s answer: the
+session stores the event in the journal first. If it could not be stored the
+sender gets a 503 and delivers it again.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -36,7 +40,8 @@ def new_token() -> str:
 
 
 class WebhookListener:
-    def __init__(self, client: Client, on_event: Callable[[WebhookReceived], None], token: str,
+    def __init__(self, client: Client,
+                 on_event: Callable[[WebhookReceived], Awaitable[bool] | None], token: str,
                  host: str = "127.0.0.1", port: int = 0,
                  max_body: int = DEFAULT_MAX_BODY,
                  clock: Callable[[], float] = time.time) -> None:
@@ -100,7 +105,10 @@ class WebhookListener:
         event = WebhookReceived(
             call_sid=params["CallSid"], event=params["KaphilaEvent"], params=dict(params),
             at=_timestamp(payload.get("timestamp"), now), received_at=now, raw=payload)
-        self._on_event(event)
+        stored = self._on_event(event)
+        if stored is not None and not await stored:
+            return self._reject(503, "the console could not store this event; "
+                                "deliver it again", request)
         return web.Response(status=204)
 
     def _reject(self, status: int, reason: str, request: web.Request,

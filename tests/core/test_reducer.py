@@ -10,6 +10,7 @@ from console.core.events import (
     ActionKind,
     ActionRequested,
     ActionSucceeded,
+    CallChecked,
     DialAccepted,
     DialFailed,
     DialRequested,
@@ -216,6 +217,32 @@ def test_finished_calls_leave_the_board_after_a_while_but_stay_in_the_list() -> 
     later = run(Tick(5.0 + BOARD_LINGER + 1), state=state)
     assert later.board == ()
     assert SID in later.calls
+
+
+def test_a_check_after_restart_moves_a_live_call_forward() -> None:
+    state = run(hook("call.initiated", 1.0), CallChecked(SID, "completed", 50.0))
+    call = state.calls[SID]
+    assert (call.status, call.ended_at, call.timeline[-1].kind) == (
+        CallStatus.COMPLETED, 50.0, "console.checked")
+    assert "Completed" in call.timeline[-1].summary
+
+
+def test_a_check_never_moves_a_call_backwards() -> None:
+    state = run(hook("call.answered", 1.0), CallChecked(SID, "ringing", 50.0))
+    assert state.calls[SID].status is CallStatus.IN_PROGRESS
+
+
+def test_a_call_the_api_no_longer_knows_is_ended_as_failed_with_the_reason() -> None:
+    state = run(hook("call.answered", 1.0), CallChecked(SID, None, 50.0))
+    call = state.calls[SID]
+    assert (call.status, call.end_reason, call.live) == (
+        CallStatus.FAILED, "unknown to the API after a restart", False)
+    assert state.log[-1].level == "warning"
+
+
+def test_a_check_of_a_finished_call_changes_nothing() -> None:
+    state = run(hook("call.ended", 1.0))
+    assert run(CallChecked(SID, None, 50.0), state=state) is state
 
 
 def test_the_global_log_is_bounded() -> None:

@@ -67,7 +67,7 @@ class Running:
 async def running(tmp_path: Path, qtbot: Any) -> AsyncIterator[Running]:
     QApplication.instance().setStyleSheet(stylesheet())  # type: ignore[union-attr]
     console = await start_console(settings_path=tmp_path / "settings.json",
-                                  store=MemoryStore())
+                                  store=MemoryStore(), data_dir=tmp_path / "data")
     assert console.sandbox is not None
     # Tests run the embedded sandbox 20x faster than real time.
     console.sandbox.simulator.clock.scale = 20.0
