@@ -170,8 +170,10 @@ def describe(exc: sqlite3.Error, path: Path) -> str:
 
 
 class Journal:
-    def __init__(self, path: Path, profile: str, *, max_pages: int | None = None) -> None:
+    def __init__(self, path: Path, profile: str, *, timeout: float = 2.0,
+                 max_pages: int | None = None) -> None:
         self.path = path
+        self._timeout = timeout
         self.profile = profile
         self.off_reason: str | None = None
         self._max_pages = max_pages
@@ -185,7 +187,8 @@ class Journal:
     async def open(self) -> None:
         """Open the file; on failure the journal is off and ``off_reason`` says why."""
         try:
-            self._conn = await self._run(connect, self.path, max_pages=self._max_pages)
+            self._conn = await self._run(connect, self.path, timeout=self._timeout,
+                                         max_pages=self._max_pages)
         except JournalError as exc:
             self._turn_off(str(exc))
 
