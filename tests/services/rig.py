@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from console.core.events import Tick
 from console.services.journal import Journal
 from console.services.session import Session
 from console.services.webhooks import WebhookListener, new_token
@@ -17,7 +18,9 @@ from twilio.rest import Client
 
 
 async def no_effects(effect: Any) -> Any:
-    raise AssertionError(f"no effect expected here, got {effect!r}")
+    """The tests play the API's part themselves (they dispatch DialAccepted,
+    ActionSucceeded ...); an effect's own outcome is a no-op."""
+    return Tick(0.0)
 
 
 class Rig:
