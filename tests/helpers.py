@@ -160,3 +160,13 @@ OTHER_KEY = "ak_test_other_0123456789"
 CALLER_ID = "19876543210"
 OTHER_CALLER_ID = "15550001111"
 HUMAN = "15551230000"  # no scenario suffix: a person answers
+
+
+async def until(predicate: Callable[[], bool], within: float = 10.0,
+                what: str = "condition") -> None:
+    try:
+        async with asyncio.timeout(within):
+            while not predicate():  # noqa: ASYNC110 - state owned elsewhere has no event to await
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from console.app import Console, build_window, start_console, stylesheet
 from console.qt.main_window import MainWindow
 from console.services.secrets import MemoryStore
+from tests.helpers import until
 
 
 def _qasync_loop() -> asyncio.AbstractEventLoop:
@@ -26,16 +27,6 @@ def _qasync_loop() -> asyncio.AbstractEventLoop:
 def pytest_asyncio_loop_factories(config: pytest.Config,
                                   item: pytest.Item) -> Mapping[str, Callable[[], Any]]:
     return {"qasync": _qasync_loop}
-
-
-async def until(predicate: Callable[[], bool], within: float = 10.0,
-                what: str = "condition") -> None:
-    try:
-        async with asyncio.timeout(within):
-            while not predicate():  # noqa: ASYNC110 - widget state has no event to await
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 class Running:

@@ -7,7 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from console.core.calls import CallStatus
-from tests.qt.conftest import Running, until
+from tests.helpers import until
+from tests.qt.conftest import Running
 
 
 @pytest.mark.parametrize(("number", "status", "amd"), [

@@ -58,6 +58,10 @@ async def history(rig: Rig) -> AsyncIterator[History]:
     await h.close()
 
 
+def names_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
 async def sids(history: History, f: HistoryFilter, **kwargs: object) -> list[str]:
     return [r.sid for r in await history.page(f, **kwargs)]  # type: ignore[arg-type]
 
@@ -154,7 +158,7 @@ async def test_a_cancelled_export_leaves_no_file(history: History, tmp_path: Pat
     path = tmp_path / "calls.csv"
     with pytest.raises(ExportCancelled):
         await history.export_csv(HistoryFilter(), path, cancelled=lambda: True)
-    assert {p.name for p in tmp_path.iterdir()} <= {
+    assert names_in(tmp_path) <= {
         "journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"}
 
 
