@@ -71,6 +71,7 @@ class Console:
     history: History | None = None  # None: history is off (``journal.off_reason`` says why)
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _swept_at: float = 0.0
+    _checking: asyncio.Task[None] | None = None
 
     def fire(self, work: Coroutine[Any, Any, object]) -> None:
         """Run ``work`` in the background on the loop (UI callbacks cannot await)."""
@@ -164,6 +165,14 @@ class Console:
 
     async def close(self) -> None:
         await self.listener.stop()
+        if self._checking is not None:  # asking the API about rebuilt calls can wait
+            self._checking.cancel()
+            await asyncio.gather(self._checking, return_exceptions=True)
+        try:  # what the operator started (a settings save ...) finishes
+            async with asyncio.timeout(SHUTDOWN_GRACE):
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        except TimeoutError:
+            log.warning("shutdown: %d background tasks did not finish", len(self._tasks))
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE):
                 await self.session.drain()
@@ -233,7 +242,7 @@ async def start_console(settings_path: Path | None = None,
                       History(journal.path) if journal.on else None)
     holder.append(console)
     if session.state.calls:
-        console.fire(console.check_live_calls())
+        console._checking = asyncio.ensure_future(console.check_live_calls())
     log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
              profile.base_url, console.webhook_url())
     return console
