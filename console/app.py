@@ -270,9 +270,22 @@ def stylesheet() -> str:
 def build_window(console: Console, on_close: Callable[[], None] | None = None,
                  open_settings: Callable[[], None] | None = None) -> MainWindow:
     """The operator's window wired to a running console (the app, tests, screenshots)."""
+    from console.qt.history_view import HistoryServices, HistoryWindow
     from console.qt.main_window import MainWindow, WindowServices
 
     sandbox = console.sandbox is not None
+    history: list[HistoryWindow] = []
+
+    def open_history() -> None:
+        if not history:
+            history.append(HistoryWindow(HistoryServices(
+                console.history, console.journal.off_reason if console.journal else None,
+                console.fire, console.delete_history, console.set_retention,
+                console.settings.history_days), window))
+        history[0].show()
+        history[0].raise_()
+        history[0].activateWindow()
+
     services = WindowServices(
         dispatch=console.session.dispatch,
         callee_press=(lambda sid, d: console.fire(console.callee_press(sid, d)))
@@ -281,6 +294,7 @@ def build_window(console: Console, on_close: Callable[[], None] | None = None,
         if sandbox else None,
         on_close=on_close,
         open_settings=open_settings,
+        open_history=open_history,
     )
     window = MainWindow(console.profile, services, console.webhook_url())
     console.session.subscribe(window.on_state)

@@ -14,7 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="kaphila-shots-")
+_HOME = tempfile.mkdtemp(prefix="kaphila-shots-")
+os.environ["XDG_CONFIG_HOME"] = f"{_HOME}/config"
+os.environ["XDG_DATA_HOME"] = f"{_HOME}/data"
 
 import qasync
 from PySide6.QtWidgets import QApplication
@@ -66,6 +68,38 @@ async def take() -> None:
     await asyncio.sleep(0.4)
     dialog.grab().save(str(OUT / "settings.png"))
     dialog.close()
+
+    # History: end the three calls, add a few more outcomes, then search.
+    assert console.sandbox is not None
+    console.sandbox.simulator.clock.scale = 20.0
+    for sid in list(console.session.state.board):
+        await console.callee_hangup(sid)
+    for number in ("+15551230003", "+15551230005", "+15551230006", "+15551230004",
+                   "+15551230002", "+15551230003"):
+        window.number.setText(number)
+        window.ring_timeout.setValue(5)
+        window.dial()
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(6)
+    assert console.journal is not None
+    await console.journal.flush()
+    from console.qt.history_view import HistoryWindow, TimelineDialog
+
+    assert window.services.open_history is not None
+    window.services.open_history()
+    history = window.findChild(HistoryWindow)
+    await asyncio.sleep(0.8)
+    history.table.selectRow(1)
+    await asyncio.sleep(0.2)
+    history.grab().save(str(OUT / "history.png"))
+    history.open_selected()
+    await asyncio.sleep(0.6)
+    timeline = history.findChild(TimelineDialog)
+    if timeline is not None:
+        timeline.entries.setCurrentCell(1, 0)
+        await asyncio.sleep(0.2)
+        timeline.grab().save(str(OUT / "history-timeline.png"))
+        timeline.accept()
     await console.close()
     print(f"saved to {OUT}")
 

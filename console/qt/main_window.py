@@ -62,6 +62,7 @@ class WindowServices:
     callee_hangup: Callable[[str], None] | None = None  # sandbox only
     on_close: Callable[[], None] | None = None
     open_settings: Callable[[], None] | None = None
+    open_history: Callable[[], None] | None = None
 
 
 def masked_url(url: str) -> str:
@@ -177,6 +178,13 @@ class MainWindow(QMainWindow):
         row.addWidget(self.profile_badge)
         row.addWidget(self.insecure_warning)
         row.addStretch(1)
+        if self.services.open_history is not None:
+            history = QPushButton("History…")
+            history.setObjectName("openHistory")
+            history.setToolTip("Every call, searchable and exportable (Ctrl+Y)")
+            history.clicked.connect(self.services.open_history)
+            QShortcut(QKeySequence("Ctrl+Y"), self, activated=self.services.open_history)
+            row.addWidget(history)
         if self.services.open_settings is not None:
             settings = QPushButton("Settings…")
             settings.clicked.connect(self.services.open_settings)
