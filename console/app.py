@@ -72,9 +72,22 @@ class Console:
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _swept_at: float = 0.0
     _checking: asyncio.Task[None] | None = None
+    _closed: bool = False
 
     def fire(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run ``work`` in the background on the loop (UI callbacks cannot await)."""
+        """Run ``work`` in the background on the loop (UI callbacks cannot await).
+
+        A widget's timer can still fire after the console closed or outside the
+        loop (Qt delivers it while a test or the app winds down): that work is
+        dropped, never scheduled on a loop that is gone."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            work.close()
+            return
+        if self._closed:
+            work.close()
+            return
         task: asyncio.Task[object] = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -170,9 +183,11 @@ class Console:
             await asyncio.gather(self._checking, return_exceptions=True)
         try:  # what the operator started (a settings save ...) finishes
             async with asyncio.timeout(SHUTDOWN_GRACE):
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                while self._tasks:  # a finishing task may start another
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
         except TimeoutError:
             log.warning("shutdown: %d background tasks did not finish", len(self._tasks))
+        self._closed = True
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE):
                 await self.session.drain()

@@ -14,10 +14,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-_HOME = tempfile.mkdtemp(prefix="kaphila-shots-")
-os.environ["XDG_CONFIG_HOME"] = f"{_HOME}/config"
-os.environ["XDG_DATA_HOME"] = f"{_HOME}/data"
-
 import qasync
 from PySide6.QtWidgets import QApplication
 
@@ -109,6 +105,9 @@ def main() -> int:
         print("run under Xvfb: xvfb-run -a .venv/bin/python packaging/screenshots.py",
               file=sys.stderr)
         return 2
+    home = tempfile.mkdtemp(prefix="kaphila-shots-")  # never the user's own settings
+    os.environ["XDG_CONFIG_HOME"] = f"{home}/config"
+    os.environ["XDG_DATA_HOME"] = f"{home}/data"
     app = QApplication(sys.argv)
     app.setStyleSheet(stylesheet())
     qasync.run(take())

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from console.core.calls import Call, CallStatus
 from console.services.history import ExportCancelled, History, HistoryFilter, HistoryRow
@@ -322,9 +323,10 @@ class HistoryWindow(QWidget):
                 rows = await history.page(wanted, self.sort_key, self.descending, 0, PAGE)
                 callers = await history.caller_ids()
             except JournalError as exc:
-                self.message.setText(str(exc))
+                if isValid(self):
+                    self.message.setText(str(exc))
                 return
-            if number == self.query_number:
+            if isValid(self) and number == self.query_number:
                 self.model.reset(rows, total)
                 self.count_label.setText(f"{total:,} call{'s' if total != 1 else ''}")
                 self._offer_callers(callers)
@@ -347,9 +349,10 @@ class HistoryWindow(QWidget):
             try:
                 rows = await history.page(wanted, self.sort_key, self.descending, offset, PAGE)
             except JournalError as exc:
-                self.message.setText(str(exc))
+                if isValid(self):
+                    self.message.setText(str(exc))
                 rows = []
-            if number == self.query_number:
+            if isValid(self) and number == self.query_number:
                 self.model.extend(rows)
 
         self.services.run(more())
@@ -374,6 +377,8 @@ class HistoryWindow(QWidget):
 
         async def show() -> None:
             call = await history.call(sid)
+            if not isValid(self):
+                return
             if call is None:
                 self.message.setText(f"No timeline stored for {sid}.")
                 return
@@ -401,6 +406,8 @@ class HistoryWindow(QWidget):
         self.export_button.setEnabled(False)
 
         def report(done: int, total: int) -> None:
+            if not isValid(progress):  # reports still queued when the export ended
+                return
             progress.setMaximum(max(total, 1))
             progress.setValue(done)
             progress.setLabelText(f"Exporting calls… {done:,} of {total:,}")
@@ -409,14 +416,15 @@ class HistoryWindow(QWidget):
             try:
                 written = await history.export_csv(self.current_filter(), path, report,
                                                    cancel.is_set)
-                self.message.setText(f"Exported {written:,} calls to {path}")
+                outcome = f"Exported {written:,} calls to {path}"
             except ExportCancelled:
-                self.message.setText("Export cancelled; no file was written.")
+                outcome = "Export cancelled; no file was written."
             except (OSError, JournalError) as exc:
-                self.message.setText(f"Export failed: {exc}")
-            finally:
+                outcome = f"Export failed: {exc}"
+            if isValid(self):
                 progress.reset()
                 progress.deleteLater()
+                self.message.setText(outcome)
                 self.export_button.setEnabled(True)
 
         self.services.run(export())
@@ -431,8 +439,9 @@ class HistoryWindow(QWidget):
 
         async def delete() -> None:
             deleted = await self.services.delete_history()
-            self.message.setText(f"Deleted {deleted:,} calls from the history.")
-            self.refresh()
+            if isValid(self):
+                self.message.setText(f"Deleted {deleted:,} calls from the history.")
+                self.refresh()
 
         self.services.run(delete())
 
@@ -441,6 +450,8 @@ class HistoryWindow(QWidget):
 
         async def apply() -> None:
             deleted = await self.services.set_retention(days)
+            if not isValid(self):
+                return
             kept = "forever" if not days else f"for {days} days"
             self.message.setText(f"Calls are kept {kept}"
                                  + (f"; {deleted:,} older calls deleted." if deleted else "."))
@@ -458,6 +469,7 @@ class TimelineDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("timelineDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per opened call
         self.call, self._history, self._run = call, history, run
         self.setWindowTitle(f"Call {call.sid} — {call.to}")
         layout = QVBoxLayout(self)
@@ -509,8 +521,10 @@ class TimelineDialog(QDialog):
         async def export() -> None:
             try:
                 await self._history.export_call_json(self.call.sid, Path(name))
-                self.message.setText(f"Saved {name}")
+                outcome = f"Saved {name}"
             except (OSError, JournalError) as exc:
-                self.message.setText(f"Export failed: {exc}")
+                outcome = f"Export failed: {exc}"
+            if isValid(self):
+                self.message.setText(outcome)
 
         self._run(export())
