@@ -239,27 +239,32 @@ class Journal:
         self._write_next()
 
     def _write(self, entries: Sequence[Entry]) -> None:
+        """One transaction for the whole batch (this thread holds the only writer)."""
         conn = self._conn
         assert conn is not None
-        rows = {}
+        events = []
+        requests = []
+        rows: dict[str, CallRow] = {}
+        for event, call_sid, request_id, row in entries:
+            kind, body = encode_event(event)
+            events.append((getattr(event, "at", 0.0), self.profile, kind, call_sid,
+                           request_id, body))
+            if request_id is not None:
+                requests.append((kind, call_sid, request_id))
+            if row is not None:
+                rows[row[0]] = row
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for event, call_sid, request_id, row in entries:
-                kind, body = encode_event(event)
-                conn.execute("INSERT INTO events (at, profile, kind, call_sid, request_id, body) "
-                             "VALUES (?, ?, ?, ?, ?, ?)",
-                             (getattr(event, "at", 0.0), self.profile, kind, call_sid,
-                              request_id, body))
-                if request_id is not None:
-                    if kind in _OUTCOMES:
-                        conn.execute("DELETE FROM pending WHERE request_id = ?", (request_id,))
-                    else:
-                        conn.execute("INSERT OR IGNORE INTO pending VALUES (?)", (request_id,))
-                    if call_sid is not None and kind == "DialAccepted":
-                        conn.execute("UPDATE events SET call_sid = ? WHERE request_id = ? "
-                                     "AND call_sid IS NULL", (call_sid, request_id))
-                if row is not None:
-                    rows[row[0]] = row
+            conn.executemany("INSERT INTO events (at, profile, kind, call_sid, request_id, body) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", events)
+            for kind, call_sid, request_id in requests:
+                if kind in _OUTCOMES:
+                    conn.execute("DELETE FROM pending WHERE request_id = ?", (request_id,))
+                else:
+                    conn.execute("INSERT OR IGNORE INTO pending VALUES (?)", (request_id,))
+                if call_sid is not None and kind == "DialAccepted":
+                    conn.execute("UPDATE events SET call_sid = ? WHERE request_id = ? "
+                                 "AND call_sid IS NULL", (call_sid, request_id))
             conn.executemany(_UPSERT_CALL, rows.values())
             conn.execute("COMMIT")
         except BaseException:
