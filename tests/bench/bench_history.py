@@ -91,7 +91,8 @@ def seed_history(path: Path, calls: int) -> None:
                      "", spoken, "", 1))
     marks = ", ".join("?" * len(CALL_COLUMNS))
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({marks})", rows)
+    conn.executemany(f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608 - constants
+                     f"VALUES ({marks})", rows)
     conn.execute("COMMIT")
     conn.close()
 
@@ -152,11 +153,15 @@ async def history_rows(folder: Path) -> list[Row]:
     ]
 
 
+def start_loader(url: str, rate: float) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", TIMED_LOADER, url, str(rate), "4"],
+                            stdout=subprocess.PIPE, text=True)
+
+
 async def answer_times(url: str) -> list[str]:
     rows = []
     for rate in ANSWER_RATES:
-        proc = subprocess.Popen([sys.executable, "-c", TIMED_LOADER, url, str(rate), "4"],
-                                stdout=subprocess.PIPE, text=True)
+        proc = start_loader(url, rate)
         out, _ = await asyncio.get_running_loop().run_in_executor(None, proc.communicate)
         result = json.loads(out)
         answers = result["answers"]
@@ -179,7 +184,8 @@ async def console_rows(folder: Path) -> list[Row]:
     window.show()
     settle_after_start()
     journal = console.journal
-    assert journal is not None and journal.on
+    assert journal is not None
+    assert journal.on
     from console.core.calls import Call, CallStatus
 
     # 1) The listener's answer time while the 2xx waits for the journal.
