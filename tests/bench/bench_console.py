@@ -171,6 +171,9 @@ async def measure() -> list[Row]:
     live = sum(1 for c in console.session.state.calls.values() if c.live)
     await run_load(200, 5, "dtmf.received")
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    # Measured here, before the rate stages: how many stages run (and how much
+    # timeline they add) depends on the result, and RSS should not.
+    rss = rss_mb(os.getpid())
     best = 0.0
     sustained = []
     for rate in RATES:
@@ -180,7 +183,6 @@ async def measure() -> list[Row]:
             best = rate
         else:
             break
-    rss = rss_mb(os.getpid())
     gc.callbacks.remove(on_gc)
     print(f"full GC pauses: {len(gc_pauses)}, longest {max(gc_pauses, default=0):.0f} ms",
           file=sys.stderr)
