@@ -121,7 +121,9 @@ def connect(path: Path, *, timeout: float = 2.0,
     ``max_pages`` caps the file's size (SQLite's own limit; tests use it to
     reach a full disk for real)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():  # call history is private; SQLite gives -wal/-shm the same mode
+            path.touch(mode=0o600)
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:

@@ -71,6 +71,11 @@ async def test_a_webhook_is_stored_before_the_listener_answers(rig: Rig) -> None
     assert rig.rows() == [("5.1", "WebhookReceived")]
 
 
+def test_the_history_file_is_readable_by_its_owner_only(rig: Rig) -> None:
+    assert rig.journal.path.stat().st_mode & 0o777 == 0o600
+    assert (rig.journal.path.parent / "journal.sqlite3-wal").stat().st_mode & 0o777 == 0o600
+
+
 async def test_events_are_stored_in_the_order_they_were_applied(rig: Rig) -> None:
     sequence = [("call.initiated", "RINGING"), ("call.answered", "ANSWERED"),
                 ("dtmf.received", "ANSWERED"), ("call.ended", "COMPLETED")]
