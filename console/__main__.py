@@ -13,6 +13,11 @@ NO_DISPLAY = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv[1:]
+    if "--self-check" in args:
+        from console.selfcheck import main as self_check
+
+        return self_check()
     if sys.platform.startswith("linux") and not any(
             os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         # Without a display Qt aborts the whole process; say what to do instead.
