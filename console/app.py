@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -360,6 +361,9 @@ async def run_window() -> int:
     timer.start()
     window.show()
     settle_after_start()
+    if os.environ.get("KAPHILA_STARTUP_PROBE"):  # packaging/build.py times start to window
+        print("READY", flush=True)
+        closing.set()
     await closing.wait()
     timer.stop()
     console.settings = console.settings.with_profile(
@@ -377,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                                                    "%(message)s")
     app = QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Kaphila Console")
+    app.setDesktopFileName("kaphila-console")  # matches resources/kaphila-console.desktop
+    from PySide6.QtGui import QIcon
+
+    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "kaphila-console.svg")))
     app.setQuitOnLastWindowClosed(False)  # qasync: we end main() ourselves
     app.setStyleSheet(stylesheet())
     result: int = qasync.run(run_window())
