@@ -42,7 +42,9 @@ def pyinstaller(onefile: bool) -> None:
 def size_mb(path: Path) -> float:
     if path.is_file():
         return path.stat().st_size / 1e6
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    # Symlinks (PyInstaller links Qt's libraries into the top folder) cost nothing.
+    return sum(p.lstat().st_size for p in path.rglob("*")
+               if p.is_file() and not p.is_symlink()) / 1e6
 
 
 def private_env() -> dict[str, str]:
