@@ -21,22 +21,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "packaging" / "kaphila-console.spec"
 DIST = ROOT / "dist"
-ONEDIR = DIST / "kaphila-console"
-ONEFILE = DIST / "kaphila-console-onefile"
 TARGETS = {"onedir": 130.0, "onefile": 60.0}  # MB
 START_TARGET = 1.5  # seconds
 
 
-def pyinstaller(onefile: bool) -> None:
+def pyinstaller(dist: Path, onefile: bool) -> Path:
+    """Build into ``dist``; return the executable."""
     env = {**os.environ, "KAPHILA_ONEFILE": "1" if onefile else "0"}
     work = ROOT / "build" / ("onefile" if onefile else "onedir")
-    distpath = DIST / "onefile" if onefile else DIST
+    distpath = dist / "onefile" if onefile else dist
     subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
                     "--log-level", "WARN", "--workpath", str(work), "--distpath",
                     str(distpath), str(SPEC)], cwd=ROOT, env=env, check=True)
-    if onefile:
-        (distpath / "kaphila-console").replace(ONEFILE)
-        shutil.rmtree(distpath)
+    if not onefile:
+        return dist / "kaphila-console" / "kaphila-console"
+    binary = dist / "kaphila-console-onefile"
+    (distpath / "kaphila-console").replace(binary)
+    shutil.rmtree(distpath)
+    return binary
 
 
 def size_mb(path: Path) -> float:
@@ -84,22 +86,21 @@ def start_seconds(binary: Path, runs: int = 3) -> float:
     return sorted(samples)[len(samples) // 2]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make package")
     parser.add_argument("--onedir-only", action="store_true")
     parser.add_argument("--skip-checks", action="store_true")
-    args = parser.parse_args()
-    builds = {"onedir": ONEDIR / "kaphila-console"}
+    parser.add_argument("--dist", type=Path, default=DIST, help="where the builds go")
+    args = parser.parse_args(argv)
     print("building the one-folder app ...", flush=True)
-    pyinstaller(onefile=False)
+    builds = {"onedir": pyinstaller(args.dist, onefile=False)}
     if not args.onedir_only:
         print("building the one-file binary ...", flush=True)
-        pyinstaller(onefile=True)
-        builds["onefile"] = ONEFILE
+        builds["onefile"] = pyinstaller(args.dist, onefile=True)
     rows = []
     ok = True
     for kind, binary in builds.items():
-        size = size_mb(ONEDIR if kind == "onedir" else ONEFILE)
+        size = size_mb(binary.parent if kind == "onedir" else binary)
         line = f"{kind}: {size:.0f} MB (target <= {TARGETS[kind]:.0f} MB)"
         if not args.skip_checks:
             print(f"self-check of the {kind} build:", flush=True)

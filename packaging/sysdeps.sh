@@ -18,8 +18,9 @@ case "$purpose" in
   # A real window on X11 (xcb platform plugin).
   run) want+=(libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
               libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1) ;;
-  # A real Secret Service for the keyring test (gnome-keyring on a private D-Bus).
-  test) want+=(gnome-keyring dbus-x11 dbus-daemon) ;;
+  # A real Secret Service for the keyring test (gnome-keyring on a private D-Bus);
+  # binutils for PyInstaller (objdump, strip) in the packaging test.
+  test) want+=(gnome-keyring dbus-x11 dbus-daemon binutils) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

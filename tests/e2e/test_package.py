@@ -1,0 +1,73 @@
+"""The PyInstaller one-folder build: it builds from this tree and its
+``--self-check`` passes, with no keyring and with a real Secret Service.
+
+It takes ~30 s; ``KAPHILA_SKIP_PACKAGE=1 make test`` skips it locally. CI
+runs it (``.ci/run`` is ``make test``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_self_check import CHECKS, run_self_check
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.package,
+    pytest.mark.skipif(os.environ.get("KAPHILA_SKIP_PACKAGE") == "1",
+                       reason="KAPHILA_SKIP_PACKAGE=1: the build test is skipped"),
+]
+
+
+@pytest.fixture(scope="module")
+def frozen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "--onedir-only",
+                    "--skip-checks", "--dist", str(dist)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=900)
+    binary = dist / "kaphila-console" / "kaphila-console"
+    assert binary.exists()
+    yield binary
+    shutil.rmtree(dist, ignore_errors=True)
+
+
+@pytest.mark.timeout(900)
+def test_the_one_folder_build_passes_its_self_check(frozen: Path, tmp_path: Path) -> None:
+    done = run_self_check([str(frozen)], tmp_path,
+                          PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line.split()[1].rstrip(":") for line in done.stdout.splitlines()] == list(CHECKS)
+
+
+def test_the_build_leaves_out_what_the_console_does_not_use(frozen: Path) -> None:
+    bundle = {p.name for p in frozen.parent.rglob("*")}
+    for absent in ("libgtk-3.so.0", "libqgtk3.so", "cryptography", "translations",
+                   "libqeglfs.so", "geodata"):
+        assert absent not in bundle, absent
+    assert "libqxcb.so" in bundle
+    assert "libqoffscreen.so" in bundle
+
+
+@pytest.mark.skipif(not (shutil.which("dbus-run-session")
+                         and shutil.which("gnome-keyring-daemon")),
+                    reason="needs dbus-run-session and gnome-keyring (make test installs them)")
+@pytest.mark.timeout(900)
+def test_the_frozen_app_finds_a_real_secret_service(frozen: Path, tmp_path: Path) -> None:
+    # Entry-point backends can go missing in a frozen app; this one must not.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_"))}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"), QT_QPA_PLATFORM="offscreen")
+    env.pop("DISPLAY", None)
+    script = ("echo -n test-password | gnome-keyring-daemon --unlock --components=secrets "
+              f">/dev/null && '{frozen}' --self-check")
+    done = subprocess.run(["dbus-run-session", "--", "sh", "-c", script], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok   keyring: the OS keyring (SecretService" in done.stdout
