@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 FILE_NAME = "journal.sqlite3"
 LIVE_STATUSES = tuple(s.value for s in CallStatus if not s.terminal)
+_LIVE_MARKS = ", ".join("?" * len(LIVE_STATUSES))  # bound to LIVE_STATUSES
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -296,10 +297,10 @@ class Journal:
 
     def _select_replay(self) -> list[tuple[str, str]]:
         assert self._conn is not None
-        marks = ", ".join("?" * len(LIVE_STATUSES))
         return self._conn.execute(
             "SELECT kind, body FROM events WHERE profile = ? AND ("
-            f" call_sid IN (SELECT sid FROM calls WHERE profile = ? AND status IN ({marks}))"
+            " call_sid IN (SELECT sid FROM calls WHERE profile = ? AND status IN"
+            f" ({_LIVE_MARKS}))"
             " OR request_id IN (SELECT request_id FROM pending)) ORDER BY id",
             (self.profile, self.profile, *LIVE_STATUSES)).fetchall()
 
@@ -314,8 +315,9 @@ class Journal:
     def _delete(self, before: float | None) -> int:
         conn = self._conn
         assert conn is not None
-        marks = ", ".join("?" * len(LIVE_STATUSES))
-        where = f"status NOT IN ({marks})" + (" AND started_at < ?" if before is not None else "")
+        where = f"status NOT IN ({_LIVE_MARKS})"
+        if before is not None:
+            where += " AND started_at < ?"
         args: tuple[Any, ...] = (*LIVE_STATUSES, *(() if before is None else (before,)))
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -20,47 +20,15 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 
-from tests.bench.common import Row, percentile, rss_mb
+from tests.bench.common import Row, percentile, rss_mb, start_webhook_load
 
 LIVE_CALLS = 1000
 RATES = (500, 1000, 2000, 3000, 4000)
 STALL_MS = 50.0
 
-# Posts webhooks for call ids 0..n-1 at a fixed rate for a while; prints the count sent.
-LOADER = r'''
-import asyncio, json, sys, time, aiohttp
-url, event = sys.argv[1], sys.argv[5]
-rate, seconds, calls = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-async def main():
-    sent = 0
-    # Each 2xx waits for the journal's commit, so a sender needs more requests
-    # in flight than before to keep the rate up (Kaphila's sender is not ours).
-    conn = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=conn) as s:
-        async def post(i, n):
-            ts = time.time()
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-            body = {"callId": f"bench.{i}", "event": event, "status": "answered",
-                    "timestamp": stamp + f".{int(ts * 1000) % 1000:03d}Z",
-                    "number": f"1555{i:07d}", "callerId": "19876543210", "digits": str(n % 10),
-                    "amd": {"status": "HUMAN", "confidence": 0.9}}
-            async with s.post(url, json=body) as r:
-                await r.read()
-        start = time.perf_counter(); tasks = set()
-        total = int(rate * seconds)
-        for n in range(total):
-            due = start + n / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            t = asyncio.ensure_future(post(n % calls, n))
-            tasks.add(t)
-            t.add_done_callback(tasks.discard)
-            sent += 1
-        await asyncio.gather(*tasks)
-    print(json.dumps({"sent": sent, "seconds": time.perf_counter() - start}))
-asyncio.run(main())
-'''
+# Each 2xx waits for the journal's commit, so a sender needs more requests in
+# flight than before to keep the rate up (Kaphila's sender is not ours).
+IN_FLIGHT = 256
 
 COLD_START = r'''
 import time, os
@@ -97,8 +65,7 @@ def cold_start_seconds(runs: int = 3) -> float:
 
 
 def load(url: str, rate: float, seconds: float, event: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", LOADER, url, str(rate), str(seconds),
-                             str(LIVE_CALLS), event], stdout=subprocess.PIPE, text=True)
+    return start_webhook_load(url, rate, seconds, LIVE_CALLS, event, IN_FLIGHT)
 
 
 async def measure() -> list[Row]:

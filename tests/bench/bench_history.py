@@ -16,48 +16,16 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.common import Row, percentile
+from tests.bench.common import Row, percentile, start_webhook_load
 
 JOURNAL_EVENTS = 50_000
 HISTORY_CALLS = 100_000
 ANSWER_RATES = (500, 1000, 2000)
-
-# Posts webhooks at a fixed rate for a while; prints the answer times.
-TIMED_LOADER = r'''
-import asyncio, json, sys, time, aiohttp
-url, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-async def main():
-    answers, statuses = [], {}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as s:
-        async def post(n):
-            body = {"callId": f"load.{n % 2000}", "event": "dtmf.received", "status": "answered",
-                    "timestamp": f"2026-01-01T00:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}."
-                                 f"{n % 1000:03d}Z",
-                    "number": "15551230000", "callerId": "19876543210", "digits": str(n % 10)}
-            t0 = time.perf_counter()
-            async with s.post(url, json=body) as r:
-                await r.read()
-                statuses[r.status] = statuses.get(r.status, 0) + 1
-            answers.append((time.perf_counter() - t0) * 1000)
-        start, tasks = time.perf_counter(), set()
-        for n in range(int(rate * seconds)):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            t = asyncio.ensure_future(post(n))
-            tasks.add(t)
-            t.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-    print(json.dumps({"answers": answers, "seconds": elapsed, "statuses": statuses}))
-asyncio.run(main())
-'''
 
 CALLERS = ("+19876543210", "+19876543211", "+14155550134", "+13125550199", "+12125550111")
 STATUSES = (("completed", 60), ("no-answer", 15), ("busy", 10), ("failed", 5),
@@ -153,15 +121,10 @@ async def history_rows(folder: Path) -> list[Row]:
     ]
 
 
-def start_loader(url: str, rate: float) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", TIMED_LOADER, url, str(rate), "4"],
-                            stdout=subprocess.PIPE, text=True)
-
-
 async def answer_times(url: str) -> list[str]:
     rows = []
     for rate in ANSWER_RATES:
-        proc = start_loader(url, rate)
+        proc = start_webhook_load(url, rate, 4, 2000, "dtmf.received", 128)
         out, _ = await asyncio.get_running_loop().run_in_executor(None, proc.communicate)
         result = json.loads(out)
         answers = result["answers"]

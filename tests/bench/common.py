@@ -115,3 +115,50 @@ class CountingReceiver(LoopbackHookServer):
             while self.counts[event] < count:
                 self._changed.clear()
                 await self._changed.wait()
+
+
+# Posts webhooks for call ids 0..calls-1 at a fixed rate for a while, from its own
+# process; prints JSON: how many were sent, over how long, each answer's time (ms)
+# and the count of each HTTP status.
+WEBHOOK_LOADER = r'''
+import asyncio, json, sys, time, aiohttp
+url, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+calls, event, in_flight = int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+async def main():
+    answers, statuses = [], {}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as s:
+        async def post(i, n):
+            ts = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+            body = {"callId": f"bench.{i}", "event": event, "status": "answered",
+                    "timestamp": stamp + f".{int(ts * 1000) % 1000:03d}Z",
+                    "number": f"1555{i:07d}", "callerId": "19876543210", "digits": str(n % 10),
+                    "amd": {"status": "HUMAN", "confidence": 0.9}}
+            t0 = time.perf_counter()
+            async with s.post(url, json=body) as r:
+                await r.read()
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+            answers.append((time.perf_counter() - t0) * 1000)
+        start, tasks = time.perf_counter(), set()
+        total = int(rate * seconds)
+        for n in range(total):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t = asyncio.ensure_future(post(n % calls, n))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    print(json.dumps({"sent": total, "seconds": elapsed, "answers": answers,
+                      "statuses": statuses}))
+asyncio.run(main())
+'''
+
+
+def start_webhook_load(url: str, rate: float, seconds: float, calls: int, event: str,
+                       in_flight: int) -> subprocess.Popen[str]:
+    """``WEBHOOK_LOADER`` in its own process; read its JSON from ``communicate()``."""
+    return subprocess.Popen([sys.executable, "-c", WEBHOOK_LOADER, url, str(rate),
+                             str(seconds), str(calls), event, str(in_flight)],
+                            stdout=subprocess.PIPE, text=True)

@@ -7,13 +7,21 @@ import asyncio
 import csv
 import json
 from collections.abc import AsyncIterator
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from console.core.events import ActionKind, ActionRequested, ActionSucceeded
-from console.services.history import CSV_HEADER, ExportCancelled, History, HistoryFilter
+from console.services.history import (
+    CSV_HEADER,
+    ExportCancelled,
+    History,
+    HistoryFilter,
+    HistoryRow,
+)
+from console.services.journal import CALL_COLUMNS
 from tests.services.rig import Rig, hook
 
 
@@ -64,6 +72,11 @@ def names_in(folder: Path) -> set[str]:
 
 async def sids(history: History, f: HistoryFilter, **kwargs: object) -> list[str]:
     return [r.sid for r in await history.page(f, **kwargs)]  # type: ignore[arg-type]
+
+
+def test_a_history_row_has_the_journals_columns_in_order() -> None:
+    # HistoryRow(*row) relies on it; the journal owns the column list.
+    assert tuple(f.name for f in fields(HistoryRow)) == CALL_COLUMNS
 
 
 async def test_every_call_is_listed_newest_first_with_its_facts(history: History) -> None:
