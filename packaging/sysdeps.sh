@@ -14,13 +14,18 @@ python=${PYTHON:-python3}
 # (Debian 13 renamed some libraries with a t64 suffix).
 want=(libgl1 libegl1 libxkbcommon0 libfontconfig1 "libglib2.0-0|libglib2.0-0t64"
       "libdbus-1-3" fontconfig-config fonts-dejavu-core)
+# A real window on X11 (xcb platform plugin). The builds bundle the xcb helper
+# libraries from the build host, so packaging needs them too.
+x11=(libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
+     libxcb-image0 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1)
 case "$purpose" in
-  # A real window on X11 (xcb platform plugin).
-  run) want+=(libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
-              libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1) ;;
-  # A real Secret Service for the keyring test (gnome-keyring on a private D-Bus);
-  # binutils for PyInstaller (objdump, strip) in the packaging test.
-  test) want+=(gnome-keyring dbus-x11 dbus-daemon binutils) ;;
+  run) want+=("${x11[@]}") ;;
+  # The packaging test builds the app (binutils: PyInstaller's objdump and strip)
+  # and checks that every bundled library, the Wayland plugins' too, finds what it
+  # links against; the keyring test needs a real Secret Service (gnome-keyring on a
+  # private D-Bus).
+  test) want+=("${x11[@]}" libwayland-client0 libwayland-cursor0 gnome-keyring dbus-x11
+               dbus-daemon binutils) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

@@ -55,6 +55,35 @@ def test_the_build_leaves_out_what_the_console_does_not_use(frozen: Path) -> Non
     assert "libqoffscreen.so" in bundle
 
 
+def test_libraries_every_desktop_has_come_from_the_host(frozen: Path) -> None:
+    bundle = {p.name for p in frozen.parent.rglob("*")}
+    for host in ("libstdc++.so.6", "libglib-2.0.so.0", "libfontconfig.so.1",
+                 "libfreetype.so.6", "libX11.so.6", "libz.so.1"):
+        assert host not in bundle, host
+    # ... and what only they needed goes with them (pcre2 came in for glib).
+    assert "libpcre2-8.so.0" not in bundle
+    assert "libQt6Core.so.6" in bundle
+    assert "libicudata.so.73" in bundle
+
+
+def test_every_bundled_library_finds_what_it_links_against(frozen: Path) -> None:
+    internal = frozen.parent / "_internal"
+    env = {**os.environ, "LD_LIBRARY_PATH": str(internal)}  # as the bootloader sets it
+    libraries = [p for p in internal.rglob("*.so*") if p.is_file()]
+    assert len(libraries) > 50
+    missing = {}
+    for library in [frozen, *libraries]:
+        done = subprocess.run(["ldd", str(library)], env=env, capture_output=True,
+                              text=True, check=False)
+        lost = [line.split()[0] for line in done.stdout.splitlines() if "not found" in line]
+        if lost:
+            missing[str(library.relative_to(frozen.parent))] = lost
+    assert not missing
+    links = [p for p in frozen.parent.rglob("*") if p.is_symlink()]
+    assert links
+    assert [p for p in links if not p.exists()] == []
+
+
 @pytest.mark.skipif(not (shutil.which("dbus-run-session")
                          and shutil.which("gnome-keyring-daemon")),
                     reason="needs dbus-run-session and gnome-keyring (make test installs them)")
