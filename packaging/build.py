@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for kind, binary in builds.items():
         size = size_mb(binary.parent if kind == "onedir" else binary)
-        line = f"{kind}: {size:.0f} MB (target <= {TARGETS[kind]:.0f} MB)"
+        line = (f"{kind}: {size:.1f} MB = {size * 1e6 / 2**20:.1f} MiB "
+                f"(target <= {TARGETS[kind]:.0f} MB)")
         if not args.skip_checks:
             print(f"self-check of the {kind} build:", flush=True)
             passed = self_check(binary)

@@ -6,6 +6,7 @@ runs it (``.ci/run`` is ``make test``)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -44,6 +45,13 @@ def test_the_one_folder_build_passes_its_self_check(frozen: Path, tmp_path: Path
                           PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     assert done.returncode == 0, done.stdout + done.stderr
     assert [line.split()[1].rstrip(":") for line in done.stdout.splitlines()] == list(CHECKS)
+
+
+def test_the_build_carries_the_package_version(frozen: Path) -> None:
+    done = subprocess.run([str(frozen), "--version"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0
+    assert done.stdout == f"kaphila-console {importlib.metadata.version('kaphila-console')}\n"
 
 
 def test_the_build_leaves_out_what_the_console_does_not_use(frozen: Path) -> None:
