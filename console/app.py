@@ -44,6 +44,7 @@ from console.services.webhooks import WebhookListener, new_token
 from twilio.rest import Client
 
 if TYPE_CHECKING:
+    from console.qt.history_view import HistoryWindow
     from console.qt.main_window import MainWindow
 
 log = logging.getLogger("kaphila.console")
@@ -290,13 +291,14 @@ def stylesheet() -> str:
 def build_window(console: Console, on_close: Callable[[], None] | None = None,
                  open_settings: Callable[[], None] | None = None) -> MainWindow:
     """The operator's window wired to a running console (the app, tests, screenshots)."""
-    from console.qt.history_view import HistoryServices, HistoryWindow
     from console.qt.main_window import MainWindow, WindowServices
 
     sandbox = console.sandbox is not None
     history: list[HistoryWindow] = []
 
     def open_history() -> None:
+        from console.qt.history_view import HistoryServices, HistoryWindow
+
         if not history:
             history.append(HistoryWindow(HistoryServices(
                 console.history, console.journal.off_reason if console.journal else None,
@@ -360,10 +362,16 @@ async def run_window() -> int:
     timer.timeout.connect(window.tick)
     timer.start()
     window.show()
-    settle_after_start()
-    if os.environ.get("KAPHILA_STARTUP_PROBE"):  # packaging/build.py times start to window
-        print("READY", flush=True)
-        closing.set()
+
+    def shown() -> None:
+        # Queued behind the window's first paint, so the probe times a painted
+        # window and the start-up housekeeping does not hold that paint back.
+        if os.environ.get("KAPHILA_STARTUP_PROBE"):  # packaging/build.py, tests/bench
+            print("READY", flush=True)
+            closing.set()
+        settle_after_start()
+
+    QTimer.singleShot(0, shown)
     await closing.wait()
     timer.stop()
     console.settings = console.settings.with_profile(

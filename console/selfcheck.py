@@ -4,6 +4,8 @@ Exits 0 only if every check passes:
 
 1. the Qt platform plugin loads and the main window builds (offscreen);
 2. fonts are present (without them every glyph is a box and nothing fails);
+   ICU answers every service Qt calls (the build trims ICU's data:
+   packaging/icudata.py);
 3. the keyring backend is a real one, or the no-keyring path says so;
 4. SQLite opens the journal (in a throw-away folder);
 5. the embedded sandbox starts, a call is placed through the SDK, and its
@@ -63,6 +65,9 @@ async def run_checks(out: TextIO) -> int:
     checks.report("fonts", bool(families), f"{len(families)} families"
                   + (f", e.g. {families[0]}" if families else " - install fonts-dejavu-core"))
 
+    problems, detail = icu_problems()
+    checks.report("icu", not problems, f"missing: {', '.join(problems)}" if problems else detail)
+
     journal = Journal(home / "check.sqlite3", "self-check")
     await journal.open()
     checks.report("sqlite", journal.on, journal.off_reason or f"journal opened in {home}")
@@ -93,6 +98,30 @@ async def run_checks(out: TextIO) -> int:
             await console.close()
         shutil.rmtree(home, ignore_errors=True)
     return 0 if checks.failed == 0 else 1
+
+
+def icu_problems() -> tuple[list[str], str]:
+    """What ICU fails to do of the four services Qt calls, and what was checked."""
+    from PySide6.QtCore import QCollator, QLocale, QStringDecoder, QTimeZone
+
+    problems = []
+    # ICU sorts ä with a (before z) but Swedish puts it after z; plain code-point
+    # order, Qt's fallback without ICU's data, gets the first one wrong.
+    if not (QCollator(QLocale("en_US")).compare("ä", "z") < 0
+            < QCollator(QLocale("sv_SE")).compare("ä", "z")):
+        problems.append("collation")
+    if not QStringDecoder("Shift_JIS").isValid():
+        problems.append("codecs")
+    if QLocale("tr_TR").toUpper("i") != "İ":
+        problems.append("case mapping")
+    zone = QTimeZone(b"Europe/Berlin")
+    zones = "time-zone names (de)"
+    if not zone.isValid():  # no tz database on this host: nothing of ICU to ask
+        zones = "time-zone names skipped (no tz database)"
+    elif zone.displayName(QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName,
+                          QLocale("de_DE")) != "Mitteleuropäische Normalzeit":
+        problems.append("time-zone names")
+    return problems, f"collation (sv), codecs (Shift_JIS), case mapping (tr), {zones}"
 
 
 async def _wait_for(probe: Callable[[], T | None], within: float) -> T | None:

@@ -20,12 +20,12 @@ x11=(libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb
      libxcb-image0 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1)
 case "$purpose" in
   run) want+=("${x11[@]}") ;;
-  # The packaging test builds the app (binutils: PyInstaller's objdump and strip)
-  # and checks that every bundled library, the Wayland plugins' too, finds what it
-  # links against; the keyring test needs a real Secret Service (gnome-keyring on a
-  # private D-Bus).
+  # The packaging test builds the app (binutils: PyInstaller's objdump and strip;
+  # icu-devtools' icupkg trims ICU's data) and checks that every bundled library,
+  # the Wayland plugins' too, finds what it links against; the keyring test needs a
+  # real Secret Service (gnome-keyring on a private D-Bus).
   test) want+=("${x11[@]}" libwayland-client0 libwayland-cursor0 gnome-keyring dbus-x11
-               dbus-daemon binutils) ;;
+               dbus-daemon binutils icu-devtools) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKS = ("keyring", "fonts", "sqlite", "qt", "call")
+CHECKS = ("keyring", "fonts", "icu", "sqlite", "qt", "call")
 
 
 def run_self_check(command: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
