@@ -17,8 +17,8 @@ USAGE = """usage: kaphila-console [--self-check | --version | --help] [Qt option
 The operator console for the Kaphila voice API. With no settings it opens the
 local sandbox profile, so calls can be placed at once without an account.
 
-  --self-check  check the keyring, fonts, SQLite, Qt and a sandbox call, one line
-                each; exit 0 only if all pass (uses a throw-away folder)
+  --self-check  check the keyring, fonts, ICU, SQLite, Qt and a sandbox call, one
+                line each; exit 0 only if all pass (uses a throw-away folder)
   --version     print the version and exit
   --help        print this and exit
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         from console.selfcheck import main as self_check
 
         return self_check()
-    if sys.platform.startswith("linux") and not any(
+    if sys.platform.startswith("linux") and "-platform" not in args and not any(
             os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         # Without a display Qt aborts the whole process; say what to do instead.
         print(NO_DISPLAY, file=sys.stderr)

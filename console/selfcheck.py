@@ -2,13 +2,13 @@
 
 Exits 0 only if every check passes:
 
-1. the Qt platform plugin loads and the main window builds (offscreen);
-2. fonts are present (without them every glyph is a box and nothing fails);
-   ICU answers every service Qt calls (the build trims ICU's data:
+1. keyring: the backend is a real one, or the no-keyring path says so;
+2. fonts: some are present (without them every glyph is a box and nothing fails);
+3. icu: ICU answers every service Qt calls (the build trims ICU's data:
    packaging/icudata.py);
-3. the keyring backend is a real one, or the no-keyring path says so;
-4. SQLite opens the journal (in a throw-away folder);
-5. the embedded sandbox starts, a call is placed through the SDK, and its
+4. sqlite: SQLite opens the journal (in a throw-away folder);
+5. qt: the Qt platform plugin loads and the main window builds (offscreen);
+6. call: the embedded sandbox starts, a call is placed through the SDK, and its
    webhooks arrive at the listener and reach the reducer.
 
 Nothing touches the user's own settings, history or keyring entries.

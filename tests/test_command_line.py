@@ -7,6 +7,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,10 @@ def test_without_a_display_it_says_what_to_do_instead_of_aborting() -> None:
     assert done.returncode == 2
     assert "no display found" in done.stderr
     assert "QT_QPA_PLATFORM=offscreen" in done.stderr
+
+
+def test_qt_options_are_passed_on_to_qt(tmp_path: Path) -> None:
+    done = console("-platform", "offscreen", KAPHILA_STARTUP_PROBE="1",
+                   XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "READY"
