@@ -40,7 +40,7 @@ from console.services.journal import FILE_NAME, Journal
 from console.services.secrets import SecretStore, open_secret_store
 from console.services.session import Session
 from console.services.telephony import Telephony
-from console.services.webhooks import WebhookListener, new_token
+from console.services.webhooks import WebhookListener, masked_url, new_token
 from twilio.rest import Client
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ async def start_console(settings_path: Path | None = None,
     if session.state.calls:
         console._checking = asyncio.ensure_future(console.check_live_calls())
     log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
-             profile.base_url, console.webhook_url())
+             profile.base_url, masked_url(console.webhook_url()))
     return console
 
 

@@ -47,6 +47,7 @@ from console.core.events import ActionKind, ActionRequested, DialRequested, Even
 from console.core.phone import check_number, format_as_typed
 from console.core.reducer import LogEntry, Request, RequestState, State
 from console.qt.models import CallBoardModel, session_rows
+from console.services.webhooks import masked_url
 
 VOICES = ("en-US-Neural2-A", "en-US-Neural2-C", "en-GB-Neural2-B", "es-ES-Neural2-A")
 REPAINT_MS = 16
@@ -63,12 +64,6 @@ class WindowServices:
     on_close: Callable[[], None] | None = None
     open_settings: Callable[[], None] | None = None
     open_history: Callable[[], None] | None = None
-
-
-def masked_url(url: str) -> str:
-    """The listener URL without its capability token (screens get shared)."""
-    base, sep, token = url.rpartition("/hooks/")
-    return f"{base}/hooks/{token[:4]}…" if sep else url
 
 
 def _clock(ts: float) -> str:

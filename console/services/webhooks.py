@@ -34,6 +34,13 @@ log = logging.getLogger("kaphila.console.webhooks")
 DEFAULT_MAX_BODY = 64 * 1024
 
 
+def masked_url(url: str) -> str:
+    """The listener URL without its capability token, for screens and logs (both get
+    shared); the token alone lets a sender inject events into the console."""
+    base, sep, token = url.rpartition("/hooks/")
+    return f"{base}/hooks/{token[:4]}…" if sep else url
+
+
 def new_token() -> str:
     """A fresh capability token: 128 random bits, URL-safe."""
     return secrets.token_urlsafe(16)
@@ -75,7 +82,7 @@ class WebhookListener:
             raise
         host, port = self._runner.addresses[0][:2]
         self.host, self.port = str(host), int(port)
-        log.info("webhook listener at %s", self.url)
+        log.info("webhook listener at %s", masked_url(self.url))
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SENDERS = 4
 CALLS_AT_ONCE = 10
 KILL_AFTER_ACKS = 700
+TOKEN = "kill9-test-webhook-token"  # the console's log shows only its first 4 characters
 EVENTS = (("call.initiated", "RINGING"), ("call.answered", "ANSWERED"),
           ("call.ended", "COMPLETED"))
 
@@ -82,9 +83,9 @@ def start_console_process(home: Path) -> tuple[subprocess.Popen[str], str]:
     assert process.stderr is not None
     deadline = time.monotonic() + 60
     for line in process.stderr:
-        if match := re.search(r"webhook listener at (http://\S+)", line):
+        if match := re.search(r"webhook listener at (http://[^/\s]+)/hooks/", line):
             threading.Thread(target=drain, args=(process.stderr,), daemon=True).start()
-            return process, match.group(1)
+            return process, f"{match.group(1)}/hooks/{TOKEN}"
         if time.monotonic() > deadline:
             break
     process.kill()
@@ -108,6 +109,8 @@ def load_then_kill(home: Path) -> set[tuple[str, str]]:
         os.kill(process.pid, signal.SIGKILL)
     finally:
         stop.set()
+        if process.poll() is None:  # a failed assertion above: do not leave it running
+            process.kill()
         process.wait(10)
         assert process.stderr is not None
         process.stderr.close()
@@ -123,8 +126,9 @@ async def test_kill_9_under_webhook_load_loses_no_acknowledged_event(tmp_path: P
     # A live profile whose API is down: the console runs, the restarted one
     # cannot reach the API either, so rebuilt calls stay as the journal left them.
     settings_path = tmp_path / "config" / config.APP_NAME / "settings.json"
-    config.save(Settings(profiles=(Profile("Live", base_url="http://127.0.0.1:9"),),
-                         active="Live"), settings_path)
+    config.save(Settings(profiles=(Profile("Live", base_url="http://127.0.0.1:9",
+                                           webhook_token=TOKEN),), active="Live"),
+                settings_path)
     acked = await asyncio.to_thread(load_then_kill, tmp_path)
     data_dir = tmp_path / "data" / config.APP_NAME
     with sqlite3.connect(data_dir / FILE_NAME) as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -60,6 +61,18 @@ async def test_the_url_is_a_loopback_capability_url(harness: Harness) -> None:
     assert url.endswith(f"/hooks/{harness.token}")
     assert len(harness.token) >= 22  # 128 bits, base64url
     assert new_token() != new_token()
+
+
+async def test_the_log_names_the_listener_but_not_its_token(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="kaphila")
+    h = Harness()
+    await h.listener.start()
+    try:
+        assert f"{h.listener.url.rsplit('/', 1)[0]}/{h.token[:4]}…" in caplog.text
+        assert h.token not in caplog.text
+    finally:
+        await h.listener.stop()
 
 
 async def test_an_event_is_translated_once_and_handed_on(harness: Harness) -> None:
