@@ -131,6 +131,10 @@ class MainWindow(QMainWindow):
         log_box = QGroupBox("Event log", lower)
         self.log = QListWidget(log_box)
         self.log.setObjectName("log")
+        # One line per entry: with uniform rows, keeping the log scrolled to the
+        # bottom no longer measures all 300 rows each time (15% of the GUI thread
+        # under a 2,000/s webhook load).
+        self.log.setUniformItemSizes(True)
         QVBoxLayout(log_box).addWidget(self.log)
         middle.setStretchFactor(0, 3)
         middle.setStretchFactor(1, 2)
