@@ -139,11 +139,13 @@ def test_amd_handling_follows_answered_by(doc_client: Client, sandbox: SandboxHa
     call = doc_client.calls.create(to=number, from_=FROM, url=app.url + "/webhook",
                                    machine_detection="enable")
     assert wait_spoken(sandbox, call.sid, len(expected)) == expected
-    record = sandbox.call(call.sid)
     if number.endswith("0001"):
         assert sandbox.wait_status(call.sid, "completed")["hangupBy"] == "caller"
     else:
-        assert len(record["gathers"]) == 1
+        # The gather starts once the prompt has been spoken: wait for it, as a
+        # busy host may not have got there when the speech is recorded.
+        sandbox.wait(lambda: len(sandbox.call(call.sid)["gathers"]) >= 1, what="the gather")
+        assert len(sandbox.call(call.sid)["gathers"]) == 1
 
 
 def test_single_digit_menu_answers_each_key(doc_client: Client, sandbox: SandboxHandle,
