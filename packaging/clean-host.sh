@@ -6,9 +6,10 @@
 #   sudo packaging/clean-host.sh [BUILD] [ROOT]
 #
 # BUILD defaults to dist/kaphila-console (make package), ROOT to a new folder in
-# /tmp; an existing ROOT is reused. Needs root, debootstrap and Xvfb, and
-# downloads ~80 MB from Debian's mirror, so it is a release check, not part of
-# make test. It leaves ROOT behind and prints where the screenshot went.
+# /tmp; an existing ROOT is reused. Needs root, debootstrap, Xvfb, xwd and
+# ImageMagick (for the screenshot), and downloads ~80 MB from Debian's mirror,
+# so it is a release check, not part of make test. It leaves ROOT behind and
+# prints where the screenshot went.
 set -euo pipefail
 
 # The README's "The host needs" list, as Debian 12 package names.
