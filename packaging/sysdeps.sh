@@ -4,10 +4,14 @@
 # otherwise prints the command to run. Safe to run again: it does nothing when
 # everything is there.
 #
-#   packaging/sysdeps.sh run|test
+#   packaging/sysdeps.sh run|test [--list]
+#
+# --list prints the packages the mode needs with this $PYTHON, one a line
+# ("a|b": either will do), and exits without looking at what is installed.
 set -euo pipefail
 
 purpose=${1:-run}
+list=${2:-}
 python=${PYTHON:-python3}
 
 # Qt (offscreen platform) and fonts; "a|b" means either name will do
@@ -26,8 +30,62 @@ case "$purpose" in
   # real Secret Service (gnome-keyring on a private D-Bus).
   test) want+=("${x11[@]}" libwayland-client0 libwayland-cursor0 gnome-keyring dbus-x11
                dbus-daemon binutils icu-devtools) ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test [--list]" >&2; exit 2 ;;
 esac
+case "$list" in ""|--list) ;; *) echo "usage: $0 run|test [--list]" >&2; exit 2 ;; esac
+
+# What the interpreter in use needs. Debian's /usr/bin/python3.X is linked
+# statically and leaves `-m venv` (ensurepip) to python3.X-venv and the shared
+# libpython3.X.so.1.0, which PyInstaller bundles for `make test`'s build, to
+# libpython3.X; a Python built with a shared library (pyenv's, python.org's)
+# carries both and hides that. The probe prints the version, the interpreter
+# behind any venv, and whether the shared library is where PyInstaller 6
+# looks (bindepend.get_python_library_path).
+probe='
+import os, sys, sysconfig
+version = "%d.%d" % sys.version_info[:2]
+exe = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+shared = sysconfig.get_config_var("Py_ENABLE_SHARED")
+name = (sysconfig.get_config_var("INSTSONAME") if shared
+        else "libpython%s%s.so.1.0" % (version, getattr(sys, "abiflags", "")))
+dirs = [sys.base_prefix, os.path.join(sys.base_prefix, "lib")]
+if shared:
+    dirs.append(sysconfig.get_config_var("LIBDIR") or sys.base_prefix)
+found = any(os.path.exists(os.path.join(d, name)) for d in dirs)
+print(version, exe, "yes" if found else "no")
+'
+notes=()
+if read -r pyversion pyexe pyshared < <("$python" -c "$probe" 2>/dev/null) \
+    && [ -n "${pyshared:-}" ]; then
+  if [[ "$pyexe" =~ ^/usr/bin/python3\.[0-9]+$ ]]; then
+    want+=("python$pyversion-venv")
+    if [ "$purpose" = test ]; then want+=("libpython$pyversion"); fi
+  else
+    # Not Debian's, so no Debian package can supply what it lacks: say so now
+    # rather than let `make` fail later with PyInstaller's or venv's error.
+    if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      notes+=("$pyexe has no venv/ensurepip module, so make cannot create .venv;
+  use a complete build of Python or Debian's (make PYTHON=/usr/bin/python3).")
+    fi
+    if [ "$purpose" = test ] && [ "$pyshared" = no ]; then
+      notes+=("$pyexe (Python $pyversion) has no shared libpython$pyversion, which
+  PyInstaller needs, so tests/e2e/test_package.py (the build) will fail. Rebuild it
+  with --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared), use Debian's
+  Python (make PYTHON=/usr/bin/python3), or skip the build: KAPHILA_SKIP_PACKAGE=1 make test")
+    fi
+  fi
+else
+  # No usable $PYTHON yet: Debian's default python3 with its venv module.
+  # Once it is installed its own needs can be asked, so sysdeps runs again.
+  want+=(python3-venv)
+  again=yes
+fi
+
+for note in "${notes[@]+"${notes[@]}"}"; do echo "sysdeps: $note" >&2; done
+if [ -n "$list" ]; then
+  printf '%s\n' "${want[@]}"
+  exit 0
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "sysdeps: not a Debian-based system; make sure Qt 6's runtime libraries" \
@@ -44,9 +102,6 @@ for spec in "${want[@]}"; do
   for name in "${names[@]}"; do installed "$name" && ok=yes && break; done
   [ "$ok" = yes ] || missing+=("$spec")
 done
-if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  missing+=("python3-venv")
-fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -69,3 +124,6 @@ for spec in "${missing[@]}"; do
   to_install+=("$chosen")
 done
 apt-get install -y -qq --no-install-recommends "${to_install[@]}"
+if [ "${again:-}" = yes ] && [ -z "${SYSDEPS_AGAIN:-}" ]; then
+  SYSDEPS_AGAIN=1 exec bash "$0" "$purpose"
+fi
