@@ -106,7 +106,12 @@ class Call:
     forwarded_to: str | None = None
     recording_url: str | None = None
     end_reason: str | None = None
-    last_event_at: float = 0.0
+    last_event_at: float = 0.0  # the newest event's own timestamp
+    heard_at: float = 0.0  # local time of the last word about this call (webhook, API)
+    checked_at: float = 0.0  # local time the console last asked the API about it
+    spoken: tuple[str, ...] = ()  # what the operator had spoken, in order
+    duplicates: int = 0  # webhooks delivered again, counted and otherwise ignored
+    seen: frozenset[str] = frozenset()  # keys of the webhooks applied (duplicate check)
     timeline: tuple[TimelineEntry, ...] = field(default=())
 
     @property

@@ -20,6 +20,13 @@ class ActionKind(Enum):
     HANG_UP = "hang up"
 
 
+class CheckReason(Enum):
+    """Why the console asked the API about a call."""
+
+    RESTART = "restart"  # it was live when the console last stopped
+    SILENT = "silent"  # no webhook for it in ``SILENCE_CHECK`` seconds
+
+
 # ----------------------------------------------------------------------- events
 
 
@@ -92,12 +99,22 @@ class ActionFailed:
 
 @dataclass(frozen=True, slots=True)
 class CallChecked:
-    """What the API says about a call that was live when the console last stopped
-    (``GET /calls/{callId}`` after a restart). ``status`` is Twilio's status, or
-    ``None`` when the API no longer knows the call."""
+    """What the API says about a live call (``GET /calls/{callId}``) after a restart
+    or a silence. ``status`` is Twilio's status, or ``None`` when the API no longer
+    knows the call; ``reachable`` is False when the API could not be asked at all
+    (nothing changes then)."""
 
     call_sid: str
     status: str | None
+    at: float
+    reason: CheckReason = CheckReason.RESTART
+    reachable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequested:
+    """Ask the API about every live call (after a restart)."""
+
     at: float
 
 
@@ -109,7 +126,7 @@ class Tick:
 
 
 Event = (WebhookReceived | DialRequested | DialAccepted | DialFailed | ActionRequested
-         | ActionSucceeded | ActionFailed | CallChecked | Tick)
+         | ActionSucceeded | ActionFailed | CallChecked | ReconcileRequested | Tick)
 
 
 # ----------------------------------------------------------------------- effects
@@ -132,4 +149,12 @@ class RunAction:
     request: ActionRequested
 
 
-Effect = PlaceCall | RunAction
+@dataclass(frozen=True, slots=True)
+class CheckCall:
+    """Ask the API how a call is doing (``GET /calls/{callId}``)."""
+
+    call_sid: str
+    reason: CheckReason
+
+
+Effect = PlaceCall | RunAction | CheckCall

@@ -5,27 +5,39 @@ Rules (each has its own test):
 - Statuses only move forward: queued -> initiated -> ringing -> in-progress ->
   a final status. A final status never changes, and a call never goes back
   to a live state.
-- A webhook delivered twice is recorded in the timeline as a duplicate and
-  changes nothing else.
+- A webhook delivered twice is counted on its call and changes nothing else
+  (no new timeline entry, no log line).
 - A webhook older than what the call has already seen is recorded in the
   timeline, in its place by time, marked late; it changes the status only
   forward, and fills in facts the call does not have yet (AMD, answer time).
-- An unknown callId at the listener becomes a call "not placed here".
+- An unknown callId at the listener becomes a call "not placed here". At most
+  ``FOREIGN_LIMIT`` of them are kept (the longest silent go first), and one
+  silent for ``FOREIGN_MAX_AGE`` is dropped.
 - Nothing is dialled twice: a request id is acted on once, and a second dial
   to a number whose dial is still in flight is refused.
 - An action on a call that has ended fails at once, without an effect.
-- Finished calls leave the live board ``BOARD_LINGER`` seconds after they end
-  and stay in the session list (``State.calls``).
-- After a restart, a live call's status as the API reports it moves the call
-  forward like a webhook would; a call the API no longer knows is ended as
-  failed, with that reason on its timeline.
+- Finished calls leave the live board ``BOARD_LINGER`` seconds after they
+  end; the last ``RECENT_LIMIT`` stay in memory for the session list and the
+  rest leave memory (the journal's history keeps them). Finished requests are
+  kept the same way, the last ``REQUEST_LIMIT``.
+- A live call the console has heard nothing about for ``SILENCE_CHECK``
+  seconds is checked with the API (a ``CheckCall`` effect), and so is every
+  live call after a restart (``ReconcileRequested``). The API's status moves
+  the call forward like a webhook would; a call the API no longer knows is
+  ended as failed, with that reason on its timeline.
+
+Every map is persistent (``immutables.Map``): an event costs the same with
+100 calls in memory as with 50,000.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import assert_never
+
+from immutables import Map
 
 from console.core.calls import Amd, Call, CallStatus, TimelineEntry
 from console.core.events import (
@@ -34,12 +46,15 @@ from console.core.events import (
     ActionRequested,
     ActionSucceeded,
     CallChecked,
+    CheckCall,
+    CheckReason,
     DialAccepted,
     DialFailed,
     DialRequested,
     Effect,
     Event,
     PlaceCall,
+    ReconcileRequested,
     RunAction,
     Tick,
     WebhookReceived,
@@ -47,6 +62,13 @@ from console.core.events import (
 
 BOARD_LINGER = 10.0  # seconds a finished call stays on the live board
 LOG_LIMIT = 1000  # global event log entries kept
+RECENT_LIMIT = 200  # finished calls kept in memory after they leave the board
+REQUEST_LIMIT = 500  # finished requests kept in memory
+FOREIGN_LIMIT = 1000  # calls not placed here kept at once
+FOREIGN_MAX_AGE = 3600.0  # seconds of silence before such a call is dropped
+SILENCE_CHECK = 30.0  # seconds without news before a live call is checked with the API
+SCAN_EVERY = 5.0  # seconds between the clock's scans for silent and old calls
+TIMELINE_LIMIT = 500  # entries kept per call in memory (the journal keeps all)
 
 
 class RequestState:
@@ -77,76 +99,120 @@ class LogEntry:
     level: str = "info"  # info | warning | error
 
 
+_NO_CALLS: Map[str, Call] = Map()
+_NO_REQUESTS: Map[str, Request] = Map()
+_NO_KEYS: Map[str, int] = Map()
+_NO_IDS: Map[str, str] = Map()
+_NO_TIMES: Map[str, float] = Map()
+
+
 @dataclass(frozen=True, slots=True)
 class State:
-    calls: Mapping[str, Call] = field(default_factory=dict)
-    board: tuple[str, ...] = ()
-    requests: Mapping[str, Request] = field(default_factory=dict)
+    calls: Map[str, Call] = _NO_CALLS  # live, on the board, or recently finished
+    board: Map[str, int] = _NO_KEYS  # the live board: sid -> its place (ascending)
+    requests: Map[str, Request] = _NO_REQUESTS
     log: tuple[LogEntry, ...] = ()
-    seen: Mapping[str, frozenset[str]] = field(default_factory=dict)
     credits: int | None = None
     last_webhook_at: float | None = None
+    duplicates: int = 0  # webhooks delivered again (all calls)
+    foreign_dropped: int = 0  # calls not placed here dropped to keep memory bounded
+    # Indexes, so no event has to walk every call or request:
+    dialing: Map[str, str] = _NO_IDS  # number -> the dial request in flight
+    hanging_up: Map[str, str] = _NO_IDS  # sid -> the hang-up request in flight
+    lingering: Map[str, float] = _NO_TIMES  # finished calls on the board -> local end time
+    foreign: Map[str, float] = _NO_TIMES  # calls not placed here -> local time last heard
+    recent: tuple[str, ...] = ()  # finished calls off the board, oldest first
+    finished_requests: tuple[str, ...] = ()  # oldest first
+    next_place: int = 0
+    next_scan: float = 0.0
+
+
+def board_order(state: State) -> list[str]:
+    """The board's calls, top to bottom (oldest first)."""
+    return sorted(state.board, key=state.board.__getitem__)
 
 
 def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
     """Apply one event; see the module docstring for the rules."""
-    if isinstance(event, WebhookReceived):
-        return _webhook(state, event), ()
-    if isinstance(event, DialRequested):
-        return _dial_requested(state, event)
-    if isinstance(event, DialAccepted):
-        return _dial_accepted(state, event), ()
-    if isinstance(event, DialFailed):
-        return _request_failed(state, event.request_id, event.message, event.code,
-                               event.at), ()
-    if isinstance(event, ActionRequested):
-        return _action_requested(state, event)
-    if isinstance(event, ActionSucceeded):
-        return _action_succeeded(state, event), ()
-    if isinstance(event, ActionFailed):
-        return _request_failed(state, event.request_id, event.message, event.code,
-                               event.at), ()
-    if isinstance(event, CallChecked):
-        return _call_checked(state, event), ()
-    return _tick(state, event), ()
+    match event:
+        case WebhookReceived():
+            return _webhook(state, event), ()
+        case DialRequested():
+            return _dial_requested(state, event)
+        case DialAccepted():
+            return _dial_accepted(state, event), ()
+        case DialFailed() | ActionFailed():
+            return _request_failed(state, event.request_id, event.message, event.code,
+                                   event.at), ()
+        case ActionRequested():
+            return _action_requested(state, event)
+        case ActionSucceeded():
+            return _action_succeeded(state, event), ()
+        case CallChecked():
+            return _call_checked(state, event), ()
+        case ReconcileRequested():
+            live = [c.sid for c in state.calls.values() if c.live]
+            return _check(state, live, CheckReason.RESTART, event.at)
+        case Tick():
+            return _tick(state, event)
+        case _:
+            assert_never(event)
 
 
 # --------------------------------------------------------------------- webhooks
 
 
 def _webhook(state: State, event: WebhookReceived) -> State:
+    # Two copies per webhook (the call, the state): this is the hot path.
     sid = event.call_sid
     params = event.params
-    call = state.calls.get(sid) or Call(
-        sid=sid, to=params.get("To", ""), from_=params.get("From", ""),
-        created_at=event.at, placed_here=_is_leg_of_known_call(state, params),
-    )
+    call = state.calls.get(sid)
+    if call is None:
+        placed_here = _is_leg_of_known_call(state, params)
+        call = Call(sid=sid, to=params.get("To", ""), from_=params.get("From", ""),
+                    created_at=event.at, placed_here=placed_here)
+        if not placed_here:
+            state = _admit_foreign(state, sid, event.received_at)
     digits = params.get("Digits", "")
     key = f"{event.event}|{event.at!r}|{digits}"
-    seen = state.seen.get(sid, frozenset())
-    base = replace(state, last_webhook_at=event.received_at)
-    if key in seen:
-        entry = TimelineEntry(event.at, event.event, _summary(event) + " (duplicate)",
-                              dict(event.raw), duplicate=True)
-        return _put_call(base, replace(call, timeline=_insert(call.timeline, entry)))
+    if key in call.seen:
+        return _put_call(state, replace(call, duplicates=call.duplicates + 1,
+                                        heard_at=event.received_at),
+                         duplicates=state.duplicates + 1, last_webhook_at=event.received_at)
     late = event.at < call.last_event_at
     entry = TimelineEntry(event.at, event.event, _summary(event), dict(event.raw), late=late)
-    updated = _apply_facts(call, event)
-    updated = replace(updated, timeline=_insert(call.timeline, entry),
-                      last_event_at=max(call.last_event_at, event.at))
-    new_seen = {**state.seen, sid: seen | {key}}
-    result = _put_call(replace(base, seen=new_seen), updated)
+    changes = _facts(call, event)
+    changes.update(timeline=_insert(call.timeline, entry),
+                   last_event_at=max(call.last_event_at, event.at),
+                   heard_at=event.received_at, seen=call.seen | {key})
+    updated = replace(call, **changes)  # type: ignore[arg-type]
     text = f"{updated.to or sid}: {entry.summary}" + (" (late)" if late else "")
     level = "warning" if event.event in ("gather.failed",) or late else "info"
-    return _log(result, LogEntry(event.received_at, text, sid, level))
+    foreign = (state.foreign if updated.placed_here
+               else state.foreign.set(sid, event.received_at))
+    return _put_call(state, updated, now=event.received_at, foreign=foreign,
+                     last_webhook_at=event.received_at,
+                     log=_logged(state.log, LogEntry(event.received_at, text, sid, level)))
 
 
 def _is_leg_of_known_call(state: State, params: Mapping[str, str]) -> bool:
     parent = params.get("ParentCallSid")
-    return bool(parent and parent in state.calls and state.calls[parent].placed_here)
+    known = state.calls.get(parent) if parent else None
+    return known is not None and known.placed_here
 
 
-def _apply_facts(call: Call, event: WebhookReceived) -> Call:
+def _admit_foreign(state: State, sid: str, now: float) -> State:
+    """Make room for one more call not placed here: the longest silent tenth go
+    when the limit is reached (one sort per hundred new calls, not a scan each)."""
+    if len(state.foreign) < FOREIGN_LIMIT:
+        return state
+    oldest = sorted(state.foreign.items(), key=lambda item: item[1])
+    drop = [s for s, _ in oldest[:max(1, FOREIGN_LIMIT // 10)]]
+    return replace(_forget(state, drop), foreign_dropped=state.foreign_dropped + len(drop))
+
+
+def _facts(call: Call, event: WebhookReceived) -> dict[str, object]:
+    """What a webhook changes on its call."""
     params, raw, name = event.params, event.raw, event.event
     changes: dict[str, object] = {}
     status = CallStatus.parse(params.get("CallStatus"))
@@ -183,7 +249,7 @@ def _apply_facts(call: Call, event: WebhookReceived) -> Call:
     if isinstance(new_status, CallStatus) and new_status.terminal:
         changes["gathering"] = False
         changes.setdefault("ended_at", call.ended_at or event.at)
-    return replace(call, **changes) if changes else call  # type: ignore[arg-type]
+    return changes
 
 
 def _summary(event: WebhookReceived) -> str:
@@ -227,13 +293,12 @@ def _summary(event: WebhookReceived) -> str:
 def _dial_requested(state: State, event: DialRequested) -> tuple[State, tuple[Effect, ...]]:
     if event.request_id in state.requests:
         return state, ()
-    in_flight = any(r.kind == "dial" and r.state == RequestState.PENDING and r.target == event.to
-                    for r in state.requests.values())
-    if in_flight:
+    if event.to in state.dialing:
         return _log(state, LogEntry(event.at, f"Already dialing {event.to}", None,
                                     "warning")), ()
     request = Request(event.request_id, "dial", event.at, target=event.to)
-    state = replace(state, requests={**state.requests, event.request_id: request})
+    state = replace(state, requests=state.requests.set(event.request_id, request),
+                    dialing=state.dialing.set(event.to, event.request_id))
     state = _log(state, LogEntry(event.at, f"Dialing {event.to} from {event.caller_id}"))
     effect = PlaceCall(event.request_id, event.to, event.caller_id, event.amd, event.voice,
                        event.ring_timeout)
@@ -245,15 +310,18 @@ def _dial_accepted(state: State, event: DialAccepted) -> State:
     if request is None or request.state != RequestState.PENDING:
         return state
     done = replace(request, state=RequestState.DONE, call_sid=event.call_sid)
-    state = replace(state, requests={**state.requests, event.request_id: done},
-                    credits=event.credits if event.credits is not None else state.credits)
+    state = _finish_request(state, done)
+    if event.credits is not None:
+        state = replace(state, credits=event.credits)
     existing = state.calls.get(event.call_sid)
     if existing is None:
         call = Call(event.call_sid, to=request.target, status=CallStatus.QUEUED,
-                    placed_here=True, created_at=event.at)
+                    placed_here=True, created_at=event.at, heard_at=event.at)
     else:  # its webhooks arrived before the API answered
         call = replace(existing, placed_here=True, to=existing.to or request.target)
-    return _put_call(state, call)
+        state = replace(state, foreign=state.foreign.delete(event.call_sid)
+                        if event.call_sid in state.foreign else state.foreign)
+    return _put_call(state, call, now=event.at)
 
 
 def _request_failed(state: State, request_id: str, message: str, code: int | None,
@@ -261,10 +329,31 @@ def _request_failed(state: State, request_id: str, message: str, code: int | Non
     request = state.requests.get(request_id)
     if request is None or request.state != RequestState.PENDING:
         return state
-    failed = replace(request, state=RequestState.FAILED, message=message, code=code)
-    state = replace(state, requests={**state.requests, request_id: failed})
+    state = _finish_request(state, replace(request, state=RequestState.FAILED,
+                                           message=message, code=code))
     what = "Dial" if request.kind == "dial" else request.kind.capitalize()
     return _log(state, LogEntry(at, f"{what} failed: {message}", request.call_sid, "error"))
+
+
+def _finish_request(state: State, request: Request) -> State:
+    """Record a request's outcome, drop it from the in-flight indexes, and keep
+    only the last ``REQUEST_LIMIT`` finished ones."""
+    requests = state.requests.set(request.request_id, request)
+    dialing, hanging_up = state.dialing, state.hanging_up
+    if request.kind == "dial" and dialing.get(request.target) == request.request_id:
+        dialing = dialing.delete(request.target)
+    if request.call_sid is not None and (
+            hanging_up.get(request.call_sid) == request.request_id):
+        hanging_up = hanging_up.delete(request.call_sid)
+    finished = (*state.finished_requests, request.request_id)
+    if len(finished) > REQUEST_LIMIT:
+        with requests.mutate() as editing:
+            for old in finished[:-REQUEST_LIMIT]:
+                editing.pop(old, None)
+            requests = editing.finish()
+        finished = finished[-REQUEST_LIMIT:]
+    return replace(state, requests=requests, dialing=dialing, hanging_up=hanging_up,
+                   finished_requests=finished)
 
 
 # --------------------------------------------------------------------- actions
@@ -276,16 +365,16 @@ def _action_requested(state: State, event: ActionRequested) -> tuple[State, tupl
     call = state.calls.get(event.call_sid)
     request = Request(event.request_id, event.kind.value, event.at, target=event.text,
                       call_sid=event.call_sid)
-    state = replace(state, requests={**state.requests, event.request_id: request})
+    state = replace(state, requests=state.requests.set(event.request_id, request))
     if call is None or not call.live:
         return _request_failed(state, event.request_id, "the call has already ended", None,
                                event.at), ()
-    if event.kind is ActionKind.HANG_UP and any(
-            r.call_sid == event.call_sid and r.kind == ActionKind.HANG_UP.value
-            and r.state == RequestState.PENDING and r.request_id != event.request_id
-            for r in state.requests.values()):
-        return _request_failed(state, event.request_id, "already hanging up", None,
-                               event.at), ()
+    if event.kind is ActionKind.HANG_UP:
+        if event.call_sid in state.hanging_up:
+            return _request_failed(state, event.request_id, "already hanging up", None,
+                                   event.at), ()
+        state = replace(state, hanging_up=state.hanging_up.set(event.call_sid,
+                                                               event.request_id))
     return state, (RunAction(event),)
 
 
@@ -293,14 +382,15 @@ def _action_succeeded(state: State, event: ActionSucceeded) -> State:
     request = state.requests.get(event.request_id)
     if request is None or request.state != RequestState.PENDING:
         return state
-    state = replace(state, requests={**state.requests,
-                                     event.request_id: replace(request,
-                                                               state=RequestState.DONE)})
+    state = _finish_request(state, replace(request, state=RequestState.DONE))
     call = state.calls.get(request.call_sid or "")
     text = _action_text(request)
     if call is not None:
         entry = TimelineEntry(event.at, f"operator.{request.kind}", text)
-        state = _put_call(state, replace(call, timeline=_insert(call.timeline, entry)))
+        spoken = ((*call.spoken, request.target) if request.kind == ActionKind.SPEAK.value
+                  else call.spoken)
+        state = _put_call(state, replace(call, timeline=_insert(call.timeline, entry),
+                                         spoken=spoken))
     return _log(state, LogEntry(event.at, text, request.call_sid))
 
 
@@ -314,64 +404,134 @@ def _action_text(request: Request) -> str:
     return "Hung up"
 
 
-# --------------------------------------------------------------------- restart
+# --------------------------------------------------------------------- checks
+
+
+def _check(state: State, sids: Iterable[str], reason: CheckReason,
+           now: float) -> tuple[State, tuple[Effect, ...]]:
+    """Ask the API about these calls; each is asked again only after another silence."""
+    effects: list[Effect] = []
+    calls = state.calls
+    with calls.mutate() as editing:
+        for sid in sids:
+            editing[sid] = replace(editing[sid], checked_at=now)
+            effects.append(CheckCall(sid, reason))
+        calls = editing.finish()
+    return (replace(state, calls=calls) if effects else state), tuple(effects)
 
 
 def _call_checked(state: State, event: CallChecked) -> State:
     call = state.calls.get(event.call_sid)
-    if call is None or not call.live:
+    if call is None or not call.live or not event.reachable:
         return state
     status = CallStatus.parse(event.status)
+    when = "after restart" if event.reason is CheckReason.RESTART else "after a silence"
+    changes: dict[str, object] = {"heard_at": max(call.heard_at, event.at)}
     if event.status is None:
-        summary = "Checked after restart: the API no longer knows this call"
-        changes: dict[str, object] = {"status": CallStatus.FAILED,
-                                      "end_reason": "unknown to the API after a restart"}
+        summary = f"Checked {when}: the API no longer knows this call"
+        changes.update(status=CallStatus.FAILED,
+                       end_reason="unknown to the API after a restart"
+                       if event.reason is CheckReason.RESTART else "unknown to the API")
     else:
-        summary = f"Checked after restart: {status.label if status else event.status}"
-        changes = ({"status": status} if status is not None and status.rank > call.status.rank
-                   else {})
+        summary = f"Checked {when}: {status.label if status else event.status}"
+        if status is not None and status.rank > call.status.rank:
+            changes["status"] = status
+        elif event.reason is CheckReason.SILENT:  # still as we thought: nothing to show
+            return _put_call(state, replace(call, **changes))  # type: ignore[arg-type]
     new_status = changes.get("status")
     if isinstance(new_status, CallStatus) and new_status.terminal:
         changes.update(ended_at=call.ended_at or event.at, gathering=False)
     entry = TimelineEntry(event.at, "console.checked", summary)
     updated = replace(call, timeline=_insert(call.timeline, entry), **changes)  # type: ignore[arg-type]
     level = "warning" if event.status is None else "info"
-    return _log(_put_call(state, updated), LogEntry(event.at, f"{call.to or call.sid}: {summary}",
-                                                    call.sid, level))
+    return _log(_put_call(state, updated, now=event.at),
+                LogEntry(event.at, f"{call.to or call.sid}: {summary}", call.sid, level))
 
 
 # --------------------------------------------------------------------- clock
 
 
-def _tick(state: State, event: Tick) -> State:
-    keep = tuple(sid for sid in state.board
-                 if state.calls[sid].live
-                 or (state.calls[sid].ended_at or state.calls[sid].last_event_at)
-                 > event.now - BOARD_LINGER)
-    return state if keep == state.board else replace(state, board=keep)
+def _tick(state: State, event: Tick) -> tuple[State, tuple[Effect, ...]]:
+    now = event.now
+    gone = sorted((sid for sid, ended in state.lingering.items()
+                   if ended <= now - BOARD_LINGER),
+                  key=lambda sid: (state.lingering[sid], state.board.get(sid, 0)))
+    if gone:
+        state = _leave_board(state, gone)
+    if now < state.next_scan:
+        return state, ()
+    state = replace(state, next_scan=now + SCAN_EVERY)
+    old = [sid for sid, heard in state.foreign.items() if heard <= now - FOREIGN_MAX_AGE]
+    if old:
+        state = replace(_forget(state, old), foreign_dropped=state.foreign_dropped + len(old))
+    silent = [sid for sid in state.board
+              if (call := state.calls[sid]).live
+              and now - max(call.heard_at, call.checked_at) >= SILENCE_CHECK]
+    return _check(state, silent, CheckReason.SILENT, now)
+
+
+def _leave_board(state: State, sids: list[str]) -> State:
+    """Finished calls leave the board for the recent list; the oldest recent ones
+    leave memory."""
+    recent = (*state.recent, *sids)
+    drop = recent[:-RECENT_LIMIT] if len(recent) > RECENT_LIMIT else ()
+    with (state.board.mutate() as board, state.lingering.mutate() as lingering,
+          state.foreign.mutate() as foreign):
+        for sid in sids:
+            board.pop(sid, None)
+            lingering.pop(sid, None)
+            foreign.pop(sid, None)  # bounded by the recent list from now on
+        left = replace(state, board=board.finish(), lingering=lingering.finish(),
+                       foreign=foreign.finish(), recent=recent[len(drop):])
+    return _forget(left, drop) if drop else left
+
+
+def _forget(state: State, sids: Iterable[str]) -> State:
+    """Calls leave memory altogether (the journal keeps them)."""
+    with (state.calls.mutate() as calls, state.board.mutate() as board,
+          state.lingering.mutate() as lingering, state.foreign.mutate() as foreign):
+        for sid in sids:
+            for editing in (calls, board, lingering, foreign):
+                editing.pop(sid, None)
+        forgotten = replace(state, calls=calls.finish(), board=board.finish(),
+                            lingering=lingering.finish(), foreign=foreign.finish())
+    return forgotten
 
 
 # --------------------------------------------------------------------- helpers
 
 
-def _put_call(state: State, call: Call) -> State:
-    board = state.board
-    if call.sid not in board and (call.live or call.placed_here):
-        board = (*board, call.sid)
-    return replace(state, calls={**state.calls, call.sid: call}, board=board)
+def _put_call(state: State, call: Call, now: float | None = None, **changes: object) -> State:
+    """Store a call (and ``changes`` to the state, in the same copy); a new call
+    joins the board, a newly finished one lingers there."""
+    sid = call.sid
+    board, lingering, place = state.board, state.lingering, state.next_place
+    if sid not in board and sid not in state.calls:
+        board, place = board.set(sid, place), place + 1
+    if not call.live and sid in board and sid not in lingering:
+        lingering = lingering.set(sid, now if now is not None else call.ended_at or 0.0)
+    if len(call.timeline) > TIMELINE_LIMIT:
+        call = replace(call, timeline=call.timeline[-TIMELINE_LIMIT:])
+    return replace(state, calls=state.calls.set(sid, call), board=board,
+                   lingering=lingering, next_place=place, **changes)  # type: ignore[arg-type]
 
 
 def _insert(timeline: tuple[TimelineEntry, ...],
             entry: TimelineEntry) -> tuple[TimelineEntry, ...]:
-    index = bisect.bisect_right([e.at for e in timeline], entry.at)
+    if not timeline or timeline[-1].at <= entry.at:  # the usual case: in order
+        return (*timeline, entry)
+    index = bisect.bisect_right(timeline, entry.at, key=lambda e: e.at)
     return (*timeline[:index], entry, *timeline[index:])
 
 
 def _log(state: State, entry: LogEntry) -> State:
-    log = (*state.log, entry)
-    if len(log) > LOG_LIMIT:
-        log = log[-LOG_LIMIT:]
-    return replace(state, log=log)
+    return replace(state, log=_logged(state.log, entry))
+
+
+def _logged(log: tuple[LogEntry, ...], entry: LogEntry) -> tuple[LogEntry, ...]:
+    if len(log) >= LOG_LIMIT:
+        log = log[len(log) - LOG_LIMIT + 1:]
+    return (*log, entry)
 
 
 def _float(text: str | None) -> float | None:

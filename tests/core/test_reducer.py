@@ -11,15 +11,31 @@ from console.core.events import (
     ActionRequested,
     ActionSucceeded,
     CallChecked,
+    CheckCall,
+    CheckReason,
     DialAccepted,
     DialFailed,
     DialRequested,
     PlaceCall,
+    ReconcileRequested,
     RunAction,
     Tick,
     WebhookReceived,
 )
-from console.core.reducer import BOARD_LINGER, LOG_LIMIT, RequestState, State, reduce
+from console.core.reducer import (
+    BOARD_LINGER,
+    FOREIGN_LIMIT,
+    FOREIGN_MAX_AGE,
+    LOG_LIMIT,
+    RECENT_LIMIT,
+    REQUEST_LIMIT,
+    SCAN_EVERY,
+    SILENCE_CHECK,
+    RequestState,
+    State,
+    board_order,
+    reduce,
+)
 
 SID = "1758549398.181"
 STATUS = {"call.initiated": "ringing", "call.answered": "in-progress",
@@ -64,10 +80,11 @@ def test_a_finished_call_never_comes_back_to_life() -> None:
     assert not state.calls[SID].live
 
 
-def test_a_duplicate_is_in_the_timeline_and_changes_nothing_else() -> None:
+def test_a_duplicate_is_counted_and_changes_nothing_else() -> None:
     once = run(hook("call.answered", 2.0, AnsweredBy="human"))
     twice = run(hook("call.answered", 2.0, AnsweredBy="human"), state=once)
-    assert [e.duplicate for e in twice.calls[SID].timeline] == [False, True]
+    assert twice.calls[SID].timeline == once.calls[SID].timeline
+    assert (twice.calls[SID].duplicates, twice.duplicates) == (1, 1)
     assert twice.calls[SID].status is once.calls[SID].status
     assert twice.log == once.log
 
@@ -92,7 +109,7 @@ def test_a_late_answer_after_the_end_still_fills_in_amd() -> None:
 def test_an_unknown_call_appears_as_not_placed_here() -> None:
     state = run(hook("call.initiated", 1.0, sid="9.9"))
     assert state.calls["9.9"].placed_here is False
-    assert state.board == ("9.9",)
+    assert board_order(state) == ["9.9"]
 
 
 def test_a_forwarded_leg_of_our_call_counts_as_ours() -> None:
@@ -157,7 +174,7 @@ def test_an_accepted_dial_creates_the_call_and_records_credits() -> None:
                                                         CallStatus.QUEUED)
     assert state.credits == 41
     assert state.requests["r1"].state == RequestState.DONE
-    assert state.board == (SID,)
+    assert board_order(state) == [SID]
 
 
 def test_webhooks_that_beat_the_api_answer_merge_into_our_call() -> None:
@@ -213,9 +230,11 @@ def test_a_failed_action_is_reported() -> None:
 
 def test_finished_calls_leave_the_board_after_a_while_but_stay_in_the_list() -> None:
     state = run(hook("call.answered", 1.0), hook("call.ended", 5.0))
-    assert run(Tick(5.0 + BOARD_LINGER - 1), state=state).board == (SID,)
-    later = run(Tick(5.0 + BOARD_LINGER + 1), state=state)
-    assert later.board == ()
+    ended_here = 5.0 + 0.01  # the board counts from when the console heard of the end
+    assert board_order(run(Tick(ended_here + BOARD_LINGER - 1), state=state)) == [SID]
+    later = run(Tick(ended_here + BOARD_LINGER + 1), state=state)
+    assert board_order(later) == []
+    assert later.recent == (SID,)
     assert SID in later.calls
 
 
@@ -254,6 +273,99 @@ def test_the_global_log_is_bounded() -> None:
 
 def test_reduce_is_pure() -> None:
     state = run(hook("call.answered", 1.0))
-    before = (dict(state.calls), state.board, state.log)
+    before = (dict(state.calls), dict(state.board), state.log)
     reduce(state, hook("call.ended", 2.0))
-    assert (dict(state.calls), state.board, state.log) == before
+    assert (dict(state.calls), dict(state.board), state.log) == before
+
+
+def test_only_the_last_finished_calls_stay_in_memory() -> None:
+    state = State()
+    for n in range(RECENT_LIMIT + 30):
+        state = run(hook("call.answered", float(n), sid=f"c.{n}"),
+                    hook("call.ended", float(n) + 0.5, sid=f"c.{n}"), state=state)
+    state = run(Tick(1000.0), state=state)
+    assert board_order(state) == []
+    assert len(state.calls) == RECENT_LIMIT
+    assert len(state.foreign) == 0  # finished: bounded by the recent list
+    assert "c.0" not in state.calls
+    assert f"c.{RECENT_LIMIT + 29}" in state.calls
+
+
+def test_calls_not_placed_here_are_bounded_and_the_longest_silent_go_first() -> None:
+    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+                DialAccepted("r1", SID, at=0.1))
+    for n in range(FOREIGN_LIMIT + 50):
+        state = run(hook("call.initiated", 1.0 + n, sid=f"x.{n}"), state=state)
+    assert len(state.foreign) <= FOREIGN_LIMIT
+    assert len(state.calls) <= FOREIGN_LIMIT + 1
+    assert SID in state.calls  # our own call is never dropped for them
+    assert "x.0" not in state.calls
+    assert f"x.{FOREIGN_LIMIT + 49}" in state.calls
+    assert state.foreign_dropped >= 50
+
+
+def test_a_call_not_placed_here_is_dropped_after_an_hour_of_silence() -> None:
+    state = run(hook("call.initiated", 1.0, sid="x.1"))
+    assert "x.1" in state.calls
+    state = run(Tick(1.0 + FOREIGN_MAX_AGE + 10), state=state)
+    assert "x.1" not in state.calls
+    assert board_order(state) == []
+
+
+def test_finished_requests_are_bounded_but_one_in_flight_is_kept() -> None:
+    state = run(DialRequested("keep", "+15550000000", "+19876543210", at=0.0))
+    for n in range(REQUEST_LIMIT + 20):
+        state = run(DialRequested(f"r{n}", f"+1555123{n:04d}", "+19876543210", at=1.0),
+                    DialFailed(f"r{n}", "no", at=1.1), state=state)
+    assert len(state.requests) == REQUEST_LIMIT + 1
+    assert state.requests["keep"].state == RequestState.PENDING
+    assert "r0" not in state.requests
+    # The finished dials no longer block their numbers.
+    _, effects = reduce(state, DialRequested("again", "+15551230000", "+19876543210", at=2.0))
+    assert len(effects) == 1
+
+
+def test_a_silent_live_call_is_checked_with_the_api_once_per_silence() -> None:
+    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+                DialAccepted("r1", SID, at=0.0), hook("call.answered", 1.0))
+    state, effects = reduce(state, Tick(1.0 + SILENCE_CHECK - 2))
+    assert effects == ()
+    state, effects = reduce(state, Tick(1.0 + SILENCE_CHECK + SCAN_EVERY))
+    assert effects == (CheckCall(SID, CheckReason.SILENT),)
+    state, effects = reduce(state, Tick(1.0 + SILENCE_CHECK + 10))
+    assert effects == ()  # asked already; not again until another silence
+    # Still in progress: nothing to show, the call stays as it was.
+    checked = run(CallChecked(SID, "in-progress", 40.0, CheckReason.SILENT), state=state)
+    assert checked.calls[SID].timeline == state.calls[SID].timeline
+    assert checked.log == state.log
+
+
+def test_an_api_answer_that_a_silent_call_ended_ends_it_on_the_board() -> None:
+    state = run(hook("call.answered", 1.0),
+                CallChecked(SID, "completed", 40.0, CheckReason.SILENT))
+    call = state.calls[SID]
+    assert (call.status, call.live) == (CallStatus.COMPLETED, False)
+    assert call.timeline[-1].summary == "Checked after a silence: Completed"
+
+
+def test_an_unreachable_api_changes_nothing() -> None:
+    state = run(hook("call.answered", 1.0))
+    after = run(CallChecked(SID, None, 40.0, CheckReason.SILENT, reachable=False), state=state)
+    assert after is state
+
+
+def test_after_a_restart_every_live_call_is_checked() -> None:
+    state = run(hook("call.answered", 1.0), hook("call.answered", 1.0, sid="2.2"),
+                hook("call.ended", 2.0, sid="3.3"))
+    _, effects = reduce(state, ReconcileRequested(5.0))
+    assert sorted(effects, key=str) == [CheckCall(SID, CheckReason.RESTART),
+                                        CheckCall("2.2", CheckReason.RESTART)]
+
+
+def test_what_was_spoken_is_a_fact_on_the_call() -> None:
+    state = run(hook("call.answered", 1.0),
+                ActionRequested("a1", SID, ActionKind.SPEAK, at=2.0, text="Hello"),
+                ActionSucceeded("a1", at=2.1),
+                ActionRequested("a2", SID, ActionKind.SPEAK, at=3.0, text="Spoke: twice"),
+                ActionSucceeded("a2", at=3.1))
+    assert state.calls[SID].spoken == ("Hello", "Spoke: twice")
