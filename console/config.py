@@ -28,6 +28,7 @@ APP_NAME = "kaphila-console"
 SCHEMA_VERSION = 1
 SANDBOX_PROFILE = "Sandbox"
 RECENT_LIMIT = 20
+THEMES = ("light", "dark", "system")  # "system" follows the desktop (console.qt.theme)
 
 
 def config_dir() -> Path:
@@ -65,6 +66,7 @@ class Settings:
     profiles: tuple[Profile, ...] = ()
     active: str = SANDBOX_PROFILE
     history_days: int = 0  # 0: keep forever
+    theme: str = "system"  # one of THEMES
     version: int = SCHEMA_VERSION
 
     def profile(self, name: str | None = None) -> Profile | None:
@@ -153,6 +155,8 @@ def _from_json(data: Any) -> Settings:
             if name in known:
                 known[name] = tuple(str(x) for x in known[name])
         profiles.append(Profile(**known))
+    theme = data.get("theme", "system")
     return Settings(profiles=tuple(profiles), active=str(data.get("active", SANDBOX_PROFILE)),
-                    history_days=int(data.get("history_days", 0)))
+                    history_days=int(data.get("history_days", 0)),
+                    theme=theme if theme in THEMES else "system")
 
