@@ -283,9 +283,11 @@ def settle_after_start() -> None:
     gc.set_threshold(10_000, 20, 100)
 
 
-def stylesheet() -> str:
-    path = RESOURCES / "style.qss"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+def stylesheet(theme: str = "light") -> str:
+    """One palette's style sheet alone (the app applies a whole theme: console.qt.theme)."""
+    from console.qt.palette import PALETTES, qss
+
+    return qss(PALETTES[theme])
 
 
 def build_window(console: Console, on_close: Callable[[], None] | None = None,
@@ -328,7 +330,10 @@ async def run_window() -> int:
     """The console with its window, until the window closes."""
     from PySide6.QtCore import QTimer
 
+    from console.qt.theme import apply_theme
+
     console = await start_console()
+    apply_theme(console.settings.theme)
     closing = asyncio.Event()
 
     window: MainWindow | None = None
@@ -340,6 +345,7 @@ async def run_window() -> int:
                                 await console.keys_present(), window)
 
         def on_saved(profile: Profile, key: str | None, activate: bool) -> None:
+            console.settings = replace(console.settings, theme=dialog.theme_setting())
             async def save() -> None:
                 message = await console.save_profile(profile, key, activate)
                 assert window is not None
@@ -394,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "kaphila-console.svg")))
     app.setQuitOnLastWindowClosed(False)  # qasync: we end main() ourselves
-    app.setStyleSheet(stylesheet())
+    from console.qt.theme import apply_theme
+
+    apply_theme("system")  # run_window applies the saved choice once it has read the settings
     result: int = qasync.run(run_window())
     return result

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QStringListModel, Qt, QTimer
+from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -47,11 +47,16 @@ from console.core.events import ActionKind, ActionRequested, DialRequested, Even
 from console.core.phone import check_number, format_as_typed
 from console.core.reducer import LogEntry, Request, RequestState, State
 from console.qt.models import CallBoardModel, session_rows
+from console.qt.palette import qcolor
 from console.services.webhooks import masked_url
 
 VOICES = ("en-US-Neural2-A", "en-US-Neural2-C", "en-GB-Neural2-B", "es-ES-Neural2-A")
 REPAINT_MS = 16
 LOG_ROWS = 300
+# A log or timeline line's palette role ("danger", "warning"), kept on the item so
+# a theme change can recolour the lines already shown.
+ToneRole = Qt.ItemDataRole.UserRole + 1
+LOG_TONES = {"error": "danger", "warning": "warning"}
 
 
 @dataclass
@@ -491,7 +496,7 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(f"{_clock(entry.at)}  {entry.summary}{marks}")
             item.setData(Qt.ItemDataRole.UserRole, entry.raw)
             if entry.duplicate or entry.late:
-                item.setForeground(Qt.GlobalColor.darkYellow)
+                _set_tone(item, "warning")
             self.timeline.addItem(item)
         self.action_status.setText(self._last_action_text(call.sid))
 
@@ -522,10 +527,8 @@ class MainWindow(QMainWindow):
         at_bottom = scrollbar.value() >= scrollbar.maximum() - 2
         for entry in reversed(new[:LOG_ROWS]):
             item = QListWidgetItem(f"{_clock(entry.at)}  {entry.text}")
-            if entry.level == "error":
-                item.setForeground(Qt.GlobalColor.red)
-            elif entry.level == "warning":
-                item.setForeground(Qt.GlobalColor.darkYellow)
+            if entry.level in LOG_TONES:
+                _set_tone(item, LOG_TONES[entry.level])
             self.log.addItem(item)
         while self.log.count() > LOG_ROWS:
             self.log.takeItem(0)
@@ -558,10 +561,24 @@ class MainWindow(QMainWindow):
         widget.style().unpolish(widget)
         widget.style().polish(widget)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # the theme changed (console.qt.theme)
+            for view in (self.log, self.timeline):
+                for row in range(view.count()):
+                    item = view.item(row)
+                    if tone := item.data(ToneRole):
+                        _set_tone(item, tone)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.services.on_close is not None:
             self.services.on_close()
         event.accept()
+
+
+def _set_tone(item: QListWidgetItem, tone: str) -> None:
+    item.setData(ToneRole, tone)
+    item.setForeground(qcolor(tone))
 
 
 def _request_text(request: Request) -> str:

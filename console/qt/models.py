@@ -8,28 +8,16 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 
-from console.core.calls import Call, CallStatus
+from console.core.calls import Call
 from console.core.reducer import State
+from console.qt.palette import status_colour
 
 SidRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
 PlacedHereRole = Qt.ItemDataRole.UserRole + 3
 
 COLUMNS = ("Number", "Caller ID", "Status", "Time", "AMD", "Digits", "Forwarded to")
-
-STATUS_COLOURS = {
-    CallStatus.QUEUED: "#6b7280",
-    CallStatus.INITIATED: "#6b7280",
-    CallStatus.RINGING: "#b45309",
-    CallStatus.IN_PROGRESS: "#15803d",
-    CallStatus.COMPLETED: "#374151",
-    CallStatus.BUSY: "#b91c1c",
-    CallStatus.FAILED: "#b91c1c",
-    CallStatus.NO_ANSWER: "#b91c1c",
-    CallStatus.CANCELED: "#6b7280",
-}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -107,7 +95,7 @@ class CallBoardModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(call, column)
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return QColor(STATUS_COLOURS[call.status])
+            return status_colour(call.status)  # the active palette's, read at each repaint
         if role == Qt.ItemDataRole.ToolTipRole and column == 0 and not call.placed_here:
             return "Not placed from this console: its webhooks arrived at the listener"
         if role == SidRole:

@@ -1,6 +1,8 @@
 """Profiles and settings. The API key is typed once and never shown again: the
 field stays empty and says where the stored key lives; typing a new one
-replaces it. Nothing here writes a key anywhere but the secret store."""
+replaces it. Nothing here writes a key anywhere but the secret store.
+
+The theme (Light / Dark / System) is for every profile; it applies when saved."""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ from PySide6.QtWidgets import (
 
 from console.config import Profile, Settings, insecure_url_warning
 from console.core.phone import check_number
+from console.qt.theme import apply_theme
+
+THEME_CHOICES = (("light", "Light"), ("dark", "Dark"),
+                 ("system", "System (follow the desktop)"))
 
 
 class SettingsDialog(QDialog):
@@ -69,6 +75,11 @@ class SettingsDialog(QDialog):
         self.listener_port.setRange(0, 65535)
         self.listener_port.setSpecialValueText("any free port")
         self.make_active = QCheckBox("Use this profile (applies at the next start)")
+        self.theme = QComboBox()
+        self.theme.setObjectName("theme")
+        for value, label in THEME_CHOICES:
+            self.theme.addItem(label, value)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
         self.problems = QLabel()
         self.problems.setObjectName("warning")
         self.problems.setWordWrap(True)
@@ -83,6 +94,7 @@ class SettingsDialog(QDialog):
         form.addRow("Public webhook base", self.webhook_base)
         form.addRow("Listener port", self.listener_port)
         form.addRow("", self.make_active)
+        form.addRow("Theme (all profiles)", self.theme)
         layout.addLayout(form)
         layout.addWidget(self.problems)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
@@ -94,6 +106,10 @@ class SettingsDialog(QDialog):
                      0)
         self.profile_picker.setCurrentIndex(index)
         self._on_profile_picked(index)
+
+    def theme_setting(self) -> str:
+        """The theme chosen: "light", "dark" or "system"."""
+        return str(self.theme.currentData())
 
     def _current(self) -> Profile | None:
         index = self.profile_picker.currentIndex()
@@ -162,5 +178,7 @@ class SettingsDialog(QDialog):
             return
         key = self.api_key.text().strip() or None
         self.api_key.clear()  # the key leaves the widget at once
+        if self.theme_setting() != self._settings.theme:
+            apply_theme(self.theme_setting())  # at once; the console saves it with the profile
         self.saved.emit(profile, key, self.make_active.isChecked())
         self.accept()

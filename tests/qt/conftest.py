@@ -14,8 +14,9 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from console.app import Console, build_window, start_console, stylesheet
+from console.app import Console, build_window, start_console
 from console.qt.main_window import MainWindow
+from console.qt.theme import apply_theme
 from console.services.secrets import MemoryStore
 from tests.helpers import until
 
@@ -71,7 +72,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.fixture
 async def running(tmp_path: Path, qtbot: Any) -> AsyncIterator[Running]:
-    QApplication.instance().setStyleSheet(stylesheet())  # type: ignore[union-attr]
+    apply_theme("light")  # a test that switched themes does not leak it into the next
     console = await start_console(settings_path=tmp_path / "settings.json",
                                   store=MemoryStore(), data_dir=tmp_path / "data")
     assert console.sandbox is not None
