@@ -10,7 +10,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from console.core.calls import Call
-from console.core.reducer import State
+from console.core.reducer import State, board_order
 from console.qt.palette import status_colour
 
 SidRole = Qt.ItemDataRole.UserRole + 1
@@ -34,12 +34,15 @@ def elapsed(call: Call, now: float) -> str:
 
 def board_rows(state: State) -> tuple[str, ...]:
     """The live board: calls in progress, and finished ones for a few seconds."""
-    return state.board
+    return tuple(board_order(state))
 
 
 def session_rows(state: State) -> tuple[str, ...]:
-    """The session list: every call seen since the console started, newest first."""
-    return tuple(reversed(state.calls))
+    """The session list: every call the state holds, newest first (a persistent map
+    has no order of its own)."""
+    calls = state.calls
+    return tuple(sorted(calls, key=lambda sid: (calls[sid].created_at or 0.0, sid),
+                        reverse=True))
 
 
 class CallBoardModel(QAbstractTableModel):
