@@ -18,7 +18,7 @@
 # own python3: a new root with only `make` and `python3` added, a `git clone` of
 # REPO's HEAD (default: this repository; no .venv, no build), then `make test`
 # as root inside it, the PyInstaller build test included. Needs debootstrap and
-# git, downloads ~1 GB (Debian packages and the wheels) and takes 15-30 min.
+# git, downloads ~400 MB (Debian packages and the wheels); ~4 min here.
 # PYTEST_ARGS, if set, goes through (to run part of the suite). The host's local
 # CA certificates (/usr/local/share/ca-certificates) are copied in, for a network
 # that intercepts TLS; a real machine on it would have them too.

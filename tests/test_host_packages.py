@@ -35,6 +35,19 @@ def test_the_readme_lists_exactly_the_packages_the_clean_host_check_installs() -
     assert readme_packages() == script_packages()
 
 
+def test_the_readme_names_what_the_fresh_machine_check_starts_from() -> None:
+    # "Both work on a fresh Debian machine with only `make` and `python3` added":
+    # clean-host.sh fresh-test adds exactly those before make test.
+    script = (ROOT / "packaging" / "clean-host.sh").read_text(encoding="utf-8")
+    found = re.search(r"FRESH_PACKAGES=\(([^)]*)\)", script)
+    assert found, "FRESH_PACKAGES=( ... ) not found in clean-host.sh"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    claim = re.search(r"fresh Debian machine with only (.*?) added", readme, re.DOTALL)
+    assert claim, "the README's fresh-machine claim is gone"
+    assert set(re.findall(r"`([^`]+)`", claim.group(1))) == set(found.group(1).split())
+    assert "clean-host.sh fresh-test" in readme
+
+
 # ---------------------------------------------------------------------------------
 # packaging/sysdeps.sh installs what the interpreter in use needs: Debian's python3
 # leaves the shared libpython3.X (PyInstaller bundles it) and ensurepip to packages
