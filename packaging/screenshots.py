@@ -1,9 +1,12 @@
 """Take the README's screenshots of the real window under Xvfb.
 
-    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python packaging/screenshots.py
+    xvfb-run -a -s "-screen 0 1700x1100x24" .venv/bin/python packaging/screenshots.py
 
 Runs the console against its embedded sandbox (in a throw-away config dir),
-drives it like an operator and saves PNGs to resources/screenshots/.
+drives it like an operator and saves PNGs to resources/screenshots/: the
+window with three calls in the light and the dark theme at 1024x700 and
+1600x1000 (``main-<theme>-<width>.png``), the settings and history windows in
+both themes, and the rest in the light theme.
 """
 
 from __future__ import annotations
@@ -12,15 +15,28 @@ import asyncio
 import os
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from console.app import build_window, start_console, stylesheet
+from console.app import build_window, start_console
+from console.qt.theme import apply_theme
 from console.services.secrets import MemoryStore
 
 OUT = Path(__file__).resolve().parent.parent / "resources" / "screenshots"
+SIZES = ((1024, 700), (1600, 1000))  # a small laptop, a common desktop
+THEMES = ("light", "dark")
+
+
+async def in_each_theme(shoot: Callable[[str], Awaitable[None]]) -> None:
+    """Run ``shoot(theme)`` in each theme, then go back to light."""
+    for theme in THEMES:
+        apply_theme(theme)
+        await asyncio.sleep(0.2)
+        await shoot(theme)
+    apply_theme("light")
 
 
 async def take() -> None:
@@ -51,6 +67,19 @@ async def take() -> None:
     await asyncio.sleep(0.2)
     window.grab().save(str(OUT / "main-three-calls.png"))
 
+    async def main_window(theme: str) -> None:
+        for width, height in SIZES:
+            window.resize(width, height)
+            await asyncio.sleep(0.3)
+            window.tick()
+            if window.size().toTuple() != (width, height):  # its minimum size is larger
+                print(f"main window: asked for {width}x{height}, got "
+                      f"{window.width()}x{window.height()}", file=sys.stderr)
+            window.grab().save(str(OUT / f"main-{theme}-{width}.png"))
+
+    await in_each_theme(main_window)
+    window.resize(1280, 800)
+
     from console.config import Profile
     from console.qt.settings_dialog import SettingsDialog
 
@@ -62,7 +91,14 @@ async def take() -> None:
     dialog.profile_picker.setCurrentIndex(1)
     dialog.show()
     await asyncio.sleep(0.4)
-    dialog.grab().save(str(OUT / "settings.png"))
+
+    async def settings_dialog(theme: str) -> None:
+        dialog.theme.setCurrentIndex(dialog.theme.findData(theme))
+        await asyncio.sleep(0.1)
+        dialog.grab().save(str(OUT / ("settings.png" if theme == "light"
+                                      else f"settings-{theme}.png")))
+
+    await in_each_theme(settings_dialog)
     dialog.close()
 
     # History: end the three calls, add a few more outcomes, then search.
@@ -87,7 +123,12 @@ async def take() -> None:
     await asyncio.sleep(0.8)
     history.table.selectRow(1)
     await asyncio.sleep(0.2)
-    history.grab().save(str(OUT / "history.png"))
+
+    async def history_window(theme: str) -> None:
+        history.grab().save(str(OUT / ("history.png" if theme == "light"
+                                       else f"history-{theme}.png")))
+
+    await in_each_theme(history_window)
     history.open_selected()
     await asyncio.sleep(0.6)
     timeline = history.findChild(TimelineDialog)
@@ -108,8 +149,8 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="kaphila-shots-")  # never the user's own settings
     os.environ["XDG_CONFIG_HOME"] = f"{home}/config"
     os.environ["XDG_DATA_HOME"] = f"{home}/data"
-    app = QApplication(sys.argv)
-    app.setStyleSheet(stylesheet())
+    QApplication(sys.argv)
+    apply_theme("light")
     qasync.run(take())
     return 0
 
