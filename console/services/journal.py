@@ -19,30 +19,44 @@ Layout (``journal.sqlite3`` in the user's data directory; WAL;
 - ``pending``: operator requests still waiting for the API's answer.
 
 ``PRAGMA user_version`` is the schema version; ``MIGRATIONS[n]`` takes a file
-from version n to n + 1. A file from a newer console, a corrupt or locked file
-or a full disk turns the journal off with a message for the operator: the
-console keeps running without history and nothing stored is overwritten.
+from version n to n + 1.
+
+When it cannot store (a full disk, a read-only or locked file, a file from a
+newer console) the journal says so at once (``problem``, and every
+``on_problem`` listener) and refuses: ``append`` answers False, so the
+listener answers 503 and Kaphila delivers the webhook again. Operator events
+and the calls' rows wait in memory (bounded). Every ``RETRY_EVERY`` seconds it
+tries again, and once a write goes through it is back by itself.
+
+A damaged file (it is not a database, a page does not read, a stored event
+does not decode) never stops the console: the file is set aside next to the
+original under a ``.damaged-<time>`` name, untouched, and a fresh journal is
+started, so storing goes on. Nothing stored is ever overwritten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from console.core.calls import Call, CallStatus
-from console.core.events import Event
-from console.services.codec import decode_event, encode_event
+from console.core.events import Event, WebhookReceived
+from console.services.codec import UndecodableEvent, decode_event, encode_event, storable
 
 log = logging.getLogger("kaphila.console.journal")
 
 T = TypeVar("T")
 
 FILE_NAME = "journal.sqlite3"
+RETRY_EVERY = 5.0  # seconds between attempts to store again after a failure
+BACKLOG_LIMIT = 10_000  # operator events kept in memory while the journal cannot store
 LIVE_STATUSES = tuple(s.value for s in CallStatus if not s.terminal)
 _LIVE_MARKS = ", ".join("?" * len(LIVE_STATUSES))  # bound to LIVE_STATUSES
 
@@ -106,13 +120,12 @@ def call_row(call: Call, profile: str) -> CallRow:
     """The history row of a call, in ``CALL_COLUMNS`` order."""
     duration = (call.ended_at - call.answered_at
                 if call.ended_at is not None and call.answered_at is not None else None)
-    spoken = " | ".join(e.summary.removeprefix("Spoke: ") for e in call.timeline
-                        if e.kind == "operator.speak")
-    return (call.sid, profile, call.to, call.from_, call.created_at, call.answered_at,
-            call.ended_at, duration, call.status.value,
-            call.amd.answered_by if call.amd else "", call.amd.confidence if call.amd else None,
-            call.digits, call.forwarded_to or "", spoken, call.end_reason or "",
-            int(call.placed_here))
+    return (storable(call.sid), storable(profile), storable(call.to), storable(call.from_),
+            call.created_at, call.answered_at, call.ended_at, duration, call.status.value,
+            storable(call.amd.answered_by) if call.amd else "",
+            call.amd.confidence if call.amd else None, storable(call.digits),
+            storable(call.forwarded_to or ""), storable(" | ".join(call.spoken)),
+            storable(call.end_reason or ""), int(call.placed_here))
 
 
 def connect(path: Path, *, timeout: float = 2.0,
@@ -157,60 +170,141 @@ def connect(path: Path, *, timeout: float = 2.0,
     return conn
 
 
-def describe(exc: sqlite3.Error, path: Path) -> str:
+def is_damage(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "corrupt" in text)
+
+
+def describe(exc: BaseException, path: Path) -> str:
     """A database error in the operator's words."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return (f"The history file {path} is locked by another program (is a second console "
-                "running?). History is off until the console restarts.")
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return (f"The history file {path} is damaged ({text}). It is left untouched; "
-                "history is off. Move the file away to start a new history.")
+        return (f"History is not being saved: the history file {path} is locked by another "
+                "program (is a second console running?). The console keeps trying.")
+    if is_damage(exc):
+        return f"The history file {path} is damaged ({text})."
     if "full" in text:
-        return (f"The disk holding {path} is full: new events are no longer stored. "
-                "Free some space and restart the console.")
-    return f"The history file {path} failed: {text}. History is off."
+        return (f"History is not being saved: the disk holding {path} is full. Free some "
+                "space; the console keeps trying and saves again by itself.")
+    if "readonly" in text or "read-only" in text:
+        return (f"History is not being saved: the history file {path} cannot be written "
+                "(read-only). The console keeps trying.")
+    return (f"History is not being saved: the history file {path} failed ({text}). "
+            "The console keeps trying.")
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged journal (and its -wal/-shm) out of the way, untouched."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
 
 
 class Journal:
     def __init__(self, path: Path, profile: str, *, timeout: float = 2.0,
-                 max_pages: int | None = None) -> None:
+                 max_pages: int | None = None, retry_every: float = RETRY_EVERY) -> None:
         self.path = path
         self._timeout = timeout
         self.profile = profile
-        self.off_reason: str | None = None
-        self._max_pages = max_pages
+        self.problem: str | None = None  # why it cannot store right now
+        self.notices: list[str] = []  # what happened to the file (set aside, skipped events)
+        self.max_pages = max_pages  # SQLite's size cap, read at each (re)connect
+        self.retry_every = retry_every
+        self._listeners: list[Callable[[str | None], None]] = []
         self._conn: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaphila-journal")
         self._queue: list[tuple[Entry, asyncio.Future[bool]]] = []
         self._writing: asyncio.Future[None] | None = None
+        self._backlog: list[Entry] = []  # operator events not stored yet
+        self._unsaved_rows: dict[str, CallRow] = {}  # newest row of each call not stored yet
+        self._retrying: asyncio.Task[None] | None = None
+        self._closed = False
         self.stored = 0
         self.batches = 0
+        self.refused = 0
+
+    @property
+    def off_reason(self) -> str | None:
+        """Kept for callers that ask whether history is off: the current problem."""
+        return self.problem
+
+    def on_problem(self, listener: Callable[[str | None], None]) -> None:
+        """``listener(problem)`` on every change: a text while it cannot store, None
+        once it stores again. Called on the loop thread."""
+        self._listeners.append(listener)
 
     async def open(self) -> None:
-        """Open the file; on failure the journal is off and ``off_reason`` says why."""
+        """Open the file. A damaged one is set aside and a fresh one started; any
+        other failure leaves the journal refusing, and retrying, with ``problem``."""
         try:
-            self._conn = await self._run(connect, self.path, timeout=self._timeout,
-                                         max_pages=self._max_pages)
+            self._conn = await self._run(self._connect)
         except JournalError as exc:
-            self._turn_off(str(exc))
+            self._fail(str(exc))
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return connect(self.path, timeout=self._timeout, max_pages=self.max_pages)
+        except JournalError as exc:
+            if not is_damage(exc.__cause__ or exc):
+                raise
+            why = str(exc)
+        return self._start_afresh(why)
+
+    def _start_afresh(self, why: str) -> sqlite3.Connection:
+        """Set the damaged file aside and open a fresh one (journal thread)."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        try:
+            moved = set_aside(self.path)
+        except OSError as exc:
+            raise JournalError(f"{why} It could not be set aside ({exc}); history is not "
+                               "being saved.") from exc
+        notice = (f"{why} It was set aside as {moved.name}, untouched, and a new history "
+                  "was started; calls from before may be missing from History.")
+        log.error("%s", notice)
+        self.notices.append(notice)
+        return connect(self.path, timeout=self._timeout, max_pages=self.max_pages)
 
     @property
     def on(self) -> bool:
-        return self._conn is not None and self.off_reason is None
+        return self._conn is not None and self.problem is None
 
     def append(self, event: Event, call_sid: str | None, request_id: str | None,
                row: CallRow | None) -> asyncio.Future[bool]:
-        """Queue one event; the future is True once it is committed, False if it
-        could not be stored, and True at once while the journal is off."""
+        """Queue one event; the future is True once it is committed and False if it
+        could not be stored (at once while the journal cannot store)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        if not self.on:
-            future.set_result(True)
+        entry: Entry = (event, call_sid, request_id, row)
+        if self._closed or not self.on:
+            self._keep(entry)
+            self.refused += 1
+            future.set_result(False)
             return future
-        self._queue.append(((event, call_sid, request_id, row), future))
+        self._queue.append((entry, future))
         if self._writing is None:
             self._write_next()
         return future
+
+    def _keep(self, entry: Entry) -> None:
+        """Keep what a failed write would lose until storing works again. Webhooks
+        are not kept: their sender got a 503 and delivers them again."""
+        event, _, _, row = entry
+        if row is not None:
+            self._unsaved_rows[row[0]] = row
+        if not isinstance(event, WebhookReceived) and len(self._backlog) < BACKLOG_LIMIT:
+            self._backlog.append((event, entry[1], entry[2], None))
 
     def _write_next(self) -> None:
         batch, self._queue = self._queue, []
@@ -229,29 +323,41 @@ class Journal:
             self.stored += len(batch)
             self.batches += 1
         else:
-            message = (describe(error, self.path) if isinstance(error, sqlite3.Error)
-                       else f"The history file {self.path} failed: {error}")
-            self._turn_off(message)
+            self._fail(describe(error, self.path))
+            for entry, _ in batch:
+                self._keep(entry)
+            for entry, future in self._queue:  # queued meanwhile: not stored either
+                self._keep(entry)
+                future.set_result(False)
+            self._queue = []
         for _, future in batch:
             if not future.done():
                 future.set_result(error is None)
-        if error is not None:  # whatever queued meanwhile is not stored either
-            for _, future in self._queue:
-                future.set_result(False)
-            self._queue = []
         self._write_next()
 
     def _write(self, entries: Sequence[Entry]) -> None:
         """One transaction for the whole batch (this thread holds the only writer)."""
+        try:
+            self._transaction(entries)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            # A page went bad under us: set the file aside, start afresh, store there.
+            self._conn = self._start_afresh(describe(exc, self.path))
+            self._transaction(entries)
+
+    def _transaction(self, entries: Sequence[Entry],
+                     rows: dict[str, CallRow] | None = None) -> None:
         conn = self._conn
         assert conn is not None
         events = []
         requests = []
-        rows: dict[str, CallRow] = {}
+        rows = dict(rows or {})
         for event, call_sid, request_id, row in entries:
             kind, body = encode_event(event)
-            events.append((getattr(event, "at", 0.0), self.profile, kind, call_sid,
-                           request_id, body))
+            events.append((getattr(event, "at", 0.0), self.profile, kind,
+                           storable(call_sid) if call_sid else call_sid,
+                           storable(request_id) if request_id else request_id, body))
             if request_id is not None:
                 requests.append((kind, call_sid, request_id))
             if row is not None:
@@ -275,6 +381,71 @@ class Journal:
                 conn.execute("ROLLBACK")
             raise
 
+    # ------------------------------------------------------------ failing and back
+
+    def _fail(self, problem: str) -> None:
+        if self.problem != problem:
+            log.error("%s", problem)
+            self.problem = problem
+            self._tell(problem)
+        if self._retrying is None and not self._closed:
+            with contextlib.suppress(RuntimeError):  # no loop: open() failed outside one
+                self._retrying = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        """Try again every ``retry_every`` seconds: reconnect, store what waited."""
+        try:
+            while self.problem is not None and not self._closed:
+                await asyncio.sleep(self.retry_every)
+                while self._writing is not None:  # let the batch in flight finish first
+                    await asyncio.wait([self._writing])
+                if await self._store_waiting():
+                    self.problem = None
+                    self._tell(None)
+        finally:
+            self._retrying = None
+
+    async def _store_waiting(self) -> bool:
+        """Store the backlog and the unsaved rows; True once nothing waits."""
+        first = True
+        while first or self._backlog or self._unsaved_rows:
+            backlog, rows = self._backlog, dict(self._unsaved_rows)
+            waiting = len(backlog)
+            try:
+                store = self._reconnect_and_store if first else self._transaction
+                await self._run(store, backlog[:waiting], rows)
+            except (JournalError, sqlite3.Error, OSError) as exc:
+                message = str(exc) if isinstance(exc, JournalError) else describe(
+                    exc, self.path)
+                if message != self.problem:
+                    self.problem = message
+                    self._tell(message)
+                return False
+            first = False
+            del backlog[:waiting]  # what came in meanwhile goes in the next pass
+            for sid, row in rows.items():
+                if self._unsaved_rows.get(sid) is row:
+                    self._unsaved_rows.pop(sid, None)
+            log.warning("history is saved again (%d waiting events stored)", waiting)
+        return True
+
+    def _reconnect_and_store(self, backlog: list[Entry], rows: dict[str, CallRow]) -> None:
+        """Journal thread: a fresh connection (a read-only or full state is not
+        cached), then one transaction with everything that waited."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        self._conn = self._connect()
+        self._transaction(backlog, rows)
+
+    def _tell(self, problem: str | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(problem)
+            except Exception:  # a listener's bug must not stop storing
+                log.exception("journal status listener failed")
+
     async def flush(self) -> None:
         """Wait until everything appended so far is written (or refused)."""
         while self._writing is not None:
@@ -282,17 +453,42 @@ class Journal:
 
     async def replay(self) -> list[Event]:
         """The events of this profile's calls that were live when the console
-        stopped, and of requests still waiting for an answer, in order."""
+        stopped, and of requests still waiting for an answer, in order. A file
+        that turns out damaged is set aside (and nothing replayed); an event
+        that does not decode is skipped and counted in ``notices``."""
         if not self.on:
             return []
-        rows = await self._run(self._select_replay)
-        events = []
+        try:
+            rows = await self._run(self._select_replay)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                self._fail(describe(exc, self.path))
+                return []
+            try:
+                self._conn = await self._run(self._start_afresh, describe(exc, self.path))
+            except (JournalError, sqlite3.Error, OSError) as again:
+                self._fail(str(again))
+            return []
+        events: list[Event] = []
+        unknown = undecodable = 0
         for kind, body in rows:
-            event = decode_event(kind, body)
+            try:
+                event = decode_event(kind, body)
+            except UndecodableEvent:
+                undecodable += 1
+                continue
             if event is None:
-                log.warning("journal: skipped an event of unknown kind %r", kind)
+                unknown += 1
             else:
                 events.append(event)
+        if unknown:
+            log.warning("journal: skipped %d events of kinds this console does not know",
+                        unknown)
+        if undecodable:
+            notice = (f"{undecodable} stored events in {self.path} could not be read and "
+                      "were skipped; the calls they belong to may look incomplete.")
+            log.error("%s", notice)
+            self.notices.append(notice)
         return events
 
     def _select_replay(self) -> list[tuple[str, str]]:
@@ -337,15 +533,14 @@ class Journal:
 
     async def close(self) -> None:
         await self.flush()
+        self._closed = True
+        if self._retrying is not None:
+            self._retrying.cancel()
+            await asyncio.gather(self._retrying, return_exceptions=True)
         conn, self._conn = self._conn, None
         if conn is not None:
             await self._run(conn.close)
         self._executor.shutdown(wait=True)
-
-    def _turn_off(self, reason: str) -> None:
-        if self.off_reason is None:
-            log.error("%s", reason)
-            self.off_reason = reason
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import assert_never
 
 from console.core.events import (
     ActionFailed,
     ActionRequested,
     CallChecked,
+    CheckCall,
     DialAccepted,
     DialFailed,
     Effect,
     Event,
+    PlaceCall,
+    ReconcileRequested,
+    RunAction,
     Tick,
     WebhookReceived,
 )
@@ -36,6 +42,20 @@ Runner = Callable[[Effect], Awaitable[Event]]
 
 INTERRUPTED = ("the console stopped before Kaphila answered; check the call board "
                "before trying again")
+
+
+def failure(effect: Effect, message: str, now: float) -> Event:
+    """The event that ends an effect which produced no outcome of its own: every
+    request comes back, so nothing stays pending."""
+    match effect:
+        case PlaceCall():
+            return DialFailed(effect.request_id, message, now)
+        case RunAction():
+            return ActionFailed(effect.request.request_id, message, now)
+        case CheckCall():
+            return CallChecked(effect.call_sid, None, now, effect.reason, reachable=False)
+        case _:
+            assert_never(effect)
 
 
 class Session:
@@ -55,7 +75,7 @@ class Session:
         before = self.state
         self.state, effects = reduce(before, event)
         stored = None
-        if self.journal is not None and not isinstance(event, Tick):
+        if self.journal is not None and _journaled(event):
             stored = self._store(before, event)
         for callback in self._subscribers:
             callback(self.state)
@@ -107,9 +127,10 @@ class Session:
     async def _carry_out(self, effect: Effect) -> None:
         try:
             outcome = await self._run_effect(effect)
-        except Exception:  # a bug in a service: keep the console running, say so
-            log.exception("carrying out %r failed", effect)
-            return
+        except Exception as exc:  # a bug in a service: keep the console running, say so
+            log.exception("carrying out %s failed", type(effect).__name__)
+            outcome = failure(effect, f"the console failed to send it ({type(exc).__name__})",
+                              time.time())
         self.dispatch(outcome)
 
     @property
@@ -126,3 +147,11 @@ class Session:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+
+
+def _journaled(event: Event) -> bool:
+    """The clock, a reconcile request and an unanswered check change nothing a
+    restart would need."""
+    if isinstance(event, Tick | ReconcileRequested):
+        return False
+    return not (isinstance(event, CallChecked) and not event.reachable)

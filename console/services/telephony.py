@@ -21,6 +21,7 @@ from console.core.events import (
     ActionRequested,
     ActionSucceeded,
     CallChecked,
+    CheckCall,
     DialAccepted,
     DialFailed,
     Effect,
@@ -39,6 +40,9 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 T = TypeVar("T")
+
+CHECK_CONCURRENCY = 4  # GET /calls/{id} in flight at once
+CHECK_RATE = 20.0  # checks a second: well inside Kaphila's limit, room left for the operator
 
 
 def explain(exc: TwilioException, caller_id: str = "") -> str:
@@ -67,21 +71,47 @@ def explain(exc: TwilioException, caller_id: str = "") -> str:
     return exc.msg or type(exc).__name__
 
 
+class Pacer:
+    """At most ``rate`` starts a second, evenly spaced (0: no limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if self.rate <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self._next)
+        self._next = start + 1.0 / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
 class Telephony:
     def __init__(self, client: Client, webhook_url: Callable[[], str | None],
                  executor: Executor | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 check_rate: float = CHECK_RATE,
+                 check_concurrency: int = CHECK_CONCURRENCY) -> None:
         self._client = client
         self._webhook_url = webhook_url
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(max_workers=8,
                                                         thread_name_prefix="kaphila-sdk")
         self._clock = clock
+        self._check_pacer = Pacer(check_rate)
+        self._check_slots = asyncio.Semaphore(check_concurrency)
 
     async def run(self, effect: Effect) -> Event:
-        if isinstance(effect, PlaceCall):
-            return await self.place_call(effect)
-        return await self.act(effect)
+        match effect:
+            case PlaceCall():
+                return await self.place_call(effect)
+            case RunAction():
+                return await self.act(effect)
+            case CheckCall():
+                return await self.check(effect)
 
     async def place_call(self, cmd: PlaceCall) -> Event:
         options: dict[str, Any] = {"machine_detection": "enable" if cmd.amd else "none",
@@ -97,6 +127,9 @@ class Telephony:
         except TwilioException as exc:
             return DialFailed(cmd.request_id, explain(exc, cmd.caller_id), self._clock(),
                               code=exc.code)
+        if not call.sid:  # the SDK refuses such an answer; never leave the dial pending
+            return DialFailed(cmd.request_id, "Kaphila's answer had no call id; check the "
+                              "call board before dialling again", self._clock())
         return DialAccepted(cmd.request_id, call.sid, self._clock(), credits=call.credits)
 
     async def act(self, effect: RunAction) -> Event:
@@ -111,16 +144,22 @@ class Telephony:
             return ActionFailed(cmd.request_id, explain(exc), self._clock(), code=exc.code)
         return ActionSucceeded(cmd.request_id, self._clock())
 
-    async def check(self, sid: str) -> CallChecked | None:
-        """The call's status as the API reports it now (after a restart); ``None``
-        when the API cannot be asked (unreachable, refused)."""
-        try:
-            call = await self._run(self._client.calls(sid).fetch)
-        except TwilioRestException as exc:
-            return CallChecked(sid, None, self._clock()) if exc.status == 404 else None
-        except TwilioException:
-            return None
-        return CallChecked(sid, call.status, self._clock())
+    async def check(self, cmd: CheckCall) -> CallChecked:
+        """The call's status as the API reports it now; ``reachable=False`` when the
+        API cannot be asked (unreachable, refused). Paced and bounded: after a
+        restart with thousands of live calls, the checks queue here, not at Kaphila."""
+        sid = cmd.call_sid
+        async with self._check_slots:
+            await self._check_pacer.wait()
+            try:
+                call = await self._run(self._client.calls(sid).fetch)
+            except TwilioRestException as exc:
+                if exc.status == 404:
+                    return CallChecked(sid, None, self._clock(), cmd.reason)
+                return CallChecked(sid, None, self._clock(), cmd.reason, reachable=False)
+            except TwilioException:
+                return CallChecked(sid, None, self._clock(), cmd.reason, reachable=False)
+        return CallChecked(sid, call.status, self._clock(), cmd.reason)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

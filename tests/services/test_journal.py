@@ -28,6 +28,7 @@ from console.core.reducer import RequestState
 from console.services.codec import decode_event, encode_event
 from console.services.journal import SCHEMA_VERSION, Journal
 from console.services.session import INTERRUPTED, Session
+from tests.helpers import until
 from tests.services.rig import Rig, hook, no_effects
 
 EVERY_KIND: list[Event] = [
@@ -141,17 +142,26 @@ async def test_a_restart_brings_back_live_calls_and_fails_unanswered_requests(
     await again.close()
 
 
-async def test_a_full_disk_refuses_the_webhook_turns_history_off_and_keeps_what_is_stored(
-        tmp_path: Path) -> None:
+async def fill_disk(tmp_path: Path) -> Rig:
+    """A rig whose journal file may grow by two pages: SQLite's own size cap
+    makes a real "database or disk is full" error."""
     path = tmp_path / "journal.sqlite3"
     probe = Journal(path, "Test")
     await probe.open()
     await probe.close()
     with sqlite3.connect(path) as conn:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    r = Rig(path, max_pages=pages + 2)
+    r = Rig(path, max_pages=pages + 2, retry_every=0.05)
     await r.journal.open()
     await r.listener.start()
+    return r
+
+
+async def test_after_a_write_error_webhooks_are_refused_until_storing_works_again(
+        tmp_path: Path) -> None:
+    r = await fill_disk(tmp_path)
+    problems: list[str | None] = []
+    r.journal.on_problem(problems.append)
     statuses = []
     async with aiohttp.ClientSession() as http:
         r.http = http
@@ -161,35 +171,144 @@ async def test_a_full_disk_refuses_the_webhook_turns_history_off_and_keeps_what_
             if statuses[-1] != 204:
                 break
         assert statuses[-1] == 503
-        assert r.journal.off_reason is not None
-        assert "full" in r.journal.off_reason
+        assert problems
+        assert "full" in (problems[-1] or "")
         stored_before = len(r.rows())
         assert stored_before == statuses.count(204)
-        # The console keeps running without history: the next webhook is taken.
-        assert await r.post(hook("4.1", "call.initiated", "RINGING")) == 204
+        # A 2xx means stored: while the disk is full every webhook is refused,
+        # yet the operator sees it on the board at once.
+        for _ in range(3):
+            assert await r.post(hook("4.1", "call.initiated", "RINGING")) == 503
         assert "4.1" in r.session.state.calls
+        assert len(r.rows()) == stored_before
+        # Space is freed: the journal comes back by itself and says so.
+        r.journal.max_pages = None
+        await until(lambda: problems[-1] is None, what="the journal to come back")
+        assert r.journal.problem is None
+        # Kaphila delivers the refused webhooks again; now they are stored.
+        assert await r.post(hook("4.1", "call.initiated", "RINGING")) == 204
+        refused = f"3.{len(statuses) - 1}"
+        assert await r.post(hook(refused, "call.initiated", "RINGING", padding="x")) == 204
     await r.listener.stop()
     await r.journal.close()
-    assert len(r.rows()) == stored_before
+    stored = {sid for sid, _ in r.rows()}
+    assert {"4.1", refused} <= stored
+    assert {sid for (sid,) in r.rows("SELECT sid FROM calls")} >= {"4.1", refused}
+
+
+async def test_operator_events_refused_while_failing_are_stored_when_it_comes_back(
+        tmp_path: Path) -> None:
+    r = await fill_disk(tmp_path)
+    async with aiohttp.ClientSession() as http:
+        r.http = http
+        n = 0
+        while await r.post(hook(f"3.{n}", "call.initiated", "RINGING", padding="x" * 400)) \
+                == 204:
+            n += 1
+        r.session.dispatch(DialRequested("d1", "+15551239999", "+19876543210", at=5.0))
+        r.session.dispatch(DialAccepted("d1", "9.9", at=5.1))
+        r.journal.max_pages = None
+        await until(lambda: r.journal.problem is None, what="the journal to come back")
+    await r.listener.stop()
+    await r.journal.close()
+    kinds = [k for sid, k in r.rows() if sid == "9.9"]
+    assert kinds == ["DialRequested", "DialAccepted"]
+    assert r.rows("SELECT status FROM calls WHERE sid = '9.9'") == [("queued",)]
+
+
+async def test_a_string_utf8_cannot_encode_is_stored_escaped_and_storing_goes_on(
+        rig: Rig) -> None:
+    assert rig.http is not None
+    body = json.dumps(hook("5.1", "call.ended", "COMPLETED", reason="x")).replace(
+        '"reason": "x"', '"reason": "bad \\ud800 text"')
+    assert "\\ud800" in body
+    async with rig.http.post(rig.listener.url, data=body,
+                             headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 204
+    assert await rig.post(hook("5.2", "call.initiated", "RINGING")) == 204
+    assert rig.journal.problem is None
+    assert {sid for sid, _ in rig.rows()} == {"5.1", "5.2"}
+    assert rig.rows("SELECT end_reason FROM calls WHERE sid = '5.1'") == [
+        ("bad \\ud800 text",)]
+    [(kind, stored)] = rig.rows("SELECT kind, body FROM events WHERE call_sid = '5.1'")
+    event = decode_event(kind, stored)
+    assert isinstance(event, WebhookReceived)
+    assert event.raw["reason"] == "bad \ud800 text"  # back exactly as it came
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-async def test_a_damaged_file_turns_history_off_and_is_left_untouched(tmp_path: Path) -> None:
+def _set_aside(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(path.name + ".damaged-*"))
+
+
+async def test_a_file_that_is_not_a_database_is_set_aside_and_a_new_one_started(
+        tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     path.write_bytes(b"this is not a database, but it is someone's data\n" * 200)
     before = _digest(path)
     journal = Journal(path, "Test")
     await journal.open()
-    assert not journal.on
-    assert journal.off_reason is not None
-    assert "damaged" in journal.off_reason
-    assert (await journal.append(EVERY_KIND[0], "1.1", None, None)) is True
-    assert await journal.replay() == []
+    assert journal.on
+    assert journal.notices
+    assert "damaged" in journal.notices[0]
+    [aside] = _set_aside(path)
+    assert aside.name in journal.notices[0]
+    assert _digest(aside) == before  # untouched
+    assert await journal.append(EVERY_KIND[0], "1.1", None, None) is True
     await journal.close()
-    assert _digest(path) == before
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (1,)
+
+
+def _damage_a_page(path: Path) -> None:
+    """Overwrite the middle of the file (not its header) with garbage."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    for offset in range(page, len(data) - page, page):
+        data[offset:offset + page] = b"\xde\xad\xbe\xef" * (page // 4)
+    path.write_bytes(bytes(data))
+
+
+async def test_a_damaged_page_found_at_replay_never_stops_the_console(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    first = Session(no_effects, journal=Journal(path, "Test"))
+    assert first.journal is not None
+    await first.journal.open()
+    for n in range(300):
+        stored = first.dispatch(WebhookReceived(
+            f"7.{n}", "call.answered", {"CallSid": f"7.{n}", "CallStatus": "in-progress"},
+            at=1.0, received_at=1.0, raw={"padding": "x" * 200}))
+        assert stored is not None
+    await first.journal.close()
+    _damage_a_page(path)
+    journal = Journal(path, "Test")
+    await journal.open()
+    assert await journal.replay() == []
+    assert journal.on
+    assert any("damaged" in n for n in journal.notices)
+    assert len(_set_aside(path)) == 1
+    assert await journal.append(EVERY_KIND[0], "1.1", None, None) is True
+    await journal.close()
+
+
+async def test_a_stored_event_that_does_not_decode_is_skipped_and_reported(
+        rig: Rig, tmp_path: Path) -> None:
+    assert await rig.post(hook("8.1", "call.answered", "ANSWERED")) == 204
+    assert await rig.post(hook("8.2", "call.answered", "ANSWERED")) == 204
+    await rig.journal.flush()
+    with sqlite3.connect(rig.journal.path) as conn:
+        conn.execute("UPDATE events SET body = '{\"call_sid\": 1' WHERE call_sid = '8.1'")
+    again = Journal(rig.journal.path, "Test")
+    await again.open()
+    events = await again.replay()
+    await again.close()
+    assert [e.call_sid for e in events if isinstance(e, WebhookReceived)] == ["8.2"]
+    assert again.notices
+    assert "could not be read" in again.notices[0]
 
 
 async def test_a_file_from_a_newer_console_is_left_untouched(tmp_path: Path) -> None:
@@ -200,13 +319,15 @@ async def test_a_file_from_a_newer_console_is_left_untouched(tmp_path: Path) -> 
     before = _digest(path)
     journal = Journal(path, "Test")
     await journal.open()
-    assert journal.off_reason is not None
-    assert "newer version" in journal.off_reason
+    assert journal.problem is not None
+    assert "newer version" in journal.problem
+    assert await journal.append(EVERY_KIND[0], "1.1", None, None) is False  # no 2xx
     await journal.close()
     assert _digest(path) == before
 
 
-async def test_a_file_locked_by_another_program_turns_history_off(tmp_path: Path) -> None:
+async def test_a_file_locked_by_another_program_refuses_until_it_is_free(
+        tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     first = Journal(path, "Test")
     await first.open()
@@ -216,14 +337,16 @@ async def test_a_file_locked_by_another_program_turns_history_off(tmp_path: Path
     holder.execute("BEGIN EXCLUSIVE")
     holder.execute("CREATE TABLE held (x)")
     try:
-        journal = Journal(path, "Test", timeout=0.2)
+        journal = Journal(path, "Test", timeout=0.2, retry_every=0.05)
         await journal.open()
-        assert journal.off_reason is not None
-        assert "locked" in journal.off_reason
-        await journal.close()
+        assert journal.problem is not None
+        assert "locked" in journal.problem
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+    await until(lambda: journal.problem is None, what="the lock to be noticed gone")
+    assert await journal.append(EVERY_KIND[0], "1.1", None, None) is True
+    await journal.close()
 
 
 async def test_delete_keeps_live_calls_and_removes_old_finished_ones(rig: Rig) -> None:

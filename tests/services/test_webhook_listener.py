@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -24,17 +25,18 @@ class Harness:
         self.client = Client("ACl", TEST_KEY, environment={}, base_url="http://127.0.0.1:9")
         self.token = new_token()
         self.listener = WebhookListener(self.client, self.events.append, self.token,
-                                        max_body=2048)
+                                        max_body=8192, allowed_hosts=("hooks.example.test",),
+                                        idle_timeout=0.5, body_timeout=0.5)
         self.session: aiohttp.ClientSession | None = None
 
-    async def post(self, body: Any, *, path: str | None = None,
-                   raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    async def post(self, body: Any, *, path: str | None = None, raw: bytes | None = None,
+                   headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         assert self.session is not None
         base = self.listener.url.rsplit("/hooks/", 1)[0]
         url = self.listener.url if path is None else base + path
         data = raw if raw is not None else json.dumps(body).encode()
-        async with self.session.post(url, data=data,
-                                     headers={"Content-Type": "application/json"}) as resp:
+        async with self.session.post(url, data=data, headers={
+                "Content-Type": "application/json", **(headers or {})}) as resp:
             text = await resp.text()
             return resp.status, (json.loads(text) if text else {})
 
@@ -96,9 +98,9 @@ async def test_a_wrong_token_is_404_and_applies_nothing(harness: Harness) -> Non
 
 
 async def test_an_oversized_body_is_413(harness: Harness) -> None:
-    status, body = await harness.post(payload("call.answered", "answered", pad="x" * 5000))
+    status, body = await harness.post(payload("call.answered", "answered", pad="x" * 9000))
     assert status == 413
-    assert body["error"] == "body larger than 2048 bytes"
+    assert body["error"] == "body larger than 8192 bytes"
     assert harness.events == []
 
 
@@ -129,9 +131,9 @@ async def test_duplicate_and_out_of_order_deliveries_reach_a_correct_state(
         state, _ = reduce(state, event)
     call = state.calls["5.1"]
     assert call.status is CallStatus.COMPLETED
-    assert [(e.kind, e.duplicate, e.late) for e in call.timeline] == [
-        ("call.answered", False, True), ("call.answered", True, False),
-        ("call.ended", False, False), ("call.ended", True, False)]
+    assert [(e.kind, e.late) for e in call.timeline] == [
+        ("call.answered", True), ("call.ended", False)]
+    assert call.duplicates == 2
 
 
 async def test_other_methods_and_paths_are_refused(harness: Harness) -> None:
@@ -141,4 +143,90 @@ async def test_other_methods_and_paths_are_refused(harness: Harness) -> None:
     base = harness.listener.url.rsplit("/hooks/", 1)[0]
     async with harness.session.post(base + "/elsewhere", json={}) as resp:
         assert resp.status == 404
+    assert harness.events == []
+
+
+# ------------------------------------------------ what a web page or a bad peer sends
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"Host": "evil.example"}, 421),  # DNS rebinding: a page's name pointed at 127.0.0.1
+    ({"Host": "evil.example:8080"}, 421),
+    ({"Origin": "https://evil.example"}, 403),
+    ({"Origin": "null"}, 403),
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Content-Type": "text/plain"}, 415),  # a page's no-preflight form post
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
+])
+async def test_requests_a_web_page_can_make_are_refused(harness: Harness,
+                                                        headers: dict[str, str],
+                                                        status: int) -> None:
+    got, body = await harness.post(payload("call.answered", "answered"), headers=headers)
+    assert got == status, body
+    assert harness.events == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "hooks.example.test:443"])
+async def test_our_own_host_names_are_taken(harness: Harness, host: str) -> None:
+    got, _ = await harness.post(payload("call.answered", "answered"), headers={"Host": host})
+    assert got == 204
+    assert len(harness.events) == 1
+
+
+@pytest.mark.parametrize("number", [
+    "1e400", "-1e400", "NaN", "Infinity", "1" + "0" * 400, "9" * 5000,
+])
+async def test_absurd_numbers_are_a_400_never_a_500(harness: Harness, number: str) -> None:
+    raw = json.dumps(payload("call.answered", "answered")).replace(
+        '"status": "answered"', f'"status": "answered", "amd": {{"status": "HUMAN", '
+        f'"confidence": {number}}}').encode()
+    status, body = await harness.post(None, raw=raw)
+    assert status == 400, body
+    assert harness.events == []
+
+
+@pytest.mark.parametrize("ts", [
+    "0001-01-01T00:00:00+23:59",  # raised later, in the window
+    "9999-12-31T23:59:59-23:59",
+    "1970-01-01T00:00:00Z",
+    "yesterday",
+    "2026-13-01T00:00:00Z",
+])
+async def test_a_timestamp_that_is_not_a_sane_time_is_refused_at_the_edge(
+        harness: Harness, ts: str) -> None:
+    status, body = await harness.post(payload("call.answered", "answered", ts=ts))
+    assert status == 400
+    assert "timestamp" in body["error"]
+    assert harness.events == []
+
+
+async def _closed_within(port: int, send: bytes, within: float) -> bool:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(send)
+        await writer.drain()
+        async with asyncio.timeout(within):
+            while await reader.read(1024):
+                pass
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        writer.close()
+
+
+async def test_an_idle_connection_is_closed(harness: Harness) -> None:
+    assert await _closed_within(harness.listener.port, b"", within=3.0)
+
+
+async def test_a_connection_trickling_its_headers_is_closed(harness: Harness) -> None:
+    assert await _closed_within(harness.listener.port,
+                                b"POST /hooks/x HTTP/1.1\r\nHost: 127.0.0.1\r\n", within=3.0)
+
+
+async def test_a_body_that_never_arrives_is_refused_and_the_connection_closed(
+        harness: Harness) -> None:
+    head = (f"POST /hooks/{harness.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{").encode()
+    assert await _closed_within(harness.listener.port, head, within=3.0)
     assert harness.events == []
