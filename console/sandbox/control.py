@@ -13,6 +13,8 @@
     GET  /recordings/{recordingId}.wav        a recording (a short real WAV tone)
 
 This is how tests and the console's demo act as the person on the phone.
+Nothing here shows a secret: never an API key, and each call's webhookUrl
+masked (the console's listener URL holds its capability token).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import io
 import math
 import struct
 import wave
+from typing import Any
 
 from aiohttp import web
 
 from console.sandbox.api import SIMULATOR_KEY, ApiError, read_json_object
-from console.sandbox.model import Call
+from console.sandbox.model import Call, masked_url
 
 MAX_PRESS = 64
 INITIAL_FAULTS_KEY = web.AppKey("initial_faults", dict)
@@ -47,15 +50,21 @@ async def health(request: web.Request) -> web.Response:
                               "pendingWebhooks": sim.dispatcher.pending})
 
 
+def _masked(record: dict[str, Any]) -> dict[str, Any]:
+    if record.get("webhookUrl"):
+        record["webhookUrl"] = masked_url(record["webhookUrl"])
+    return record
+
+
 async def list_calls(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     live_only = request.query.get("live") in ("1", "true", "yes")
-    calls = [c.summary_json() for c in sim.calls.values() if c.live or not live_only]
+    calls = [_masked(c.summary_json()) for c in sim.calls.values() if c.live or not live_only]
     return web.json_response({"success": True, "calls": calls})
 
 
 async def show_call(request: web.Request) -> web.Response:
-    return web.json_response({"success": True, "call": _call(request).full_json()})
+    return web.json_response({"success": True, "call": _masked(_call(request).full_json())})
 
 
 async def press(request: web.Request) -> web.Response:

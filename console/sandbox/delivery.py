@@ -27,7 +27,7 @@ import aiohttp
 
 from console.sandbox.config import SandboxConfig
 from console.sandbox.faults import FaultConfig
-from console.sandbox.model import Call, SimClock
+from console.sandbox.model import Call, SimClock, masked_url
 
 log = logging.getLogger("kaphila.sandbox.delivery")
 
@@ -230,7 +230,7 @@ class WebhookDispatcher:
         self._note(call, "delivery-gave-up", eventId=item.event_id, event=item.event,
                    attempts=attempts)
         log.warning("gave up delivering %s for call %s to %s after %d attempts",
-                    item.event, call.call_id, url, attempts)
+                    item.event, call.call_id, masked_url(url), attempts)
         return False
 
     def _note(self, call: Call, kind: str, **details: Any) -> None:

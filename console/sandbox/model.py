@@ -8,10 +8,12 @@ Twilio's): ``ringing`` and ``answered`` are live; ``completed``, ``busy``,
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from console.sandbox.scenarios import Scenario
 
@@ -40,6 +42,27 @@ class SimClock:
 
     async def sleep_until(self, sim_deadline: float) -> None:
         await asyncio.sleep(self.real_seconds(sim_deadline - self.now()))
+
+
+_HOOK_TOKEN = re.compile(r"(/hooks/)([^/]*)")
+
+
+def masked_url(url: str) -> str:
+    """A webhook URL fit to show: scheme, host, port and path, with any
+    ``/hooks/<token>`` segment (the console listener's capability token, which
+    alone lets a sender inject events) cut to its first 4 characters and "…";
+    no user info, query or fragment, which may hold secrets too."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(a URL that cannot be parsed)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    path = _HOOK_TOKEN.sub(lambda m: f"{m[1]}{m[2][:4]}…", parts.path)
+    return f"{parts.scheme}://{netloc}{path}"
 
 
 def iso(ts: float) -> str:
