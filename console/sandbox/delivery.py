@@ -200,8 +200,11 @@ class WebhookDispatcher:
             self.stats.attempts += 1
             result: int | str
             try:
+                # Never follow a redirect: it could lead off loopback (past the
+                # check above) or turn the POST into a GET somewhere else.
                 async with self._session.post(
                     url,
+                    allow_redirects=False,
                     data=item.body,
                     headers={
                         "Content-Type": "application/json",
@@ -216,8 +219,14 @@ class WebhookDispatcher:
             except (aiohttp.ClientError, OSError) as exc:
                 result = f"error: {type(exc).__name__}"
             ok = isinstance(result, int) and 200 <= result < 300
+            extra: dict[str, Any] = {}
+            if isinstance(result, int) and 300 <= result < 400:
+                extra["note"] = "redirects are not followed; a 3xx answer is a failed delivery"
+                log.warning("webhook %s for call %s: %s answered %d, a redirect; "
+                            "redirects are not followed", item.event, call.call_id,
+                            masked_url(url), result)
             self._note(call, "delivery", eventId=item.event_id, event=item.event,
-                       attempt=attempt, result=result)
+                       attempt=attempt, result=result, **extra)
             if ok:
                 self.stats.delivered += 1
                 return True

@@ -110,3 +110,44 @@ async def test_webhooks_to_non_loopback_hosts_are_refused_without_a_lookup(
     assert [e["event"] for e in refused] == ["call.initiated", "call.ended"]
     assert "--allow-remote-webhooks" in refused[0]["reason"]
     assert not [e for e in record["timeline"] if e["type"] == "delivery"]
+
+
+async def test_a_redirect_is_a_failed_delivery_and_is_never_followed() -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from tests.helpers import until
+
+    hits: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        raise web.HTTPFound("/elsewhere")
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(text="followed")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_route("*", "/elsewhere", elsewhere)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        async with Sandbox(make_config()) as sandbox, aiohttp.ClientSession() as session:
+            api = SandboxApi(sandbox.url, TEST_KEY, session)
+            call_id = await api.call("15551230003", f"http://127.0.0.1:{port}/hook")  # busy
+            await until(lambda: not sandbox.simulator.calls[call_id].live, what="busy")
+            async with asyncio.timeout(10):
+                await sandbox.simulator.dispatcher.drain()
+            record = await api.sandbox_call(call_id)
+    finally:
+        await runner.cleanup()
+    assert hits == ["/hook"] * 6  # 2 events x 3 attempts, never the redirect's target
+    results = [e["result"] for e in record["timeline"] if e["type"] == "delivery"]
+    assert results == [302] * 6
+    assert [e["event"] for e in record["timeline"] if e["type"] == "delivery-gave-up"] == [
+        "call.initiated", "call.ended"]
