@@ -108,7 +108,9 @@ class Body:
             raise ApiError(400, f"{name} must be a whole number, not {_json_type(value)}")
         if isinstance(value, float):
             if not math.isfinite(value) or not value.is_integer():
-                raise ApiError(400, f"{name} must be a whole number, not {value}")
+                raise ApiError(400, f"{name} must be a whole number, not {value:.12g}")
+            if not lo <= value <= hi:
+                raise ApiError(400, f"{name} must be between {lo} and {hi}, not {value:.12g}")
             value = int(value)
         if not lo <= value <= hi:
             raise ApiError(400, f"{name} must be between {lo} and {hi}, not {value}")
@@ -129,6 +131,54 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
+# No field takes a number anywhere near this long; Python's own limit (4300
+# digits) would otherwise surface as a ValueError deep inside json.loads.
+MAX_INT_DIGITS = 20
+
+
+class _NumberError(ValueError):
+    """A JSON number the sandbox will not hold, with the message for the caller."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NumberError(f"request body has a number of {len(text.lstrip('-'))} digits; "
+                           f"numbers of more than {MAX_INT_DIGITS} digits are refused")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberError(f"request body has a number out of range: {text[:24]}"
+                           f"{'…' if len(text) > 24 else ''}")
+    return value
+
+
+def _parse_constant(text: str) -> Any:
+    raise _NumberError(f"request body is not valid JSON: {text} is not a number JSON allows "
+                       "(NaN and Infinity are not JSON)")
+
+
+def parse_json(raw: bytes) -> Any:
+    """``json.loads`` that refuses NaN, Infinity, numbers too large for a float
+    and integers of more than ``MAX_INT_DIGITS`` digits, each as a 400."""
+    try:
+        return json.loads(raw, parse_int=_parse_int, parse_float=_parse_float,
+                          parse_constant=_parse_constant)
+    except _NumberError as exc:
+        raise ApiError(400, str(exc)) from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "request body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at "
+                            f"line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply") from None
+    except ValueError as exc:  # anything else json or int() refuses: still bad input
+        raise ApiError(400, f"request body is not valid JSON: {str(exc)[:100]}") from None
+
+
 async def read_json_object(request: web.Request) -> Body:
     """The request's body as a JSON object, or a 400/413 that says why not."""
     try:
@@ -137,15 +187,7 @@ async def read_json_object(request: web.Request) -> Body:
         raise ApiError(413, _too_large(request)) from None
     if not raw.strip():
         raise ApiError(400, "request body is empty; expected a JSON object")
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise ApiError(400, "request body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at "
-                            f"line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is nested too deeply") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, f"request body must be a JSON object, not {_json_type(data)}")
     return Body(data)

@@ -17,6 +17,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+# delay_ms and stall_ms: at most 10 minutes (a longer hold outlasts every client).
+MAX_HOLD_MS = 600_000
 WEBHOOK_FAULTS = ("drop", "duplicate", "reorder", "delay")
 API_FAULTS = ("error", "throttle", "stall")
 ALL_FAULTS = WEBHOOK_FAULTS + API_FAULTS
@@ -76,8 +78,10 @@ class FaultConfig:
             if name in ALL_FAULTS:
                 staged[name] = _parse_fault(name, value)
             elif name in ("delay_ms", "stall_ms"):
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ValueError(f"{name} must be a whole number of milliseconds >= 0")
+                if (not isinstance(value, int) or isinstance(value, bool)
+                        or not 0 <= value <= MAX_HOLD_MS):
+                    raise ValueError(f"{name} must be a whole number of milliseconds >= 0 "
+                                     f"and at most {MAX_HOLD_MS}")
                 staged[name] = value
             else:
                 known = ", ".join((*ALL_FAULTS, "delay_ms", "stall_ms"))
