@@ -21,12 +21,13 @@ import logging
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from console.sandbox.config import NUMBER_RE, Account
 from console.sandbox.simulator import Simulator, SimulatorError
@@ -222,11 +223,18 @@ class _Bucket:
 
 
 class RateLimiter:
-    """A token bucket per API key: ``rate`` requests a second, bursts of 2x."""
+    """A token bucket per API key: ``rate`` requests a second, bursts of 2x.
 
-    def __init__(self, rate: float) -> None:
+    Only keys of accounts get here (auth comes first), but the table is bounded
+    all the same: past ``max_keys`` the key unused for longest is forgotten."""
+
+    def __init__(self, rate: float, max_keys: int = 10_000) -> None:
         self.rate = rate
-        self._buckets: dict[str, _Bucket] = {}
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def allow(self, key: str) -> bool:
         if self.rate <= 0:
@@ -236,6 +244,10 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(capacity, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
         bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * self.rate)
         bucket.stamp = now
         if bucket.tokens < 1.0:
@@ -268,7 +280,7 @@ async def public_api_middleware(request: web.Request, handler: Handler) -> web.S
         return await handler(request)
     app = request.app
     sim = app[SIMULATOR_KEY]
-    sim.requests_received[request.path] += 1
+    sim.requests_received[_counted_as(request, sim)] += 1
     faults = sim.dispatcher.faults
     if faults.stall.fires(sim.rng):
         await asyncio.sleep(faults.stall_ms / 1000)
@@ -283,6 +295,28 @@ async def public_api_middleware(request: web.Request, handler: Handler) -> web.S
                             "per API key", {"Retry-After": "1"})
     request[ACCOUNT_KEY] = account
     return await handler(request)
+
+
+# Distinct paths counted one by one in GET /sandbox/stats; past this, "(other paths)".
+MAX_COUNTED_PATHS = 1000
+
+
+def _counted_as(request: web.Request, sim: Simulator) -> str:
+    """Where GET /sandbox/stats counts this request: by path when it is an
+    endpoint and carries an account's key, else by endpoint pattern, so that
+    requests from strangers (random paths, random call ids, bad keys) add no
+    new entries."""
+    resource = request.match_info.route.resource
+    if request.match_info.http_exception is not None or resource is None:
+        return "(no such endpoint)"
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or key.strip() not in sim.accounts:
+        return resource.canonical
+    counted = sim.requests_received
+    if request.path in counted or len(counted) < MAX_COUNTED_PATHS:
+        return request.path
+    return "(other paths)"
 
 
 @web.middleware

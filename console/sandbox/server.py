@@ -38,6 +38,12 @@ class Sandbox:
         return self._sim
 
     @property
+    def app(self) -> web.Application:
+        if self._runner is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._runner.app
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
