@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8787; 0 = any)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests whose Host header is NAME (besides "
+                             "localhost, 127.0.0.1, ::1 and --host); repeatable")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="a TOML file with [sandbox] settings, [[accounts]] and [faults]")
     parser.add_argument("--account", action="append", default=[], metavar="SPEC",
@@ -86,6 +89,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         faults.update(timing)
     except ValueError as exc:
         raise ConfigError(f"--fault: {exc}") from None
+    if args.allow_host:
+        changes["allowed_hosts"] = (*config.allowed_hosts, *args.allow_host)
     return replace(config, accounts=accounts, faults=faults, **changes)
 
 

@@ -9,8 +9,8 @@ callId, a call that is not live), 401 (no or unknown key), 402 (no credits),
 404 (unknown path or call), 413 (body too large) or 429 (rate limit). Bad
 input never produces a 500.
 
-Request handling order: injected faults, then auth, then the rate limit,
-then the body.
+Request handling order: browser and Host checks (``guard.py``), injected
+faults, then auth, then the rate limit, then the body.
 """
 
 from __future__ import annotations

@@ -57,6 +57,9 @@ class SandboxConfig:
 
     host: str = "127.0.0.1"
     port: int = 8787
+    # Host header names served besides loopback names and ``host`` (DNS
+    # rebinding defence: any other name is refused).
+    allowed_hosts: tuple[str, ...] = ()
     accounts: list[Account] = field(default_factory=list)
     time_scale: float = 1.0
     call_cost: int = 1
@@ -85,6 +88,9 @@ class SandboxConfig:
             raise ConfigError("webhook_attempts must be at least 1")
         if self.max_body_bytes < 256:
             raise ConfigError("max_body_bytes must be at least 256")
+        for name in self.allowed_hosts:
+            if not name or any(ch.isspace() or ch in "/@" for ch in name):
+                raise ConfigError(f"allowed_hosts: {name!r} is not a host name or address")
         if self.rate_limit < 0:
             raise ConfigError("rate_limit cannot be negative")
         if self.max_finished_calls < 1:
@@ -185,6 +191,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return value
     if expected == "bool" and isinstance(value, bool):
         return value
+    if (expected == "tuple[str, ...]" and isinstance(value, list)
+            and all(isinstance(v, str) for v in value)):
+        return tuple(value)
     raise ConfigError(f"{source}: [sandbox].{name} must be of type {expected}, not {value!r}")
 
 

@@ -15,7 +15,7 @@ from typing import Self
 
 from aiohttp import web
 
-from console.sandbox import api, control
+from console.sandbox import api, control, guard
 from console.sandbox.config import SandboxConfig
 from console.sandbox.delivery import WebhookDispatcher
 from console.sandbox.faults import FaultConfig
@@ -57,12 +57,17 @@ class Sandbox:
         faults = FaultConfig.from_mapping(config.faults.to_json())
         dispatcher = WebhookDispatcher(config, faults, clock, rng)
         sim = Simulator(config, clock, dispatcher, rng)
+        # Outermost first: errors as JSON, then browser and Host refusals before
+        # anything else looks at a request, then the public API's faults, auth and
+        # rate limit.
         app = web.Application(
             client_max_size=config.max_body_bytes,
-            middlewares=[api.json_errors_middleware, api.public_api_middleware],
+            middlewares=[api.json_errors_middleware, guard.browser_guard_middleware,
+                         api.public_api_middleware],
         )
         app[api.SIMULATOR_KEY] = sim
         app[api.MAX_BODY_KEY] = config.max_body_bytes
+        app[guard.HOST_POLICY_KEY] = guard.HostPolicy(config.host, config.allowed_hosts)
         app[api.LIMITER_KEY] = api.RateLimiter(config.rate_limit)
         app[control.INITIAL_FAULTS_KEY] = config.faults.to_json()
         api.add_routes(app)

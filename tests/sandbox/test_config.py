@@ -101,6 +101,19 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         config_from_args(build_parser().parse_args(["--fault", "melt=1"]))
 
 
+def test_extra_host_names_from_the_file_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.toml"
+    path.write_text('[sandbox]\nallowed_hosts = ["box.lan"]\n')
+    assert load_toml(path).allowed_hosts == ("box.lan",)
+    args = build_parser().parse_args(["--config", str(path), "--allow-host", "other.lan"])
+    assert config_from_args(args).allowed_hosts == ("box.lan", "other.lan")
+    for text, message in [("allowed_hosts = 'box.lan'", "must be of type tuple"),
+                          ("allowed_hosts = ['a b']", "is not a host name")]:
+        path.write_text(f"[sandbox]\n{text}\n")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_toml(path)
+
+
 def test_with_no_account_a_demo_account_is_created() -> None:
     first = SandboxConfig().with_demo_account().accounts
     second = SandboxConfig().with_demo_account().accounts
