@@ -6,8 +6,9 @@
 Every request needs ``Authorization: Bearer <key>``. Errors are JSON
 ``{"success": false, "error": "<message>"}`` with 400 (bad input, unknown
 callId, a call that is not live), 401 (no or unknown key), 402 (no credits),
-404 (unknown path or call), 413 (body too large) or 429 (rate limit). Bad
-input never produces a 500.
+404 (unknown path or call), 408 (a body too slow to arrive), 413 (body too
+large), 415 (a body that is not ``application/json``) or 429 (rate limit).
+Bad input never produces a 500.
 
 Request handling order: browser and Host checks (``guard.py``), injected
 faults, then auth, then the rate limit, then the body.
@@ -343,6 +344,42 @@ async def json_errors_middleware(request: web.Request, handler: Handler) -> web.
         # A bug in the sandbox, not bad input: say so, keep serving, keep the trace.
         log.exception("unexpected error handling %s %s", request.method, request.path)
         return error_response(500, "internal sandbox error (this is a bug; see the log)")
+
+
+JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"  # what `curl -d` says without -H
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@web.middleware
+async def json_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A POST or PUT body must be ``application/json`` (a page can send that
+    type cross-origin only after a CORS preflight, which is never granted); a
+    POST with no body at all needs no type. The body is read here, in full;
+    handlers then read it from memory."""
+    if request.method not in BODY_METHODS or request.match_info.http_exception is not None:
+        return await handler(request)
+    declared = hdrs.CONTENT_TYPE in request.headers
+    content_type = request.content_type.lower()
+    curl_default = request.method == "PUT" and content_type == FORM_TYPE
+    if declared and content_type != JSON_TYPE and not curl_default:
+        raise ApiError(415, _wrong_type(request.content_type))
+    raw = await request.read()
+    if raw and not declared:
+        raise ApiError(415, f"a request body needs Content-Type: {JSON_TYPE} "
+                            "(curl: -H 'Content-Type: application/json', or --json)")
+    # `curl -X PUT URL -d '{...}'` (as the README shows for /sandbox/faults) labels
+    # its JSON as a form. No browser sends a cross-origin PUT without a preflight,
+    # so that label is let through on PUT when the body is a JSON object, and a
+    # real form body (which never starts with "{") is still refused.
+    if curl_default and not raw.lstrip().startswith(b"{"):
+        raise ApiError(415, _wrong_type(request.content_type))
+    return await handler(request)
+
+
+def _wrong_type(content_type: str) -> str:
+    return (f"Content-Type must be {JSON_TYPE}, not {content_type[:60]!r}; send the body as "
+            "JSON with that type (curl: -H 'Content-Type: application/json', or --json)")
 
 
 # --------------------------------------------------------------------- handlers

@@ -13,6 +13,9 @@ page the user visits could otherwise drive it:
   the console) sends either, so a request carrying ``Origin`` or a cross-site
   ``Sec-Fetch-Site`` is refused with 403. The sandbox sends no CORS headers,
   so a preflight is refused too.
+- Bodies must be ``application/json`` (``api.json_body_middleware``): a page
+  can only send that type cross-origin after a preflight, so this holds even
+  for a browser that leaves ``Origin`` out.
 """
 
 from __future__ import annotations

@@ -59,11 +59,11 @@ class Sandbox:
         sim = Simulator(config, clock, dispatcher, rng)
         # Outermost first: errors as JSON, then browser and Host refusals before
         # anything else looks at a request, then the public API's faults, auth and
-        # rate limit.
+        # rate limit, then the body (JSON only, read within the time limit).
         app = web.Application(
             client_max_size=config.max_body_bytes,
             middlewares=[api.json_errors_middleware, guard.browser_guard_middleware,
-                         api.public_api_middleware],
+                         api.public_api_middleware, api.json_body_middleware],
         )
         app[api.SIMULATOR_KEY] = sim
         app[api.MAX_BODY_KEY] = config.max_body_bytes

@@ -39,6 +39,8 @@ def server() -> Iterator[tuple[str, requests.Session]]:
     with SandboxThread(make_config(max_body_bytes=4096)) as sandbox, \
             requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {TEST_KEY}"
+        # Bodies go to the JSON parser, not to the Content-Type check (415).
+        session.headers["Content-Type"] = "application/json"
         yield sandbox.url, session
 
 
