@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--call-cost", type=int, metavar="N", help="credits per call (default 1)")
     parser.add_argument("--max-body", type=int, metavar="BYTES",
                         help="largest request body accepted (default 65536)")
+    parser.add_argument("--request-timeout", type=float, metavar="S",
+                        help="close a connection idle, or slow to send its request, "
+                             "for this long (default 10)")
     parser.add_argument("--webhook-attempts", type=int, metavar="N",
                         help="delivery attempts per webhook (default 5)")
     parser.add_argument("--webhook-timeout", type=float, metavar="S",
@@ -78,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
             ("max_body_bytes", args.max_body), ("webhook_attempts", args.webhook_attempts),
             ("webhook_timeout", args.webhook_timeout), ("webhook_backoff", args.webhook_backoff),
             ("seed", args.seed), ("allow_remote_webhooks", args.allow_remote_webhooks),
+            ("request_timeout", args.request_timeout),
         )
         if value is not None
     }

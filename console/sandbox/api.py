@@ -43,6 +43,7 @@ MAX_TEXT = 4096
 
 SIMULATOR_KEY = web.AppKey("simulator", Simulator)
 MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
+REQUEST_TIMEOUT_KEY = web.AppKey("request_timeout", float)
 ACCOUNT_KEY = web.RequestKey("account", Account)
 
 
@@ -355,8 +356,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 async def json_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A POST or PUT body must be ``application/json`` (a page can send that
     type cross-origin only after a CORS preflight, which is never granted); a
-    POST with no body at all needs no type. The body is read here, in full;
-    handlers then read it from memory."""
+    POST with no body at all needs no type. The body is read here, in full,
+    within the request timeout; handlers then read it from memory."""
     if request.method not in BODY_METHODS or request.match_info.http_exception is not None:
         return await handler(request)
     declared = hdrs.CONTENT_TYPE in request.headers
@@ -364,7 +365,12 @@ async def json_body_middleware(request: web.Request, handler: Handler) -> web.St
     curl_default = request.method == "PUT" and content_type == FORM_TYPE
     if declared and content_type != JSON_TYPE and not curl_default:
         raise ApiError(415, _wrong_type(request.content_type))
-    raw = await request.read()
+    limit = request.app[REQUEST_TIMEOUT_KEY]
+    try:
+        async with asyncio.timeout(limit):
+            raw = await request.read()
+    except TimeoutError:
+        return await _timed_out(request, limit)
     if raw and not declared:
         raise ApiError(415, f"a request body needs Content-Type: {JSON_TYPE} "
                             "(curl: -H 'Content-Type: application/json', or --json)")
@@ -380,6 +386,20 @@ async def json_body_middleware(request: web.Request, handler: Handler) -> web.St
 def _wrong_type(content_type: str) -> str:
     return (f"Content-Type must be {JSON_TYPE}, not {content_type[:60]!r}; send the body as "
             "JSON with that type (curl: -H 'Content-Type: application/json', or --json)")
+
+
+async def _timed_out(request: web.Request, limit: float) -> web.StreamResponse:
+    """Answer 408 and close the connection: what is left of the body may never come."""
+    log.info("closing a connection whose %s %s body took over %g s", request.method,
+             request.path, limit)
+    response = error_response(408, f"the request body did not arrive within {limit:g} s")
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    # The answer is written (the transport flushes it before closing); without
+    # this, aiohttp would wait up to lingering_time more for the rest of the body.
+    request.protocol.force_close()
+    return response
 
 
 # --------------------------------------------------------------------- handlers

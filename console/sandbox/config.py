@@ -66,6 +66,9 @@ class SandboxConfig:
     # Requests per second per key (token bucket, burst = 2x); 0 turns it off.
     rate_limit: float = 50.0
     max_body_bytes: int = 64 * 1024
+    # Real seconds a connection may sit idle or take to send a request's
+    # headers or body before the sandbox closes it.
+    request_timeout: float = 10.0
     # A call nobody hangs up ends by itself after this long (simulated seconds).
     max_call_seconds: float = 600.0
     # Finished calls kept for inspection; the oldest are forgotten past this.
@@ -88,6 +91,8 @@ class SandboxConfig:
             raise ConfigError("webhook_attempts must be at least 1")
         if self.max_body_bytes < 256:
             raise ConfigError("max_body_bytes must be at least 256")
+        if not 0 < self.request_timeout <= 3600:
+            raise ConfigError("request_timeout must be more than 0 and at most 3600 seconds")
         for name in self.allowed_hosts:
             if not name or any(ch.isspace() or ch in "/@" for ch in name):
                 raise ConfigError(f"allowed_hosts: {name!r} is not a host name or address")

@@ -67,12 +67,19 @@ class Sandbox:
         )
         app[api.SIMULATOR_KEY] = sim
         app[api.MAX_BODY_KEY] = config.max_body_bytes
+        app[api.REQUEST_TIMEOUT_KEY] = config.request_timeout
         app[guard.HOST_POLICY_KEY] = guard.HostPolicy(config.host, config.allowed_hosts)
         app[api.LIMITER_KEY] = api.RateLimiter(config.rate_limit)
         app[control.INITIAL_FAULTS_KEY] = config.faults.to_json()
         api.add_routes(app)
         control.add_routes(app)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        # A connection that is idle, or still sending its request line and headers,
+        # is closed after request_timeout (aiohttp's keep-alive timer runs from
+        # the connection's start too); a body that is not read in that time is
+        # read and dropped for at most as long. The body middleware bounds reading.
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
+                               keepalive_timeout=config.request_timeout,
+                               lingering_time=config.request_timeout)
         await runner.setup()
         try:
             site = web.TCPSite(runner, config.host, config.port, backlog=1024)

@@ -114,6 +114,17 @@ def test_extra_host_names_from_the_file_and_flags(tmp_path: Path) -> None:
             load_toml(path)
 
 
+def test_request_timeout_from_the_file_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.toml"
+    path.write_text("[sandbox]\nrequest_timeout = 3\n")
+    assert load_toml(path).request_timeout == 3.0
+    args = build_parser().parse_args(["--config", str(path), "--request-timeout", "2.5"])
+    assert config_from_args(args).request_timeout == 2.5
+    path.write_text("[sandbox]\nrequest_timeout = 0\n")
+    with pytest.raises(ConfigError, match="request_timeout must be more than 0"):
+        load_toml(path)
+
+
 def test_with_no_account_a_demo_account_is_created() -> None:
     first = SandboxConfig().with_demo_account().accounts
     second = SandboxConfig().with_demo_account().accounts
