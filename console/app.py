@@ -23,7 +23,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,12 +32,12 @@ import aiohttp
 
 from console import config
 from console.config import SANDBOX_PROFILE, Profile, Settings, SettingsError
-from console.core.events import Tick
+from console.core.events import ReconcileRequested, Tick
 from console.sandbox import Account, Sandbox, SandboxConfig
 from console.sandbox.config import DEMO_CALLER_IDS
 from console.services.history import History
 from console.services.journal import FILE_NAME, Journal
-from console.services.secrets import SecretStore, open_secret_store
+from console.services.secrets import SecretStore, key_problem, open_secret_store
 from console.services.session import Session
 from console.services.telephony import Telephony
 from console.services.webhooks import WebhookListener, masked_url, new_token
@@ -73,7 +73,6 @@ class Console:
     history: History | None = None  # None: history is off (``journal.off_reason`` says why)
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _swept_at: float = 0.0
-    _checking: asyncio.Task[None] | None = None
     _closed: bool = False
 
     def fire(self, work: Coroutine[Any, Any, object]) -> None:
@@ -139,20 +138,6 @@ class Console:
         await self.save_settings()
         return await self.apply_retention()
 
-    async def check_live_calls(self) -> None:
-        """Ask the API about every call the journal brought back live."""
-        live = [c.sid for c in self.session.state.calls.values() if c.live]
-        unanswered = 0
-        for sid in live:
-            checked = await self.telephony.check(sid)
-            if checked is None:
-                unanswered += 1
-            else:
-                self.session.dispatch(checked)
-        if unanswered:
-            log.warning("%d calls from before the restart could not be checked with the API; "
-                        "they stay live until their webhooks arrive", unanswered)
-
     async def save_settings(self) -> None:
         """Write settings.json off the loop thread (it fsyncs)."""
         await asyncio.get_running_loop().run_in_executor(
@@ -164,7 +149,10 @@ class Console:
                 for p in self.settings.profiles}
 
     async def save_profile(self, profile: Profile, key: str | None, activate: bool) -> str:
-        """Store the key (keyring, off the loop thread) and the settings; say what happens."""
+        """Store the key (keyring, off the loop thread) and the settings; say what happens.
+        A key that cannot be sent is refused (``ValueError``) before it is stored."""
+        if key and (problem := key_problem(key)):
+            raise ValueError(problem)
         if key:
             await asyncio.get_running_loop().run_in_executor(None, self.store.set,
                                                              profile.name, key)
@@ -180,9 +168,6 @@ class Console:
 
     async def close(self) -> None:
         await self.listener.stop()
-        if self._checking is not None:  # asking the API about rebuilt calls can wait
-            self._checking.cancel()
-            await asyncio.gather(self._checking, return_exceptions=True)
         try:  # what the operator started (a settings save ...) finishes
             async with asyncio.timeout(SHUTDOWN_GRACE):
                 while self._tasks:  # a finishing task may start another
@@ -205,10 +190,20 @@ class Console:
             await self.sandbox.stop()
 
 
+PortTaken = Callable[[int], Awaitable[bool]]
+
+
 async def start_console(settings_path: Path | None = None,
                         store: SecretStore | None = None,
-                        data_dir: Path | None = None) -> Console:
-    """Build and start everything but the window."""
+                        data_dir: Path | None = None,
+                        port_taken: PortTaken | None = None) -> Console:
+    """Build and start everything but the window.
+
+    The listener's port and token are the profile's for good: chosen on the
+    first run and saved at once (a first run killed with -9 keeps them), so
+    webhooks for calls placed before a restart still arrive. When the saved
+    port is taken, ``port_taken(port)`` decides: True listens on another port
+    for this run (saying so), False gives up with ``PortInUse``."""
     warnings: list[str] = []
     try:
         settings = config.load(settings_path)
@@ -236,6 +231,10 @@ async def start_console(settings_path: Path | None = None,
         warnings.append(f"No API key is stored for the profile {profile.name!r}; "
                         "enter it in Settings.")
         key = "missing"
+    elif problem := key_problem(key):  # stored by an older console
+        warnings.append(f"The API key stored for the profile {profile.name!r} cannot be "
+                        "used: " + problem)
+        key = "missing"
     if insecure := config.insecure_url_warning(profile.base_url):
         warnings.append(insecure)
     if not profile.webhook_token:
@@ -246,23 +245,62 @@ async def start_console(settings_path: Path | None = None,
     telephony = Telephony(client, lambda: holder[0].webhook_url() if holder else None)
     journal = Journal((data_dir or config.data_dir()) / FILE_NAME, profile.name)
     await journal.open()
-    if journal.off_reason:
-        warnings.append(journal.off_reason)
-    session = Session(telephony.run, journal=journal if journal.on else None)
+    session = Session(telephony.run, journal=journal)
     session.restore(await journal.replay())
+    warnings.extend(journal.notices)
+    if journal.problem:
+        warnings.append(journal.problem)
     session.fail_interrupted(time.time())
-    listener = WebhookListener(client, session.record, profile.webhook_token,
-                               port=profile.listener_port)
-    await listener.start()
+    try:
+        listener = await _start_listener(client, session, profile, warnings, port_taken)
+    except BaseException:  # nothing started here outlives a console that did not start
+        await journal.close()
+        await loop.run_in_executor(None, telephony.close)
+        if sandbox is not None:
+            await sandbox.stop()
+        raise
+    if profile.listener_port == 0:
+        profile = replace(profile, listener_port=listener.port)
+        settings = settings.with_profile(profile)
+    await loop.run_in_executor(None, config.save, settings, settings_path)
     console = Console(settings, profile, session, telephony, listener, sandbox,
                       aiohttp.ClientSession(), warnings, store, settings_path, journal,
-                      History(journal.path) if journal.on else None)
+                      History(journal.path))
     holder.append(console)
-    if session.state.calls:
-        console._checking = asyncio.ensure_future(console.check_live_calls())
+    if any(c.live for c in session.state.calls.values()):
+        session.dispatch(ReconcileRequested(time.time()))
     log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
              profile.base_url, masked_url(console.webhook_url()))
     return console
+
+
+class PortInUse(Exception):
+    """The profile's listener port is taken and the operator chose not to move."""
+
+
+async def _start_listener(client: Client, session: Session, profile: Profile,
+                          warnings: list[str], port_taken: PortTaken | None) -> WebhookListener:
+    listener = WebhookListener(client, session.record, profile.webhook_token,
+                               port=profile.listener_port,
+                               allowed_hosts=config.webhook_hosts(profile))
+    try:
+        await listener.start()
+        return listener
+    except OSError as exc:
+        if profile.listener_port == 0:
+            raise
+        log.warning("listener port %d: %s", profile.listener_port, exc)
+    if port_taken is not None and not await port_taken(profile.listener_port):
+        raise PortInUse(f"Port {profile.listener_port} is in use by another program.")
+    listener = WebhookListener(client, session.record, profile.webhook_token, port=0,
+                               allowed_hosts=config.webhook_hosts(profile))
+    await listener.start()
+    warnings.append(
+        f"Port {profile.listener_port}, where this profile receives webhooks, is in use by "
+        f"another program (a second console?). Listening on port {listener.port} for now: "
+        "webhooks for calls placed before may not arrive here; their calls are checked with "
+        "the API instead. The saved port is kept for the next start.")
+    return listener
 
 
 def _sandbox_profile() -> Profile:

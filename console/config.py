@@ -99,6 +99,13 @@ def insecure_url_warning(url: str) -> str | None:
             "unencrypted. Use https://.")
 
 
+def webhook_hosts(profile: Profile) -> tuple[str, ...]:
+    """Host names the profile's webhooks may be addressed to besides this machine's
+    own (the public webhook host, e.g. a tunnel in front of the listener)."""
+    host = urlsplit(profile.public_webhook_base).hostname if profile.public_webhook_base else None
+    return (host.lower(),) if host else ()
+
+
 def load(path: Path | None = None) -> Settings:
     """Read the settings; a missing file gives the defaults. A file that cannot
     be read is moved aside (``settings.json.unreadable``) and reported."""

@@ -3,6 +3,7 @@ journal, are checked with the API, and go on receiving webhooks."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -10,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from console import config
-from console.app import Console, start_console
+from console.app import Console, PortInUse, start_console
 from console.config import Profile, Settings
 from console.core.calls import CallStatus
-from console.core.events import ActionKind, ActionRequested, DialRequested
+from console.core.events import ActionKind, ActionRequested, DialRequested, Tick
+from console.core.reducer import SCAN_EVERY, SILENCE_CHECK
 from console.sandbox import Sandbox, SandboxConfig
 from console.services.history import HistoryFilter
 from console.services.secrets import MemoryStore
@@ -121,5 +123,135 @@ async def test_the_history_setting_deletes_old_calls(tmp_path: Path) -> None:
         assert config.load(tmp_path / "settings.json").history_days == 30
         assert await console.delete_history() == 1
         assert await console.history.count(HistoryFilter()) == 0
+    finally:
+        await console.close()
+
+
+# ------------------------------------------------ the listener's address is the profile's
+
+
+async def test_the_listener_port_and_token_are_saved_at_once_on_a_first_run(
+        tmp_path: Path) -> None:
+    settings_path = tmp_path / "settings.json"
+    first = await start_console(settings_path, MemoryStore(), tmp_path / "data")
+    try:
+        # Saved before anything else happens: a first run killed with -9 here keeps them.
+        saved = config.load(settings_path).profile()
+        assert saved is not None
+        assert saved.listener_port == first.listener.port != 0
+        assert saved.webhook_token == first.profile.webhook_token != ""
+        url = first.listener.url
+    finally:
+        await first.close()
+    second = await start_console(settings_path, MemoryStore(), tmp_path / "data")
+    try:
+        assert second.listener.url == url  # webhooks for calls placed before still arrive
+    finally:
+        await second.close()
+
+
+def live_profile(sandbox: Sandbox, port: int) -> Profile:
+    return Profile("Live", base_url=sandbox.url, caller_ids=("+" + CALLER_ID,),
+                   listener_port=port, webhook_token=new_token())
+
+
+async def test_a_taken_port_is_a_clear_message_and_a_choice(sandbox: Sandbox,
+                                                           tmp_path: Path) -> None:
+    settings_path = tmp_path / "settings.json"
+    store = MemoryStore()
+    store.set("Live", TEST_KEY)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        config.save(Settings(profiles=(live_profile(sandbox, port),), active="Live"),
+                    settings_path)
+        asked: list[int] = []
+
+        async def decline(taken: int) -> bool:
+            asked.append(taken)
+            return False
+
+        with pytest.raises(PortInUse, match=f"Port {port} is in use"):
+            await start_console(settings_path, store, tmp_path / "data", port_taken=decline)
+        assert asked == [port]
+
+        async def accept(taken: int) -> bool:
+            return True
+
+        console = await start_console(settings_path, store, tmp_path / "data",
+                                      port_taken=accept)
+        try:
+            assert console.listener.port != port
+            assert any(f"Port {port}" in w and "in use" in w for w in console.warnings)
+            saved = config.load(settings_path).profile()
+            assert saved is not None
+            assert saved.listener_port == port  # kept for the next start
+        finally:
+            await console.close()
+
+
+async def test_a_damaged_journal_is_set_aside_and_the_console_still_dials(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "journal.sqlite3").write_bytes(b"garbage, not a database\n" * 500)
+    console = await start_console(tmp_path / "settings.json", MemoryStore(), data)
+    try:
+        assert any("set aside" in w for w in console.warnings)
+        assert console.journal is not None
+        assert console.journal.on
+        sid = await dial(console, "+15551230003")  # busy: over at once
+        await until(lambda: not console.session.state.calls[sid].live, within=20)
+        await console.journal.flush()
+        assert console.history is not None
+        assert await console.history.count(HistoryFilter()) == 1
+    finally:
+        await console.close()
+    assert len(list(data.glob("journal.sqlite3.damaged-*"))) == 1
+
+
+async def test_a_silent_call_that_ended_meanwhile_is_ended_on_the_board(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    settings_path = tmp_path / "settings.json"
+    config.save(Settings(profiles=(live_profile(sandbox, 0),), active="Live"), settings_path)
+    store = MemoryStore()
+    store.set("Live", TEST_KEY)
+    console = await start_console(settings_path, store, tmp_path / "data")
+    try:
+        sid = await dial(console, "+15551230000")
+        await until(lambda: the_call(console, sid) is CallStatus.IN_PROGRESS)
+        # The callee hangs up, and every webhook about it is lost on the way.
+        await console.listener.stop()
+        async with console.http.post(f"{sandbox.url}/sandbox/calls/{sid}/hangup",
+                                     json={}) as resp:
+            assert resp.status == 200
+        assert the_call(console, sid) is CallStatus.IN_PROGRESS  # a ghost, for now
+        console.session.dispatch(Tick(time.time() + SILENCE_CHECK + SCAN_EVERY))
+        await until(lambda: not console.session.state.calls[sid].live)
+        call = console.session.state.calls[sid]
+        assert call.status is CallStatus.COMPLETED
+        assert [e.summary for e in call.timeline if e.kind == "console.checked"] == [
+            "Checked after a silence: Completed"]
+    finally:
+        await console.close()
+
+
+async def test_a_key_with_a_line_break_is_refused_when_entered_and_never_shown(
+        sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bad = "ak_live_secret\r\nX-Injected: 1"
+    settings_path = tmp_path / "settings.json"
+    config.save(Settings(profiles=(live_profile(sandbox, 0),), active="Live"), settings_path)
+    store = MemoryStore()
+    store.set("Live", bad)  # as an older console stored it
+    console = await start_console(settings_path, store, tmp_path / "data")
+    try:
+        assert any("cannot be used" in w for w in console.warnings)
+        with pytest.raises(ValueError, match="line break"):
+            await console.save_profile(console.profile, "ak_new\nkey", activate=False)
+        assert store.get("Live") == bad  # nothing replaced by the refused key
+        texts = [*console.warnings, *(r.getMessage() for r in caplog.records)]
+        assert not any("ak_live_secret" in t or "ak_new" in t for t in texts)
     finally:
         await console.close()

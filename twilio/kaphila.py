@@ -130,3 +130,9 @@ def error_code(status: int, message: str) -> int:
     if status >= 500:
         return CODE_SERVER
     return CODE_BAD_REQUEST
+
+
+def valid_key(key: str) -> bool:
+    """An API key that can travel in an ``Authorization: Bearer`` header: printable
+    ASCII, no spaces, no line breaks."""
+    return bool(key) and all("!" <= c <= "~" for c in key)

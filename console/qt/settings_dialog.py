@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from console.config import Profile, Settings, insecure_url_warning
 from console.core.phone import check_number
 from console.qt.theme import apply_theme
+from console.services.secrets import key_problem
 
 THEME_CHOICES = (("light", "Light"), ("dark", "Dark"),
                  ("system", "System (follow the desktop)"))
@@ -163,6 +164,8 @@ class SettingsDialog(QDialog):
             problems.append("The base URL must start with https://")
         if not base.sandbox and not self.api_key.text() and not self._has_key.get(name):
             problems.append("Paste the profile's API key.")
+        if (key := self.api_key.text().strip()) and (problem := key_problem(key)):
+            problems.append(problem)
         profile = replace(base, name=name, base_url=url,
                           account_sid=self.account_sid.text().strip() or base.account_sid,
                           caller_ids=tuple(caller_ids),

@@ -18,11 +18,21 @@ import keyring
 import keyring.backend
 import keyring.errors
 
+from twilio import kaphila
+
 log = logging.getLogger("kaphila.console.secrets")
 
 SERVICE = "kaphila-console"
 # Backends that are not a real keyring: nothing is stored, or stored in clear.
 _NOT_SECURE_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+
+def key_problem(key: str) -> str | None:
+    """Why an API key cannot be used, in words that never repeat the key."""
+    if not kaphila.valid_key(key):
+        return ("The API key contains a line break, a space or another character that "
+                "cannot be sent; paste it again without them.")
+    return None
 
 
 class SecretStoreError(Exception):

@@ -53,6 +53,8 @@ def explain(exc: TwilioException, caller_id: str = "") -> str:
         return f"Cannot reach Kaphila ({exc.cause})"
     if isinstance(exc, KaphilaNotSupportedError):
         return exc.msg
+    if isinstance(exc, TwilioRestException) and (exc.status or 0) < 400:
+        return exc.msg  # an answer the SDK could not use (a redirect, no call id): as it says
     if isinstance(exc, TwilioRestException):
         status = f" (Kaphila {exc.status})"
         words = {

@@ -189,3 +189,42 @@ def test_the_rest_exception_keeps_twilios_constructor_and_str() -> None:
     assert (error.status, error.uri, error.msg, error.code, error.method, error.details) == (
         404, "/x", "not here", 20404, "GET", {"a": 1})
     assert str(error) == "HTTP 404 error: not here"
+
+
+# ------------------------------------------------ a key that cannot travel, a server that echoes
+
+@pytest.mark.parametrize("key", ["ak_live_abc\r\nX-Evil: 1", "ak_live_abc\n", "ak live",
+                                 "ak_live_\x00abc", "ak_lïve_abc"])
+def test_a_key_that_cannot_be_sent_is_refused_without_repeating_it(key: str) -> None:
+    with pytest.raises(TwilioException) as raised:
+        Client("AC1", key, base_url="http://127.0.0.1:9", environment={})
+    assert "line break" in raised.value.msg
+    assert "ak_live_abc" not in str(raised.value)
+    assert "abc" not in repr(raised.value.args)
+
+
+def test_an_error_that_echoes_the_key_is_redacted_and_no_debug_line_has_it(
+        serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import json
+
+    from flask import Flask, request
+
+    app = Flask("echo")
+    key = 'ak_live_"quoted\\back'  # JSON and repr escape it: both forms must go
+
+    @app.post("/makecall")
+    def makecall() -> Any:
+        return app.response_class(json.dumps({"success": False, "error":
+                                              f"bad {request.headers['Authorization']}"}),
+                                  status=401, mimetype="application/json")
+
+    server = serve(app)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(TwilioRestException) as raised:
+        sdk(server.url, key=key).calls.create(to=TO, from_=FROM)
+    assert "[redacted]" in raised.value.msg
+    everything = [raised.value.msg, str(raised.value), repr(raised.value.args)]
+    everything += [r.getMessage() for r in caplog.records]
+    for text in everything:
+        for form in (key, json.dumps(key)[1:-1], repr(key)[1:-1]):
+            assert form not in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from aiohttp import web
 
 from console.core.events import (
     ActionFailed,
@@ -13,10 +14,15 @@ from console.core.events import (
     ActionSucceeded,
     DialAccepted,
     DialFailed,
+    DialRequested,
+    Effect,
+    Event,
     PlaceCall,
     RunAction,
 )
+from console.core.reducer import RequestState
 from console.sandbox import Account, Sandbox
+from console.services.session import Session
 from console.services.telephony import Telephony
 from tests.helpers import CALLER_ID, TEST_KEY, SandboxApi, WebhookReceiver
 from tests.sandbox.conftest import make_config
@@ -118,3 +124,54 @@ async def test_speak_gather_forward_and_hang_up_reach_the_call(
     assert isinstance(failed, ActionFailed)
     assert failed.message == (f"Kaphila refused: call {sid} has already ended (completed) "
                               "(Kaphila 400)")
+
+
+# ------------------------------------------------ every outcome comes back as an event
+
+
+async def _odd_kaphila(answer: web.Response) -> web.AppRunner:
+    """A server that answers every request the same odd way."""
+    async def handle(request: web.Request) -> web.Response:
+        return answer
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (web.Response(status=301, headers={"Location": "https://127.0.0.1:9/makecall"}),
+     "redirect"),
+    (web.json_response({"success": True, "status": "queued"}), "no callId"),
+])
+async def test_a_dial_whose_answer_has_no_call_id_fails_instead_of_staying_pending(
+        answer: web.Response, words: str) -> None:
+    runner = await _odd_kaphila(answer)
+    host, port = runner.addresses[0][:2]
+    telephony = telephony_for(f"http://{host}:{port}", None)
+    try:
+        event = await telephony.run(dial())
+    finally:
+        telephony.close()
+        await runner.cleanup()
+    assert isinstance(event, DialFailed)
+    assert words in event.message
+
+
+async def test_a_service_that_raises_still_ends_the_request_and_the_number_can_be_redialled(
+        ) -> None:
+    async def broken(effect: Effect) -> Event:
+        raise RuntimeError("a bug")
+
+    session = Session(broken)
+    session.dispatch(DialRequested("r1", "+15551230000", FROM, at=1.0))
+    await session.drain()
+    request = session.state.requests["r1"]
+    assert request.state == RequestState.FAILED
+    assert "RuntimeError" in request.message
+    session.dispatch(DialRequested("r2", "+15551230000", FROM, at=2.0))
+    assert session.state.requests["r2"].state == RequestState.PENDING
+    await session.drain()

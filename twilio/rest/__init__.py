@@ -48,6 +48,11 @@ class Client:
             raise TwilioException("Credentials are required to create a TwilioClient: "
                                   "set TWILIO_AUTH_TOKEN (or pass the auth token) to your "
                                   "Kaphila API key")
+        if not kaphila.valid_key(self.password):
+            # Never in the message: a key with a line break would split the
+            # Authorization header, and error texts end up on screens and in logs.
+            raise TwilioException("The API key contains a line break, a space or another "
+                                  "character that cannot be sent; enter it again")
         if amd_not_sure_as not in ("human", "unknown"):
             raise TwilioException("amd_not_sure_as must be 'human' or 'unknown'")
         self.account_sid = account_sid or self.username or PLACEHOLDER_ACCOUNT_SID

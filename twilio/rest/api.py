@@ -88,6 +88,15 @@ class KaphilaApi:
                     f"{type(exc).__name__}: {exc}")) from exc
             status = response.status_code
             log.debug("%s %s -> %d %s", method, url, status, self.redact(response.text[:2000]))
+            if 300 <= status < 400:
+                # Redirects are not followed: the Bearer key would go wherever the
+                # Location says, and a POST would turn into a GET.
+                where = _header(response.headers, "Location")
+                raise TwilioRestException(
+                    status, url, f"Kaphila answered HTTP {status}, a redirect"
+                    + (f" to {self.redact(where)}" if where else "")
+                    + "; redirects are not followed: check the base URL (http or https?)",
+                    kaphila.CODE_SERVER, method)
             if status in RETRY_STATUSES and method == "GET" and attempt < attempts:
                 self._pause(attempt, _retry_after(response.headers))
                 continue
@@ -95,7 +104,12 @@ class KaphilaApi:
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def redact(self, text: str) -> str:
-        return text.replace(self._key, REDACTED) if self._key else text
+        """``text`` without the key, also as ``repr`` or a JSON string would escape it."""
+        if not self._key:
+            return text
+        for form in (self._key, repr(self._key)[1:-1], json.dumps(self._key)[1:-1]):
+            text = text.replace(form, REDACTED)
+        return text
 
     def _pause(self, attempt: int, retry_after: float | None) -> None:
         delay = retry_after if retry_after is not None else self.backoff * 2 ** (attempt - 1)
@@ -126,6 +140,14 @@ class KaphilaApi:
 def _safe_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: (f"Bearer {REDACTED}" if k.lower() == "authorization" else v)
             for k, v in headers.items()}
+
+
+def _header(headers: Any, name: str) -> str:
+    try:
+        value = headers.get(name) if headers is not None else None
+    except (AttributeError, TypeError):
+        return ""
+    return str(value)[:200] if value else ""
 
 
 def _retry_after(headers: Any) -> float | None:

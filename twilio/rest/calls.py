@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -57,15 +58,25 @@ def parse_time(value: object) -> datetime | None:
 
 
 class CallStore:
-    """Thread-safe: webhooks arrive on server threads while the app reads."""
+    """Thread-safe: webhooks arrive on server threads while the app reads.
 
-    def __init__(self) -> None:
+    Bounded: the ``limit`` calls heard of most recently are kept, so a flood of
+    webhooks for unknown call ids cannot grow a long-running listener's memory."""
+
+    def __init__(self, limit: int = 10_000) -> None:
         self._lock = threading.Lock()
-        self._calls: dict[str, dict[str, Any]] = {}
+        self._calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.limit = limit
 
     def update(self, sid: str, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            view = self._calls.setdefault(sid, {"sid": sid})
+            view = self._calls.get(sid)
+            if view is None:
+                view = self._calls[sid] = {"sid": sid}
+                while len(self._calls) > self.limit:
+                    self._calls.popitem(last=False)
+            else:
+                self._calls.move_to_end(sid)
             for key, value in fields.items():
                 if value is not None:
                     view[key] = value
@@ -326,7 +337,14 @@ class CallList:
             body[kaphila.F_RECORD] = bool(record)
         _warn_unhonoured(kwargs, extra_ignored)
         answer = api.post(kaphila.MAKE_CALL, body)
-        sid = str(answer[kaphila.F_CALL_ID])
+        sid = answer.get(kaphila.F_CALL_ID)
+        if not isinstance(sid, str) or not sid:
+            # Without a call id the call cannot be followed or hung up: say so
+            # instead of handing back a call nobody can act on.
+            raise TwilioRestException(
+                200, uri, "Kaphila's answer to /makecall has no callId; the call may or may "
+                "not have been placed (is the base URL right?)", kaphila.CODE_SERVER, "POST",
+                details=answer)
         view = self._client.call_store.update(
             sid,
             status=kaphila.STATUS_TO_TWILIO.get(str(answer.get(kaphila.F_STATUS)), "queued"),
