@@ -240,7 +240,9 @@ async def start_console(settings_path: Path | None = None,
     if not profile.webhook_token:
         profile = replace(profile, webhook_token=new_token())
     settings = replace(settings.with_profile(profile), active=profile.name)
-    client = Client(profile.account_sid, key, base_url=profile.base_url, environment={})
+    # AMD "not sure" stays "unknown": the operator sees it as not sure, with its confidence.
+    client = Client(profile.account_sid, key, base_url=profile.base_url, environment={},
+                    amd_not_sure_as="unknown")
     holder: list[Console] = []
     telephony = Telephony(client, lambda: holder[0].webhook_url() if holder else None)
     journal = Journal((data_dir or config.data_dir()) / FILE_NAME, profile.name)
@@ -344,6 +346,7 @@ def build_window(console: Console, on_close: Callable[[], None] | None = None,
                 console.history, console.journal.off_reason if console.journal else None,
                 console.fire, console.delete_history, console.set_retention,
                 console.settings.history_days), window))
+            console.session.subscribe(lambda _: history[0].live_update())
         history[0].show()
         history[0].raise_()
         history[0].activateWindow()
@@ -361,6 +364,9 @@ def build_window(console: Console, on_close: Callable[[], None] | None = None,
     window = MainWindow(console.profile, services, console.webhook_url())
     console.session.subscribe(window.on_state)
     window.show_warnings(console.warnings)
+    if console.journal is not None:
+        console.journal.on_problem(window.show_history_problem)
+        window.show_history_problem(console.journal.problem)
     return window
 
 

@@ -59,7 +59,8 @@ async def run_checks(out: TextIO) -> int:
                       f"none usable, keys kept for the session only (reported: "
                       f"{opened.warning.split('.')[0]})")
     else:
-        checks.report("keyring", True, opened.store.description)
+        checks.report("keyring", True, f"{opened.store.description} "
+                      f"({getattr(opened.store, 'backend_name', '')})")
 
     families = QFontDatabase.families()
     checks.report("fonts", bool(families), f"{len(families)} families"

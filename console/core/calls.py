@@ -102,6 +102,7 @@ class Call:
     ended_at: float | None = None
     amd: Amd | None = None
     digits: str = ""  # digits of the current or last gather, else the last keys pressed
+    gathers: tuple[str, ...] = ()  # the digits of every finished gather, in order
     gathering: bool = False
     forwarded_to: str | None = None
     recording_url: str | None = None
@@ -117,3 +118,8 @@ class Call:
     @property
     def live(self) -> bool:
         return not self.status.terminal
+
+    @property
+    def all_digits(self) -> str:
+        """Every finished gather's digits ("-" for none), else the keys pressed."""
+        return ", ".join(d or "-" for d in self.gathers) if self.gathers else self.digits

@@ -20,6 +20,18 @@ class ActionKind(Enum):
     HANG_UP = "hang up"
 
 
+class Failure(Enum):
+    """Why a request failed, as a fact (the words are the presentation's)."""
+
+    REFUSED = "refused"  # Kaphila answered no
+    UNREACHABLE = "unreachable"  # Kaphila could not be reached
+    TIMED_OUT = "timed out"  # no answer in time: it may or may not have gone through
+    INTERRUPTED = "interrupted"  # the console stopped before the answer
+    ENDED = "ended"  # the call had already ended
+    BUSY = "busy"  # the call is already doing that (a gather running, a hang-up on its way)
+    INTERNAL = "internal"  # the console failed to send it
+
+
 class CheckReason(Enum):
     """Why the console asked the API about a call."""
 
@@ -67,6 +79,7 @@ class DialFailed:
     message: str
     at: float
     code: int | None = None
+    reason: Failure = Failure.REFUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,7 @@ class ActionFailed:
     message: str
     at: float
     code: int | None = None
+    reason: Failure = Failure.REFUSED
 
 
 @dataclass(frozen=True, slots=True)

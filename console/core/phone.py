@@ -77,3 +77,20 @@ def is_mobile(e164: str) -> bool:
         return False
     return phonenumbers.number_type(number) in (PhoneNumberType.MOBILE,
                                                 PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def still_typing(text: str, region: str = "US") -> bool:
+    """True while ``text`` is not a number yet but a few more digits could make
+    it one: the dial field shows no error for a number still being typed."""
+    cleaned = text.strip()
+    if not cleaned or any(c not in "+0123456789 -()." for c in cleaned):
+        return False
+    digits = sum(c.isdigit() for c in cleaned)
+    for extra in range(1, max(0, 15 - digits) + 1):
+        try:
+            number = phonenumbers.parse(cleaned + "0" * extra, region.upper() or None)
+        except NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return True
+    return False

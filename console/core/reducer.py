@@ -53,6 +53,7 @@ from console.core.events import (
     DialRequested,
     Effect,
     Event,
+    Failure,
     PlaceCall,
     ReconcileRequested,
     RunAction,
@@ -89,6 +90,11 @@ class Request:
     state: str = RequestState.PENDING
     message: str = ""
     code: int | None = None
+    reason: Failure | None = None
+
+    @property
+    def unreachable(self) -> bool:
+        return self.reason is Failure.UNREACHABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +149,7 @@ def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
             return _dial_accepted(state, event), ()
         case DialFailed() | ActionFailed():
             return _request_failed(state, event.request_id, event.message, event.code,
-                                   event.at), ()
+                                   event.at, event.reason), ()
         case ActionRequested():
             return _action_requested(state, event)
         case ActionSucceeded():
@@ -241,6 +247,8 @@ def _facts(call: Call, event: WebhookReceived) -> dict[str, object]:
         changes["digits"] = digits
     elif name in ("gather.complete", "gather.timeout", "gather.failed"):
         changes.update(gathering=False, digits=digits or call.digits)
+        if name != "gather.failed":
+            changes["gathers"] = (*call.gathers, digits)
     elif name == "dtmf.received" and not call.gathering:
         changes["digits"] = (call.digits + digits)[-12:]
     if params.get("RecordingUrl"):
@@ -325,12 +333,12 @@ def _dial_accepted(state: State, event: DialAccepted) -> State:
 
 
 def _request_failed(state: State, request_id: str, message: str, code: int | None,
-                    at: float) -> State:
+                    at: float, reason: Failure = Failure.REFUSED) -> State:
     request = state.requests.get(request_id)
     if request is None or request.state != RequestState.PENDING:
         return state
     state = _finish_request(state, replace(request, state=RequestState.FAILED,
-                                           message=message, code=code))
+                                           message=message, code=code, reason=reason))
     what = "Dial" if request.kind == "dial" else request.kind.capitalize()
     return _log(state, LogEntry(at, f"{what} failed: {message}", request.call_sid, "error"))
 
@@ -368,11 +376,14 @@ def _action_requested(state: State, event: ActionRequested) -> tuple[State, tupl
     state = replace(state, requests=state.requests.set(event.request_id, request))
     if call is None or not call.live:
         return _request_failed(state, event.request_id, "the call has already ended", None,
-                               event.at), ()
+                               event.at, Failure.ENDED), ()
+    if event.kind is ActionKind.GATHER and call.gathering:
+        return _request_failed(state, event.request_id, "a gather is already running on "
+                               "this call", None, event.at, Failure.BUSY), ()
     if event.kind is ActionKind.HANG_UP:
         if event.call_sid in state.hanging_up:
             return _request_failed(state, event.request_id, "already hanging up", None,
-                                   event.at), ()
+                                   event.at, Failure.BUSY), ()
         state = replace(state, hanging_up=state.hanging_up.set(event.call_sid,
                                                                event.request_id))
     return state, (RunAction(event),)

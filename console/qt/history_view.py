@@ -182,7 +182,11 @@ class HistoryWindow(QWidget):
         self.query_number = 0  # answers to an older query are dropped
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.refresh)
+        # New calls and changes show while the window is open, at most once a second.
+        self._live = QTimer(self, singleShot=True, interval=1000)
+        self._live.timeout.connect(self._on_live_timeout)
         self._build()
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Cancel), self, activated=self.close)
         self.model.more_wanted.connect(self._on_model_more_wanted)
         self.model.sort_wanted.connect(self._on_model_sort_wanted)
         self.resize(1180, 640)
@@ -309,10 +313,23 @@ class HistoryWindow(QWidget):
         super().showEvent(event)
         self.refresh()
 
-    def refresh(self) -> None:
+    def live_update(self) -> None:
+        """The console's calls changed: refresh soon if the window is open."""
+        if self.isVisible() and not self._live.isActive():
+            self._live.start()
+
+    def _on_live_timeout(self) -> None:
+        if self.isVisible() and not self.model.loading:
+            self.refresh(keep_place=True)
+
+    def refresh(self, keep_place: bool = False) -> None:
         history = self.services.history
         if history is None:
             return
+        if keep_place and self.model.rowCount() > PAGE:
+            return  # the operator is deep in a long list: do not pull it from under them
+        selected = self.selected_sid() if keep_place else None
+        scroll = self.table.verticalScrollBar().value() if keep_place else 0
         self.query_number += 1
         number, wanted = self.query_number, self.current_filter()
         self.model.loading = True
@@ -328,6 +345,9 @@ class HistoryWindow(QWidget):
                 return
             if isValid(self) and number == self.query_number:
                 self.model.reset(rows, total)
+                if selected is not None:
+                    self._reselect(selected)
+                self.table.verticalScrollBar().setValue(scroll)
                 self.count_label.setText(f"{total:,} call{'s' if total != 1 else ''}")
                 self._offer_callers(callers)
 
@@ -365,6 +385,12 @@ class HistoryWindow(QWidget):
         self._debounce.start()
 
     # ------------------------------------------------------------------ actions
+
+    def _reselect(self, sid: str) -> None:
+        for row, call in enumerate(self.model.rows):
+            if call.sid == sid:
+                self.table.selectRow(row)
+                return
 
     def selected_sid(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

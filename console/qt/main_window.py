@@ -1,41 +1,27 @@
-"""The operator's window: dial, watch the live board, act on the selected call.
+"""The operator's window: it composes the widgets in ``console.qt.widgets`` and
+wires them; it keeps no domain state.
 
-Views never keep domain state: they re-read the reducer's ``State`` when the
-session says it changed, at most every 16 ms (bursts of webhooks do not
-repaint per event). Operator actions become events dispatched to the session.
+Views re-read the reducer's ``State`` when the session says it changed, at
+most every 16 ms (bursts of webhooks do not repaint per event). Operator
+actions become events dispatched to the session. Selection follows a call,
+not a row; a call this window dialled is selected when Kaphila accepts it.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QCompleter,
-    QFormLayout,
-    QFrame,
-    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
-    QMessageBox,
-    QPushButton,
-    QSpinBox,
+    QScrollArea,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -43,20 +29,21 @@ from PySide6.QtWidgets import (
 
 from console.config import Profile
 from console.core.calls import Call
-from console.core.events import ActionKind, ActionRequested, DialRequested, Event
-from console.core.phone import check_number, format_as_typed
-from console.core.reducer import LogEntry, Request, RequestState, State
-from console.qt.models import CallBoardModel, session_rows
-from console.qt.palette import qcolor
+from console.core.events import ActionRequested, DialRequested, Event
+from console.core.reducer import RequestState, State
+from console.qt import wording
+from console.qt.models import CallBoardModel, session_order, session_rows
+from console.qt.widgets.call_actions import CallActions
+from console.qt.widgets.call_table import CallTable
+from console.qt.widgets.callee_pad import CalleePad
+from console.qt.widgets.dialer import Dialer
+from console.qt.widgets.event_log import LOG_ROWS, EventLog
+from console.qt.widgets.header import Header
+from console.qt.widgets.timeline import Timeline, recolour
 from console.services.webhooks import masked_url
 
-VOICES = ("en-US-Neural2-A", "en-US-Neural2-C", "en-GB-Neural2-B", "es-ES-Neural2-A")
 REPAINT_MS = 16
-LOG_ROWS = 300
-# A log or timeline line's palette role ("danger", "warning"), kept on the item so
-# a theme change can recolour the lines already shown.
-ToneRole = Qt.ItemDataRole.UserRole + 1
-LOG_TONES = {"error": "danger", "warning": "warning"}
+__all__ = ["LOG_ROWS", "MainWindow", "WindowServices"]
 
 
 @dataclass
@@ -71,10 +58,6 @@ class WindowServices:
     open_history: Callable[[], None] | None = None
 
 
-def _clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
-
-
 class MainWindow(QMainWindow):
     def __init__(self, profile: Profile, services: WindowServices, listener_url: str) -> None:
         super().__init__()
@@ -83,18 +66,19 @@ class MainWindow(QMainWindow):
         self.listener_url = listener_url
         self.state = State()
         self.selected: str | None = None
-        self.last_webhook_age: float | None = None
+        self._my_dials: set[str] = set()  # dial requests from this window, not yet placed
         self._pending_state: State | None = None
-        self._log_last: LogEntry | None = None  # the newest log entry on screen
         self._repaint = QTimer(self, singleShot=True)
         self._repaint.timeout.connect(self._on_repaint_timeout)
         self._last_repaint = 0.0
         self.setWindowTitle(f"Kaphila Console — {profile.name}")
+        self.setMinimumSize(800, 560)
         self.resize(1280, 800)
         self.board = CallBoardModel(self)
-        self.session_model = CallBoardModel(self, rows=session_rows)
+        self.session_model = CallBoardModel(self, rows=session_rows, order=session_order)
         self._build()
         self._apply_profile()
+        QTimer.singleShot(0, self.number.setFocus)  # the first thing an operator does
 
     # ------------------------------------------------------------------ layout
 
@@ -102,15 +86,26 @@ class MainWindow(QMainWindow):
         root = QWidget(self)
         outer = QVBoxLayout(root)
         outer.setContentsMargins(10, 8, 10, 6)
-        outer.addWidget(self._build_header())
+        self.header = Header(self, self.services.open_history, self.services.open_settings)
+        outer.addWidget(self.header)
         split = QSplitter(Qt.Orientation.Horizontal, root)
-        left = QWidget(split)
+        # The controls scroll on a small screen instead of pushing the window off it.
+        left_scroll = QScrollArea(split)
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self._build_dialer())
-        left_layout.addWidget(self._build_actions())
-        left_layout.addWidget(self._build_callee())
+        left_layout.setContentsMargins(0, 0, 4, 0)
+        self.dialer = Dialer(self._on_dial)
+        self.actions = CallActions(self._on_action, self)
+        self.callee = CalleePad(self._on_keypad, self._on_callee_hangup)
+        left_layout.addWidget(self.dialer)
+        left_layout.addWidget(self.actions)
+        left_layout.addWidget(self.callee)
         left_layout.addStretch(1)
+        left_scroll.setWidget(left)
+        left_scroll.setMinimumWidth(300)
         middle = QSplitter(Qt.Orientation.Vertical, split)
         board_box = QWidget(middle)
         board_layout = QVBoxLayout(board_box)
@@ -120,26 +115,22 @@ class MainWindow(QMainWindow):
         self.empty_hint.setWordWrap(True)
         board_layout.addWidget(self.empty_hint)
         self.tabs = QTabWidget(board_box)
-        self.table = self._call_table(self.board)
+        self.table = CallTable(self.board)
         self.table.setObjectName("board")
-        self.session_table = self._call_table(self.session_model)
+        self.session_table = CallTable(self.session_model)
         self.session_table.setObjectName("session")
-        self.tabs.addTab(self.table, "Live board")
-        self.tabs.addTab(self.session_table, "Session (all calls)")
+        for table in (self.table, self.session_table):
+            table.selectionModel().selectionChanged.connect(
+                lambda *_, t=table: self._on_table_selection(t))
+        self.tabs.addTab(self.table, "&Live board")
+        self.tabs.addTab(self.session_table, "S&ession (recent calls)")
         board_layout.addWidget(self.tabs, 1)
         lower = QSplitter(Qt.Orientation.Horizontal, middle)
         timeline_box = QGroupBox("Timeline of the selected call", lower)
-        self.timeline = QListWidget(timeline_box)
-        self.timeline.setObjectName("timeline")
-        self.timeline.itemDoubleClicked.connect(self._on_timeline_double_clicked)
+        self.timeline = Timeline(timeline_box)
         QVBoxLayout(timeline_box).addWidget(self.timeline)
         log_box = QGroupBox("Event log", lower)
-        self.log = QListWidget(log_box)
-        self.log.setObjectName("log")
-        # One line per entry: with uniform rows, keeping the log scrolled to the
-        # bottom no longer measures all 300 rows each time (15% of the GUI thread
-        # under a 2,000/s webhook load).
-        self.log.setUniformItemSizes(True)
+        self.log = EventLog(log_box)
         QVBoxLayout(log_box).addWidget(self.log)
         middle.setStretchFactor(0, 3)
         middle.setStretchFactor(1, 2)
@@ -153,185 +144,47 @@ class MainWindow(QMainWindow):
         self.credits_status = QLabel("Credits: —")
         for label in (self.listener_status, self.api_status, self.credits_status):
             self.statusBar().addPermanentWidget(label)
-
-    def _call_table(self, model: CallBoardModel) -> QTableView:
-        table = QTableView()
-        table.setModel(model)
-        table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        table.verticalHeader().setVisible(False)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        table.setAlternatingRowColors(True)
-        table.selectionModel().selectionChanged.connect(
-            lambda *_: self._on_table_selection(table, model))
-        return table
-
-    def _build_header(self) -> QWidget:
-        header = QFrame(self)
-        header.setObjectName("header")
-        row = QHBoxLayout(header)
-        row.setContentsMargins(8, 4, 8, 4)
-        title = QLabel("<b>Kaphila Console</b>")
-        self.profile_badge = QLabel()
-        self.profile_badge.setObjectName("profileBadge")
-        self.insecure_warning = QLabel()
-        self.insecure_warning.setObjectName("warning")
-        self.insecure_warning.setVisible(False)
-        row.addWidget(title)
-        row.addSpacing(12)
-        row.addWidget(self.profile_badge)
-        row.addWidget(self.insecure_warning)
-        row.addStretch(1)
-        if self.services.open_history is not None:
-            history = QPushButton("History…")
-            history.setObjectName("openHistory")
-            history.setToolTip("Every call, searchable and exportable (Ctrl+Y)")
-            history.clicked.connect(self.services.open_history)
-            QShortcut(QKeySequence("Ctrl+Y"), self, activated=self.services.open_history)
-            row.addWidget(history)
-        if self.services.open_settings is not None:
-            settings = QPushButton("Settings…")
-            settings.clicked.connect(self.services.open_settings)
-            row.addWidget(settings)
-        return header
-
-    def _build_dialer(self) -> QGroupBox:
-        box = QGroupBox("Dial")
-        form = QFormLayout(box)
-        self.number = QLineEdit()
-        self.number.setObjectName("number")
-        self.number.setPlaceholderText("e.g. +1 555 123 0001")
-        self.number.textEdited.connect(self._on_number_edited)
-        self.number.returnPressed.connect(self.dial)
-        self._recent_model = QStringListModel(self)
-        completer = QCompleter(self._recent_model, self)
-        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.number.setCompleter(completer)
-        self.number_hint = QLabel(" ")
-        self.number_hint.setObjectName("hint")
-        self.caller_id = QComboBox()
-        self.caller_id.setObjectName("callerId")
-        self.amd = QCheckBox("Answering-machine detection")
-        self.voice = QComboBox()
-        self.voice.setEditable(True)
-        self.voice.addItems(VOICES)
-        self.ring_timeout = QSpinBox()
-        self.ring_timeout.setRange(5, 120)
-        self.ring_timeout.setSuffix(" s")
-        self.dial_button = QPushButton("Dial  (Enter)")
-        self.dial_button.setObjectName("dial")
-        self.dial_button.clicked.connect(self.dial)
-        self.dial_status = QLabel(" ")
-        self.dial_status.setObjectName("dialStatus")
-        self.dial_status.setWordWrap(True)
-        form.addRow("Number", self.number)
-        form.addRow("", self.number_hint)
-        form.addRow("Caller ID", self.caller_id)
-        form.addRow("", self.amd)
-        form.addRow("Voice", self.voice)
-        form.addRow("Ring for", self.ring_timeout)
-        form.addRow(self.dial_button)
-        form.addRow(self.dial_status)
+        self._expose_widgets()
+        self._set_tab_order()
         QShortcut(QKeySequence("Ctrl+D"), self, activated=self.number.setFocus)
-        return box
+        QShortcut(QKeySequence("Ctrl+B"), self, activated=self.focus_board)
 
-    def _build_actions(self) -> QGroupBox:
-        box = QGroupBox("Selected call")
-        grid = QGridLayout(box)
-        self.selected_label = QLabel("No call selected")
-        self.selected_label.setObjectName("selectedCall")
-        grid.addWidget(self.selected_label, 0, 0, 1, 3)
-        self.speak_text = QLineEdit()
-        self.speak_text.setObjectName("speakText")
-        self.speak_text.setPlaceholderText("Text to speak")
-        self.speak_text.returnPressed.connect(self.speak)
-        self.speak_button = QPushButton("Speak (Ctrl+S)")
-        self.speak_button.clicked.connect(self.speak)
-        grid.addWidget(self.speak_text, 1, 0, 1, 2)
-        grid.addWidget(self.speak_button, 1, 2)
-        self.gather_prompt = QLineEdit()
-        self.gather_prompt.setObjectName("gatherPrompt")
-        self.gather_prompt.setPlaceholderText("Prompt, e.g. Enter your PIN")
-        self.gather_digits = QSpinBox()
-        self.gather_digits.setRange(0, 20)
-        self.gather_digits.setSpecialValueText("any")
-        self.gather_digits.setPrefix("digits ")
-        self.gather_timeout = QSpinBox()
-        self.gather_timeout.setRange(1, 120)
-        self.gather_timeout.setValue(10)
-        self.gather_timeout.setSuffix(" s")
-        self.gather_finish = QLineEdit("#")
-        self.gather_finish.setMaxLength(1)
-        self.gather_finish.setFixedWidth(32)
-        self.gather_valid = QLineEdit()
-        self.gather_valid.setPlaceholderText("valid digits")
-        self.gather_button = QPushButton("Gather (Ctrl+G)")
-        self.gather_button.clicked.connect(self.gather)
-        grid.addWidget(self.gather_prompt, 2, 0, 1, 2)
-        grid.addWidget(self.gather_button, 2, 2)
-        options = QHBoxLayout()
-        options.addWidget(self.gather_digits)
-        options.addWidget(self.gather_timeout)
-        options.addWidget(QLabel("finish"))
-        options.addWidget(self.gather_finish)
-        options.addWidget(self.gather_valid)
-        grid.addLayout(options, 3, 0, 1, 3)
-        self.forward_number = QLineEdit()
-        self.forward_number.setObjectName("forwardNumber")
-        self.forward_number.setPlaceholderText("Forward to number")
-        self.forward_button = QPushButton("Forward… (Ctrl+F)")
-        self.forward_button.clicked.connect(self.forward)
-        grid.addWidget(self.forward_number, 4, 0, 1, 2)
-        grid.addWidget(self.forward_button, 4, 2)
-        self.hangup_button = QPushButton("Hang up (Ctrl+H)")
-        self.hangup_button.setObjectName("hangup")
-        self.hangup_button.clicked.connect(self.hang_up)
-        grid.addWidget(self.hangup_button, 5, 0, 1, 3)
-        self.action_status = QLabel(" ")
-        self.action_status.setObjectName("actionStatus")
-        self.action_status.setWordWrap(True)
-        grid.addWidget(self.action_status, 6, 0, 1, 3)
-        for keys, slot in (("Ctrl+S", self.speak), ("Ctrl+G", self.gather),
-                           ("Ctrl+F", self.forward), ("Ctrl+H", self.hang_up)):
-            QShortcut(QKeySequence(keys), self, activated=slot)
-        return box
+    def _expose_widgets(self) -> None:
+        """The names tests, screenshots and benchmarks reach the controls by."""
+        d, a = self.dialer, self.actions
+        self.number, self.number_hint, self.caller_id = d.number, d.number_hint, d.caller_id
+        self.amd, self.voice, self.ring_timeout = d.amd, d.voice, d.ring_timeout
+        self.dial_button, self.dial_status = d.dial_button, d.status
+        self.selected_label, self.action_status = a.selected_label, a.status
+        self.speak_text, self.speak_button = a.speak_text, a.speak_button
+        self.gather_prompt, self.gather_digits = a.gather_prompt, a.gather_digits
+        self.gather_timeout, self.gather_button = a.gather_timeout, a.gather_button
+        self.forward_number, self.forward_button = a.forward_number, a.forward_button
+        self.hangup_button = a.hangup_button
+        self.keypad, self.callee_hangup_button = self.callee.keypad, self.callee.hangup_button
+        self.insecure_warning = self.header.warning
+        self.dial, self.speak, self.gather = d.dial, a.speak, a.gather
+        self.forward, self.hang_up = a.forward, a.hang_up
 
-    def _build_callee(self) -> QGroupBox:
-        box = QGroupBox("Callee (sandbox): act as the person on the phone")
-        box.setObjectName("callee")
-        grid = QGridLayout(box)
-        self.keypad: dict[str, QPushButton] = {}
-        for index, key in enumerate("123456789*0#"):
-            button = QPushButton(key)
-            button.setObjectName(f"key{key}")
-            button.clicked.connect(lambda _=False, k=key: self._on_keypad(k))
-            grid.addWidget(button, index // 3, index % 3)
-            self.keypad[key] = button
-        self.callee_hangup_button = QPushButton("Hang up as callee")
-        self.callee_hangup_button.clicked.connect(self._on_callee_hangup)
-        grid.addWidget(self.callee_hangup_button, 4, 0, 1, 3)
-        self.callee_box = box
-        return box
+    def _set_tab_order(self) -> None:
+        """Tab follows the form: dial fields, the selected call's actions, the board."""
+        a = self.actions
+        chain = [*self.dialer.fields, a.speak_text, a.speak_button, a.gather_prompt,
+                 a.gather_digits, a.gather_timeout, a.gather_finish, a.gather_valid,
+                 a.gather_button, a.forward_number, a.forward_button, a.hangup_button,
+                 self.tabs, self.table]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _apply_profile(self) -> None:
         profile = self.profile
-        if profile.sandbox:
-            self.profile_badge.setText("  SANDBOX · local, no real calls  ")
-            self.profile_badge.setProperty("kind", "sandbox")
-        else:
-            self.profile_badge.setText(f"  LIVE · {profile.name}  ")
-            self.profile_badge.setProperty("kind", "live")
-        self.callee_box.setVisible(profile.sandbox and self.services.callee_press is not None)
-        self.caller_id.clear()
-        self.caller_id.addItems(list(profile.caller_ids))
-        if profile.last_caller_id in profile.caller_ids:
-            self.caller_id.setCurrentText(profile.last_caller_id)
-        self.amd.setChecked(profile.amd)
-        self.voice.setCurrentText(profile.voice)
-        self.ring_timeout.setValue(profile.ring_timeout)
-        self._recent_model.setStringList(list(profile.recent_numbers))
+        self.header.set_profile(profile)
+        self.callee.setVisible(profile.sandbox and self.services.callee_press is not None)
+        self.dialer.apply_profile(profile)
+        self.actions.region = profile.default_region
+        self.actions.voice = profile.voice
         self.listener_status.setText(f"Listener: {masked_url(self.listener_url)}")
-        self.listener_status.setToolTip("The full URL (with its secret token) is in the log")
+        self.listener_status.setToolTip("The full URL (with its secret token) is kept private")
         self.empty_hint.setText(
             "No calls yet. Type a number and press Enter."
             + (" In the sandbox the last four digits choose what happens: 0001 answering "
@@ -340,73 +193,28 @@ class MainWindow(QMainWindow):
                if profile.sandbox else ""))
 
     def show_warnings(self, texts: list[str]) -> None:
-        """Warnings that matter stay in the header: first sentence shown, all on hover."""
-        shown = [t.split(". ")[0].split(" (")[0] for t in texts]
-        self.insecure_warning.setText("  ".join(f"⚠ {t}" for t in shown))
-        self.insecure_warning.setToolTip("\n\n".join(texts))
-        self.insecure_warning.setVisible(bool(texts))
+        self.header.show_warnings(texts)
+
+    def show_history_problem(self, problem: str | None) -> None:
+        self.header.show_history_problem(problem)
+
+    def focus_board(self) -> None:
+        table = self.tabs.currentWidget()
+        table.setFocus()
+        if isinstance(table, CallTable) and table.selected_sid() is None \
+                and table.calls.rowCount() > 0:
+            table.selectRow(0)
 
     # ------------------------------------------------------------------ operator
 
-    def dial(self) -> None:
-        check = check_number(self.number.text(), self.profile.default_region)
-        if not check.ok:
-            self.number_hint.setText(f"Cannot dial: {check.reason}")
-            self.number_hint.setProperty("bad", True)
-            self._restyle(self.number_hint)
-            return
-        caller_id = self.caller_id.currentText()
-        if not caller_id:
-            self.dial_status.setText("Add a verified caller ID to this profile first")
-            return
-        self.services.dispatch(DialRequested(
-            request_id=uuid.uuid4().hex, to=check.e164, caller_id=caller_id, at=time.time(),
-            amd=self.amd.isChecked(), voice=self.voice.currentText() or None,
-            ring_timeout=self.ring_timeout.value()))
-        self.profile = self.profile.remember_number(check.e164)
-        self._recent_model.setStringList(list(self.profile.recent_numbers))
+    def _on_dial(self, event: DialRequested) -> None:
+        self._my_dials.add(event.request_id)
+        self.actions.voice = event.voice or self.profile.voice
+        self.services.dispatch(event)
+        self.profile = self.dialer.profile
 
-    def speak(self) -> None:
-        text = self.speak_text.text().strip()
-        if text and self._act(ActionKind.SPEAK, text=text, voice=self.voice.currentText()):
-            self.speak_text.clear()
-
-    def gather(self) -> None:
-        digits = self.gather_digits.value()
-        self._act(ActionKind.GATHER, text=self.gather_prompt.text().strip(),
-                  voice=self.voice.currentText(), num_digits=digits or None,
-                  timeout=self.gather_timeout.value(),
-                  finish_on_key=self.gather_finish.text(),
-                  valid_digits=self.gather_valid.text().strip())
-
-    def forward(self) -> None:
-        check = check_number(self.forward_number.text(), self.profile.default_region)
-        if not check.ok:
-            self.action_status.setText(f"Cannot forward: {check.reason}")
-            return
-        call = self._selected_call()
-        if call is None:
-            return
-        answer = QMessageBox.question(
-            self, "Forward the call",
-            f"Forward {call.to} to {check.display}?\nThis call leg ends; a new one starts.")
-        if answer == QMessageBox.StandardButton.Yes:
-            self._act(ActionKind.FORWARD, text=check.e164)
-
-    def hang_up(self) -> None:
-        self._act(ActionKind.HANG_UP)
-
-    def _act(self, kind: ActionKind, **fields: object) -> bool:
-        call = self._selected_call()
-        if call is None:
-            self.action_status.setText("Select a call on the board first")
-            return False
-        self.services.dispatch(ActionRequested(uuid.uuid4().hex, call.sid, kind,  # type: ignore[arg-type]
-                                               time.time(), **fields))
-        return True
-
-    def _selected_call(self) -> Call | None:
-        return self.state.calls.get(self.selected or "")
+    def _on_action(self, event: ActionRequested) -> None:
+        self.services.dispatch(event)
 
     def _on_keypad(self, key: str) -> None:
         if self.selected and self.services.callee_press:
@@ -416,33 +224,19 @@ class MainWindow(QMainWindow):
         if self.selected and self.services.callee_hangup:
             self.services.callee_hangup(self.selected)
 
-    def _on_number_edited(self, text: str) -> None:
-        formatted = format_as_typed(text, self.profile.default_region)
-        if formatted != text and not text.endswith(" "):
-            self.number.setText(formatted)
-        check = check_number(text, self.profile.default_region)
-        self.number_hint.setText(check.display if check.ok else
-                                 (check.reason if text.strip() else " "))
-        self.number_hint.setProperty("bad", not check.ok and bool(text.strip()))
-        self._restyle(self.number_hint)
-        self.dial_button.setEnabled(check.ok or not text.strip())
-
-    def _on_table_selection(self, table: QTableView, model: CallBoardModel) -> None:
-        rows = table.selectionModel().selectedRows()
-        if rows:
-            self.selected = model.sid_at(rows[0].row())
+    def _on_table_selection(self, table: CallTable) -> None:
+        sid = table.selected_sid()
+        if sid is not None:
+            self.selected = sid
         elif table is self.tabs.currentWidget():
             self.selected = None
         self._show_selected()
 
-    def _on_timeline_double_clicked(self, item: QListWidgetItem) -> None:
-        raw = item.data(Qt.ItemDataRole.UserRole)
-        if raw:
-            box = QMessageBox(self)
-            box.setWindowTitle("Webhook as received")
-            box.setText(json.dumps(raw, indent=2, sort_keys=True))
-            box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            box.exec()
+    def select(self, sid: str) -> None:
+        """Select a call (and keep it selected wherever its row goes)."""
+        self.selected = sid
+        self.table.select_sid(sid)
+        self._show_selected()
 
     # ------------------------------------------------------------------ state
 
@@ -466,89 +260,53 @@ class MainWindow(QMainWindow):
         self.state = state
         self.board.set_state(state)
         self.session_model.set_state(state)
-        self.empty_hint.setVisible(not state.calls)
+        self.empty_hint.setVisible(len(state.calls) == 0)
+        self._select_my_new_call(state)
         if self.selected is not None:
-            row = self.board.row_of(self.selected)
-            if row >= 0 and not self.table.selectionModel().isRowSelected(row):
-                self.table.selectRow(row)
+            self.table.select_sid(self.selected)
         self._show_selected()
         self._show_dial_outcome(state)
         if state.log is not previous.log:
-            self._show_log(state)
+            self.log.show_state(state)
         self._show_status(state)
+
+    def _select_my_new_call(self, state: State) -> None:
+        for request_id in list(self._my_dials):
+            request = state.requests.get(request_id)
+            if request is None or request.state != RequestState.PENDING:
+                self._my_dials.discard(request_id)
+            if request is not None and request.call_sid is not None:
+                self.selected = request.call_sid  # the call just dialled is the one to act on
+
+    def _selected_call(self) -> Call | None:
+        if self.selected is None:
+            return None
+        return (self.state.calls.get(self.selected)
+                or self.table.calls.call_at(self.table.calls.row_of(self.selected)))
 
     def _show_selected(self) -> None:
         call = self._selected_call()
-        enabled = call is not None and call.live
-        for widget in (self.speak_button, self.gather_button, self.forward_button,
-                       self.hangup_button, *self.keypad.values(), self.callee_hangup_button):
-            widget.setEnabled(enabled)
-        if call is None:
-            self.selected_label.setText("No call selected")
-            self.timeline.clear()
-            self.action_status.setText(" ")
-            return
-        self.selected_label.setText(f"<b>{call.to}</b> · {call.status.label}"
-                                    + (f" · AMD {call.amd.label}" if call.amd else ""))
-        self.timeline.clear()
-        for entry in call.timeline:
-            marks = " [late]" if entry.late else ""
-            item = QListWidgetItem(f"{_clock(entry.at)}  {entry.summary}{marks}")
-            item.setData(Qt.ItemDataRole.UserRole, entry.raw)
-            if entry.duplicate or entry.late:
-                _set_tone(item, "warning")
-            self.timeline.addItem(item)
-        self.action_status.setText(self._last_action_text(call.sid))
-
-    def _last_action_text(self, sid: str) -> str:
-        mine = [r for r in self.state.requests.values() if r.call_sid == sid]
-        if not mine:
-            return " "
-        latest = max(mine, key=lambda r: r.at)
-        return _request_text(latest)
+        self.actions.show_call(call, self.state)
+        self.callee.set_enabled_for_call(call is not None and call.live)
+        self.timeline.show_call(call)
 
     def _show_dial_outcome(self, state: State) -> None:
         dials = [r for r in state.requests.values() if r.kind == "dial"]
         if dials:
-            self.dial_status.setText(_request_text(max(dials, key=lambda r: r.at)))
-
-    def _show_log(self, state: State) -> None:
-        """Append what is new since the last repaint (a rebuild per frame cost 5 ms)."""
-        new: list[LogEntry] = []
-        for entry in reversed(state.log):
-            if entry is self._log_last:
-                break
-            new.append(entry)
-        else:
-            self.log.clear()  # the last shown entry was trimmed away: start afresh
-        if not new:
-            return
-        scrollbar = self.log.verticalScrollBar()
-        at_bottom = scrollbar.value() >= scrollbar.maximum() - 2
-        for entry in reversed(new[:LOG_ROWS]):
-            item = QListWidgetItem(f"{_clock(entry.at)}  {entry.text}")
-            if entry.level in LOG_TONES:
-                _set_tone(item, LOG_TONES[entry.level])
-            self.log.addItem(item)
-        while self.log.count() > LOG_ROWS:
-            self.log.takeItem(0)
-        self._log_last = state.log[-1]
-        if at_bottom:
-            self.log.scrollToBottom()
+            self.dial_status.setText(wording.request(max(dials, key=lambda r: r.at)))
 
     def _show_status(self, state: State) -> None:
         if state.last_webhook_at is None:
             health = "no webhook yet"
         else:
-            health = f"last webhook {max(0, int(time.time() - state.last_webhook_at))} s ago"
+            age = max(0, int(time.time() - state.last_webhook_at))
+            health = f"last webhook {wording.plural(age, 'second')} ago"
         self.listener_status.setText(f"Listener: {masked_url(self.listener_url)} · {health}")
-        failures = [r for r in state.requests.values() if r.state == RequestState.FAILED
-                    and r.message.startswith("Cannot reach")]
         latest = max(state.requests.values(), key=lambda r: r.at, default=None)
-        reachable = not (latest and latest in failures)
-        self.api_status.setText("API: reachable" if reachable else "API: unreachable")
+        unreachable = latest is not None and latest.unreachable
+        self.api_status.setText("API: unreachable" if unreachable else "API: reachable")
         self.credits_status.setText("Credits: —" if state.credits is None
-                                    else f"Credits: {state.credits}")
+                                    else f"Credits: {state.credits:,}")
 
     def tick(self) -> None:
         """Once a second: timers move, ages grow."""
@@ -556,35 +314,13 @@ class MainWindow(QMainWindow):
         self.session_model.refresh()
         self._show_status(self.state)
 
-    @staticmethod
-    def _restyle(widget: QWidget) -> None:
-        widget.style().unpolish(widget)
-        widget.style().polish(widget)
-
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:  # the theme changed (console.qt.theme)
-            for view in (self.log, self.timeline):
-                for row in range(view.count()):
-                    item = view.item(row)
-                    if tone := item.data(ToneRole):
-                        _set_tone(item, tone)
+            recolour(self.log)
+            recolour(self.timeline)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.services.on_close is not None:
             self.services.on_close()
         event.accept()
-
-
-def _set_tone(item: QListWidgetItem, tone: str) -> None:
-    item.setData(ToneRole, tone)
-    item.setForeground(qcolor(tone))
-
-
-def _request_text(request: Request) -> str:
-    what = "Dial" if request.kind == "dial" else request.kind.capitalize()
-    if request.state == RequestState.PENDING:
-        return f"{what}: sending…"
-    if request.state == RequestState.FAILED:
-        return f"{what} failed: {request.message}"
-    return f"{what}: done"

@@ -1,16 +1,22 @@
-"""Qt item models: thin adapters over the reducer's state. They hold the last
-state they were given and re-read it when told; they never keep their own
-copy of a call."""
+"""Qt item models: thin adapters over the reducer's state.
+
+Rows change in place: a new call is appended, a call that left is removed
+with ``beginRemoveRows`` (never a model reset), so Qt's selection follows the
+call and not the row. While ``hold`` is set (the pointer is over the table)
+calls that left stay as they last were, so nothing moves under the pointer;
+they go when it leaves.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from console.core.calls import Call
-from console.core.reducer import State, board_order
+from console.core.reducer import State
+from console.qt import wording
 from console.qt.palette import status_colour
 
 SidRole = Qt.ItemDataRole.UserRole + 1
@@ -18,6 +24,7 @@ StatusRole = Qt.ItemDataRole.UserRole + 2
 PlacedHereRole = Qt.ItemDataRole.UserRole + 3
 
 COLUMNS = ("Number", "Caller ID", "Status", "Time", "AMD", "Digits", "Forwarded to")
+NUMBER_COLUMN = 0
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -32,39 +39,91 @@ def elapsed(call: Call, now: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def board_rows(state: State) -> tuple[str, ...]:
+def board_rows(state: State) -> Mapping[str, object]:
     """The live board: calls in progress, and finished ones for a few seconds."""
-    return tuple(board_order(state))
+    return state.board
 
 
-def session_rows(state: State) -> tuple[str, ...]:
-    """The session list: every call the state holds, newest first (a persistent map
-    has no order of its own)."""
+def board_order(state: State) -> Callable[[str], tuple[float, str]]:
+    return lambda sid: (float(state.board.get(sid, 0)), sid)
+
+
+def session_rows(state: State) -> Mapping[str, object]:
+    """The session list: every call the console holds (live and recent)."""
+    return state.calls
+
+
+def session_order(state: State) -> Callable[[str], tuple[float, str]]:
     calls = state.calls
-    return tuple(sorted(calls, key=lambda sid: (calls[sid].created_at or 0.0, sid),
-                        reverse=True))
+    return lambda sid: (calls[sid].created_at or 0.0, sid)
 
 
 class CallBoardModel(QAbstractTableModel):
-    """One row per call; which calls is ``rows(state)`` (the board by default)."""
+    """One row per call; which calls is ``rows(state)``, new ones in ``order``."""
 
     def __init__(self, parent: object = None,
-                 rows: Callable[[State], tuple[str, ...]] = board_rows) -> None:
+                 rows: Callable[[State], Mapping[str, object]] = board_rows,
+                 order: Callable[[State], Callable[[str], tuple[float, str]]] = board_order,
+                 ) -> None:
         super().__init__(parent)  # type: ignore[arg-type]
         self._state = State()
-        self._rows: tuple[str, ...] = ()
+        self._rows: list[str] = []
+        self._index: dict[str, int] = {}
+        self._gone: dict[str, Call] = {}  # left the state, still shown while held
         self._select_rows = rows
+        self._order = order
+        self._hold = False
         self.now = time.time
 
+    # ------------------------------------------------------------ changes
+
     def set_state(self, state: State) -> None:
-        rows = self._select_rows(state)
-        if rows != self._rows:
-            self.beginResetModel()
-            self._state, self._rows = state, rows
-            self.endResetModel()
-            return
-        self._state = state
+        wanted_set = self._select_rows(state)  # a persistent map: O(1) membership
+        new = [sid for sid in wanted_set if sid not in self._index]
+        left = [sid for sid in self._rows if sid not in wanted_set and sid not in self._gone]
+        previous, self._state = self._state, state
+        for sid in left:  # keep what the operator sees until the rows may move
+            call = state.calls.get(sid) or previous.calls.get(sid)
+            if call is not None:
+                self._gone[sid] = call
+        for sid in list(self._gone):
+            if sid in wanted_set:  # came back (e.g. a late event): it is live data again
+                del self._gone[sid]
+        if not self._hold:
+            self._drop_gone()
+        if new:
+            new.sort(key=self._order(state))
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for sid in new:
+                self._index[sid] = len(self._rows)
+                self._rows.append(sid)
+            self.endInsertRows()
         self.refresh()
+
+    def set_hold(self, hold: bool) -> None:
+        """Hold rows in place (the pointer is over the view) or let them go."""
+        self._hold = hold
+        if not hold:
+            self._drop_gone()
+
+    def _drop_gone(self) -> None:
+        if not self._gone:
+            return
+        rows = sorted((self._index[sid] for sid in self._gone if sid in self._index),
+                      reverse=True)
+        self._gone.clear()
+        start = 0
+        while start < len(rows):  # contiguous runs, bottom first, so indexes stay valid
+            end = start
+            while end + 1 < len(rows) and rows[end + 1] == rows[end] - 1:
+                end += 1
+            last, first = rows[start], rows[end]
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first:last + 1]
+            self.endRemoveRows()
+            start = end + 1
+        self._index = {sid: i for i, sid in enumerate(self._rows)}
 
     def refresh(self) -> None:
         """Repaint every row (the timers move even when nothing happened)."""
@@ -72,11 +131,19 @@ class CallBoardModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0),
                                   self.index(len(self._rows) - 1, len(COLUMNS) - 1))
 
+    # ------------------------------------------------------------ reading
+
     def sid_at(self, row: int) -> str | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def row_of(self, sid: str) -> int:
-        return self._rows.index(sid) if sid in self._rows else -1
+        return self._index.get(sid, -1)
+
+    def call_at(self, row: int) -> Call | None:
+        sid = self.sid_at(row)
+        if sid is None:
+            return None
+        return self._state.calls.get(sid) or self._gone.get(sid)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -93,7 +160,9 @@ class CallBoardModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():
             return None
-        call = self._state.calls[self._rows[index.row()]]
+        call = self.call_at(index.row())
+        if call is None:
+            return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(call, column)
@@ -111,15 +180,15 @@ class CallBoardModel(QAbstractTableModel):
 
     def _text(self, call: Call, column: int) -> str:
         if column == 0:
-            return call.to + ("" if call.placed_here else "  (not placed here)")
+            return wording.call_name(call)
         if column == 1:
             return call.from_
         if column == 2:
-            return call.status.label + (" · gathering" if call.gathering else "")
+            return wording.status(call)
         if column == 3:
             return elapsed(call, self.now())
         if column == 4:
-            return call.amd.label if call.amd else ""
+            return wording.amd(call.amd)
         if column == 5:
-            return call.digits
+            return call.digits if call.gathering else call.all_digits
         return call.forwarded_to or ""

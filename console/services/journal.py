@@ -123,7 +123,8 @@ def call_row(call: Call, profile: str) -> CallRow:
     return (storable(call.sid), storable(profile), storable(call.to), storable(call.from_),
             call.created_at, call.answered_at, call.ended_at, duration, call.status.value,
             storable(call.amd.answered_by) if call.amd else "",
-            call.amd.confidence if call.amd else None, storable(call.digits),
+            call.amd.confidence if call.amd else None,
+            storable(call.all_digits),
             storable(call.forwarded_to or ""), storable(" | ".join(call.spoken)),
             storable(call.end_reason or ""), int(call.placed_here))
 

@@ -76,7 +76,8 @@ class KeyringStore:
 
     def __init__(self, backend: keyring.backend.KeyringBackend) -> None:
         self._backend = backend
-        self.description = f"the OS keyring ({_name(backend)})"
+        self.description = human_name(backend)
+        self.backend_name = _name(backend)  # for the self-check and support
 
     def get(self, profile: str) -> str | None:
         try:
@@ -135,6 +136,23 @@ def _unusable(backend: keyring.backend.KeyringBackend) -> str | None:
     if backends is not None and not any(_unusable(b) is None for b in backends):
         return "no Secret Service or other keyring backend was found"
     return None
+
+
+_HUMAN_NAMES = {
+    "SecretService": "the desktop keyring (Secret Service: GNOME Keyring or KWallet)",
+    "kwallet": "KWallet",
+    "macOS": "the macOS Keychain",
+    "Windows": "Windows Credential Manager",
+}
+
+
+def human_name(backend: keyring.backend.KeyringBackend) -> str:
+    """The keyring as the operator knows it, not its Python class."""
+    module = type(backend).__module__.rsplit(".", 1)[-1]
+    for key, name in _HUMAN_NAMES.items():
+        if module.startswith(key) or type(backend).__module__.endswith(key):
+            return name
+    return f"the OS keyring ({getattr(backend, 'name', module)})"
 
 
 def _name(backend: keyring.backend.KeyringBackend) -> str:

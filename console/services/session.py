@@ -27,6 +27,7 @@ from console.core.events import (
     DialFailed,
     Effect,
     Event,
+    Failure,
     PlaceCall,
     ReconcileRequested,
     RunAction,
@@ -49,9 +50,10 @@ def failure(effect: Effect, message: str, now: float) -> Event:
     request comes back, so nothing stays pending."""
     match effect:
         case PlaceCall():
-            return DialFailed(effect.request_id, message, now)
+            return DialFailed(effect.request_id, message, now, reason=Failure.INTERNAL)
         case RunAction():
-            return ActionFailed(effect.request.request_id, message, now)
+            return ActionFailed(effect.request.request_id, message, now,
+                                reason=Failure.INTERNAL)
         case CheckCall():
             return CallChecked(effect.call_sid, None, now, effect.reason, reachable=False)
         case _:
@@ -118,9 +120,11 @@ class Session:
         now, with a message that says their outcome is unknown."""
         pending = [r for r in self.state.requests.values() if r.state == RequestState.PENDING]
         for request in pending:
-            outcome: Event = (DialFailed(request.request_id, INTERRUPTED, now)
-                              if request.kind == "dial"
-                              else ActionFailed(request.request_id, INTERRUPTED, now))
+            outcome: Event = (
+                DialFailed(request.request_id, INTERRUPTED, now, reason=Failure.INTERRUPTED)
+                if request.kind == "dial"
+                else ActionFailed(request.request_id, INTERRUPTED, now,
+                                  reason=Failure.INTERRUPTED))
             self.dispatch(outcome)
         return len(pending)
 

@@ -26,6 +26,7 @@ from console.core.events import (
     DialFailed,
     Effect,
     Event,
+    Failure,
     PlaceCall,
     RunAction,
 )
@@ -42,7 +43,7 @@ from twilio.twiml.voice_response import VoiceResponse
 T = TypeVar("T")
 
 CHECK_CONCURRENCY = 4  # GET /calls/{id} in flight at once
-CHECK_RATE = 20.0  # checks a second: well inside Kaphila's limit, room left for the operator
+CHECK_RATE = 40.0  # checks a second: inside the sandbox's 50/s per key, room left for the operator
 
 
 def explain(exc: TwilioException, caller_id: str = "") -> str:
@@ -66,11 +67,21 @@ def explain(exc: TwilioException, caller_id: str = "") -> str:
             20500: "Kaphila had a server error; try again",
             20503: "Kaphila is unavailable; try again in a moment",
         }.get(exc.code or 0)
+        if "gather in progress" in exc.msg or "already has a gather" in exc.msg:
+            words = "A gather is already running on this call"  # Kaphila's text names ids
         if exc.code == 20429:
             words = ("Out of credits" if exc.status == 402
                      else "Too many requests; wait a moment and try again")
         return (words or f"Kaphila refused: {exc.msg}") + status
     return exc.msg or type(exc).__name__
+
+
+def failure_of(exc: TwilioException) -> Failure:
+    if isinstance(exc, TwilioTimeoutError):
+        return Failure.TIMED_OUT
+    if isinstance(exc, TwilioConnectionError):
+        return Failure.UNREACHABLE
+    return Failure.REFUSED
 
 
 class Pacer:
@@ -128,7 +139,7 @@ class Telephony:
                                    **options)
         except TwilioException as exc:
             return DialFailed(cmd.request_id, explain(exc, cmd.caller_id), self._clock(),
-                              code=exc.code)
+                              code=exc.code, reason=failure_of(exc))
         if not call.sid:  # the SDK refuses such an answer; never leave the dial pending
             return DialFailed(cmd.request_id, "Kaphila's answer had no call id; check the "
                               "call board before dialling again", self._clock())
@@ -143,7 +154,8 @@ class Telephony:
             else:
                 await self._run(context.update, twiml=twiml_for(cmd))
         except TwilioException as exc:
-            return ActionFailed(cmd.request_id, explain(exc), self._clock(), code=exc.code)
+            return ActionFailed(cmd.request_id, explain(exc), self._clock(), code=exc.code,
+                                reason=failure_of(exc))
         return ActionSucceeded(cmd.request_id, self._clock())
 
     async def check(self, cmd: CheckCall) -> CallChecked:

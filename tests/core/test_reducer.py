@@ -369,3 +369,13 @@ def test_what_was_spoken_is_a_fact_on_the_call() -> None:
                 ActionRequested("a2", SID, ActionKind.SPEAK, at=3.0, text="Spoke: twice"),
                 ActionSucceeded("a2", at=3.1))
     assert state.calls[SID].spoken == ("Hello", "Spoke: twice")
+
+
+def test_every_gathers_digits_are_kept() -> None:
+    state = run(hook("call.answered", 1.0),
+                hook("gather.started", 2.0), hook("gather.complete", 3.0, Digits="12"),
+                hook("gather.started", 4.0), hook("gather.timeout", 5.0),
+                hook("gather.started", 6.0), hook("gather.complete", 7.0, Digits="9#"))
+    call = state.calls[SID]
+    assert call.gathers == ("12", "", "9#")
+    assert call.all_digits == "12, -, 9#"

@@ -112,4 +112,5 @@ def test_the_frozen_app_finds_a_real_secret_service(frozen: Path, tmp_path: Path
     done = subprocess.run(["dbus-run-session", "--", "sh", "-c", script], env=env,
                           capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok   keyring: the OS keyring (keyring.backends.SecretService" in done.stdout
+    assert "ok   keyring: the desktop keyring (Secret Service" in done.stdout
+    assert "(keyring.backends.SecretService.Keyring)" in done.stdout

@@ -14,7 +14,7 @@ from tests.qt.conftest import Running
 @pytest.mark.parametrize(("number", "status", "amd"), [
     ("+15551230000", CallStatus.IN_PROGRESS, "human"),
     ("+15551230001", CallStatus.IN_PROGRESS, "machine"),
-    ("+15551230002", CallStatus.IN_PROGRESS, "human"),  # NOTSURE counts as human
+    ("+15551230002", CallStatus.IN_PROGRESS, "unknown"),  # shown as not sure
     ("+15551230003", CallStatus.BUSY, None),
     ("+15551230004", CallStatus.NO_ANSWER, None),
     ("+15551230005", CallStatus.FAILED, None),

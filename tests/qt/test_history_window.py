@@ -165,3 +165,33 @@ async def test_a_damaged_history_file_is_set_aside_reported_and_the_console_stil
         assert aside.read_bytes() == b"garbage, not SQLite" * 100  # kept, untouched
     finally:
         await console.close()
+
+
+async def test_the_history_refreshes_live_and_esc_closes_it(running: Running) -> None:
+    history = await finished_calls(running)
+    await running.dial("+15551230004")  # no answer: a new row while History is open
+    await until(lambda: history.model.total == 3, within=15, what="the new call in History")
+    QTest.keyClick(history, Qt.Key.Key_Escape)
+    assert not history.isVisible()
+
+
+async def test_the_window_says_history_is_not_saved_the_moment_it_happens(
+        running: Running) -> None:
+    journal = running.console.journal
+    assert journal is not None
+    header = running.window.header
+    assert not header.history_problem.isVisible()
+    journal.retry_every = 0.05
+    await journal.flush()
+    journal.max_pages = 1  # the next write finds the disk full, for real
+    await journal._run(journal._reconnect_and_store, [], {})
+    body = {"callId": "77.1", "event": "call.initiated", "status": "RINGING",
+            "timestamp": "2026-01-01T00:00:01Z", "number": "15551230000",
+            "callerId": "19876543210", "padding": "x" * 60_000}  # needs new pages
+    async with running.console.http.post(running.console.listener.url, json=body) as resp:
+        assert resp.status == 503  # not stored: Kaphila will deliver it again
+    await until(lambda: header.history_problem.isVisible(), what="the warning in the header")
+    assert header.history_problem.text() == "⚠ History is not being saved"
+    assert "full" in header.history_problem.toolTip()
+    journal.max_pages = None
+    await until(lambda: not header.history_problem.isVisible(), what="the warning to go")

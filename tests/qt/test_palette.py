@@ -530,7 +530,7 @@ def test_no_widget_draws_its_text_in_its_own_background_colour(
 
 def test_log_and_timeline_lines_take_the_new_palette_s_colours(window: MainWindow) -> None:
     apply_theme("light")
-    window._show_log(
+    window.log.show_state(
         State(
             log=(
                 LogEntry(1.0, "Dial failed", level="error"),
