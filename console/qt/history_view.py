@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from console.core.calls import Call, CallStatus
+from console.qt import screen
 from console.services.history import ExportCancelled, History, HistoryFilter, HistoryRow
 from console.services.journal import JournalError
 
@@ -189,7 +190,7 @@ class HistoryWindow(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Cancel), self, activated=self.close)
         self.model.more_wanted.connect(self._on_model_more_wanted)
         self.model.sort_wanted.connect(self._on_model_sort_wanted)
-        self.resize(1180, 640)
+        screen.fit(self, 1180, 640)
 
     # ------------------------------------------------------------------ layout
 
@@ -531,7 +532,7 @@ class TimelineDialog(QDialog):
         buttons.addWidget(export)
         buttons.addWidget(close)
         layout.addLayout(buttons)
-        self.resize(760, 480)
+        screen.fit(self, 760, 480)
 
     def _on_entries_current_changed(self, row: int, *_: int) -> None:
         raw = self.call.timeline[row].raw if 0 <= row < len(self.call.timeline) else None

@@ -31,7 +31,7 @@ from console.config import Profile
 from console.core.calls import Call
 from console.core.events import ActionRequested, DialRequested, Event
 from console.core.reducer import RequestState, State
-from console.qt import wording
+from console.qt import screen, wording
 from console.qt.models import CallBoardModel, session_order, session_rows
 from console.qt.widgets.call_actions import CallActions
 from console.qt.widgets.call_table import CallTable
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self._last_repaint = 0.0
         self.setWindowTitle(f"Kaphila Console — {profile.name}")
         self.setMinimumSize(800, 560)
-        self.resize(1280, 800)
+        screen.fit(self, 1280, 800)
         self.board = CallBoardModel(self)
         self.session_model = CallBoardModel(self, rows=session_rows, order=session_order)
         self._build()

@@ -57,6 +57,7 @@ T = TypeVar("T")
 FILE_NAME = "journal.sqlite3"
 RETRY_EVERY = 5.0  # seconds between attempts to store again after a failure
 BACKLOG_LIMIT = 10_000  # operator events kept in memory while the journal cannot store
+FOREIGN_REPLAY = 1000  # live calls not placed here rebuilt after a restart (the reducer's bound)
 LIVE_STATUSES = tuple(s.value for s in CallStatus if not s.terminal)
 _LIVE_MARKS = ", ".join("?" * len(LIVE_STATUSES))  # bound to LIVE_STATUSES
 
@@ -174,7 +175,7 @@ def connect(path: Path, *, timeout: float = 2.0,
 def is_damage(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, sqlite3.DatabaseError) and (
-        "not a database" in text or "malformed" in text or "corrupt" in text)
+        "not a database" in text or "disk image is malformed" in text or "corrupt" in text)
 
 
 def describe(exc: BaseException, path: Path) -> str:
@@ -493,13 +494,26 @@ class Journal:
         return events
 
     def _select_replay(self) -> list[tuple[str, str]]:
+        """Events to rebuild from: the live calls placed here, the newest
+        ``FOREIGN_REPLAY`` live calls not placed here (a flood of unknown ids must
+        not make a restart slow), the calls a live leg was forwarded from (so the
+        leg is still ours), and requests still waiting for an answer."""
         assert self._conn is not None
+        live = f"profile = ? AND status IN ({_LIVE_MARKS})"
         return self._conn.execute(
-            "SELECT kind, body FROM events WHERE profile = ? AND ("
-            " call_sid IN (SELECT sid FROM calls WHERE profile = ? AND status IN"
-            f" ({_LIVE_MARKS}))"
+            "WITH live AS ("
+            f"  SELECT sid FROM calls WHERE {live} AND placed_here = 1"
+            f"  UNION ALL SELECT sid FROM (SELECT sid FROM calls WHERE {live}"
+            "    AND placed_here = 0 ORDER BY started_at DESC LIMIT ?)),"
+            " parents AS (SELECT DISTINCT sid FROM (SELECT CASE WHEN json_valid(body) THEN"
+            "  json_extract(body, '$.params.ParentCallSid') END AS sid FROM events"
+            "  WHERE kind = 'WebhookReceived' AND call_sid IN (SELECT sid FROM live))"
+            "  WHERE sid IS NOT NULL)"
+            " SELECT kind, body FROM events WHERE profile = ? AND ("
+            " call_sid IN (SELECT sid FROM live) OR call_sid IN (SELECT sid FROM parents)"
             " OR request_id IN (SELECT request_id FROM pending)) ORDER BY id",
-            (self.profile, self.profile, *LIVE_STATUSES)).fetchall()
+            (self.profile, *LIVE_STATUSES, self.profile, *LIVE_STATUSES, FOREIGN_REPLAY,
+             self.profile)).fetchall()
 
     async def delete(self, before: float | None) -> int:
         """Delete finished calls (started before ``before``, or all) and their

@@ -42,7 +42,6 @@ class Desk:
                            callee_hangup=lambda s: None),
             "http://127.0.0.1:1/hooks/token")
         qtbot.addWidget(self.window)
-        self.window.resize(1280, 800)
         self.window.show()
 
     def dispatch(self, event: Event) -> None:
@@ -321,3 +320,27 @@ async def test_a_dialled_call_is_selected_on_the_real_board(running: Running) ->
 def test_a_call_not_placed_here_is_named_so() -> None:
     call = Call("9.9", to="+15550001111", status=CallStatus.RINGING)
     assert wording.call_name(call) == "+15550001111 (not placed here)"
+
+
+def test_windows_and_dialogs_open_on_screen(desk: Desk, qtbot: Any) -> None:
+    from console.config import Settings
+    from console.qt.history_view import HistoryServices, HistoryWindow
+    from console.qt.screen import available
+    from console.qt.settings_dialog import SettingsDialog
+
+    area = available(desk.window)
+    history = HistoryWindow(HistoryServices(None, None, lambda work: work.close(),
+                                            _never, _never), desk.window)
+    settings = SettingsDialog(Settings(), "the desktop keyring", {}, desk.window)
+    for shown in (desk.window, history, settings):
+        if shown is not desk.window:
+            qtbot.addWidget(shown)
+        shown.show()
+        QApplication.processEvents()
+        assert area.contains(shown.frameGeometry().topLeft()), type(shown).__name__
+        assert shown.width() <= area.width()
+        assert shown.height() <= area.height()
+
+
+async def _never(*_: Any) -> int:
+    return 0

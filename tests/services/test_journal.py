@@ -360,3 +360,36 @@ async def test_delete_keeps_live_calls_and_removes_old_finished_ones(rig: Rig) -
     assert {s for s, _ in rig.rows()} == {"1.2", "1.3"}
     assert await rig.journal.delete(before=None) == 1
     assert rig.rows("SELECT sid FROM calls") == [("1.3",)]
+
+
+async def test_a_forwarded_leg_is_still_ours_after_a_restart(rig: Rig, tmp_path: Path) -> None:
+    rig.session.dispatch(DialRequested("d1", "+15551230000", "+19876543210", at=1.0))
+    rig.session.dispatch(DialAccepted("d1", "10.1", at=1.1))
+    assert await rig.post(hook("10.1", "call.answered", "ANSWERED", 2)) == 204
+    assert await rig.post(hook("10.1", "call.ended", "COMPLETED", 3,
+                               reason="forwarded", forwardedTo="15557654321")) == 204
+    assert await rig.post(hook("10.2", "call.answered", "ANSWERED", 4,
+                               number="15557654321", forwardedFrom="10.1")) == 204
+    assert rig.session.state.calls["10.2"].placed_here
+    await rig.journal.flush()
+    again = Session(no_effects, journal=Journal(rig.journal.path, "Test"))
+    assert again.journal is not None
+    await again.journal.open()
+    again.restore(await again.journal.replay())
+    await again.journal.close()
+    leg = again.state.calls["10.2"]
+    assert leg.live
+    assert leg.placed_here  # still linked to the call it was forwarded from
+
+
+async def test_a_flood_of_unknown_ids_does_not_slow_a_restart(rig: Rig) -> None:
+    for n in range(1200):
+        rig.session.dispatch(WebhookReceived(
+            f"u.{n}", "call.initiated", {"CallSid": f"u.{n}", "CallStatus": "ringing"},
+            at=float(n), received_at=float(n)))
+    await rig.journal.flush()
+    again = Journal(rig.journal.path, "Test")
+    await again.open()
+    events = await again.replay()
+    await again.close()
+    assert len({e.call_sid for e in events if isinstance(e, WebhookReceived)}) == 1000
