@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         # Without a display Qt aborts the whole process; say what to do instead.
         print(NO_DISPLAY, file=sys.stderr)
         return 2
-    from console.app import main as app_main
+    from console.qt.desk import main as desk_main
 
-    return app_main(argv)
+    result: int = desk_main(argv)
+    return result
 
 
 if __name__ == "__main__":

@@ -16,12 +16,8 @@ stop the SDK's threads, write out the journal, stop the sandbox, save settings.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import os
 import secrets
-import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -37,22 +33,22 @@ from console.sandbox import Account, Sandbox, SandboxConfig
 from console.sandbox.config import DEMO_CALLER_IDS
 from console.services.history import History
 from console.services.journal import FILE_NAME, Journal
+from console.services.retention import Retention
+from console.services.sandbox_control import SandboxControl
 from console.services.secrets import SecretStore, key_problem, open_secret_store
 from console.services.session import Session
+from console.services.settings_store import SettingsStore
 from console.services.telephony import Telephony
 from console.services.webhooks import WebhookListener, masked_url, new_token
 from twilio.rest import Client
 
 if TYPE_CHECKING:
-    from console.qt.history_view import HistoryWindow
-    from console.qt.main_window import MainWindow
+    pass
 
 log = logging.getLogger("kaphila.console")
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SHUTDOWN_GRACE = 3.0
-RETENTION_EVERY = 3600.0  # seconds between retention sweeps while running
-DAY = 86400.0
 
 
 @dataclass
@@ -70,10 +66,14 @@ class Console:
     store: SecretStore
     settings_path: Path | None = None
     journal: Journal | None = None
-    history: History | None = None  # None: history is off (``journal.off_reason`` says why)
+    history: History | None = None
+    sandbox_control: SandboxControl | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
-    _swept_at: float = 0.0
     _closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.retention = Retention(self.journal, lambda: self.settings.history_days)
+        self.settings_store = SettingsStore(self.settings_path, self.store)
 
     def fire(self, work: Coroutine[Any, Any, object]) -> None:
         """Run ``work`` in the background on the loop (UI callbacks cannot await).
@@ -99,72 +99,52 @@ class Console:
             return f"{base}/hooks/{self.profile.webhook_token}"
         return self.listener.url
 
-    async def callee_press(self, sid: str, digits: str) -> None:
-        await self._control(f"/sandbox/calls/{sid}/press", {"digits": digits})
-
-    async def callee_hangup(self, sid: str) -> None:
-        await self._control(f"/sandbox/calls/{sid}/hangup", {})
-
-    async def _control(self, path: str, body: dict[str, str]) -> None:
-        if self.sandbox is None:
-            return
-        async with self.http.post(self.sandbox.url + path, json=body) as resp:
-            if resp.status >= 400:
-                log.warning("sandbox control %s: %s", path, (await resp.json()).get("error"))
-
     def tick(self) -> None:
+        """Once a second: the clock for the reducer, and the hourly retention sweep."""
         now = time.time()
         self.session.dispatch(Tick(now))
-        if self.settings.history_days and now - self._swept_at > RETENTION_EVERY:
-            self._swept_at = now
-            self.fire(self.apply_retention())
+        if self.retention.due(now):
+            self.fire(self.retention.apply())
+
+    async def callee_press(self, sid: str, digits: str) -> None:
+        if self.sandbox_control is not None:
+            await self.sandbox_control.press(sid, digits)
+
+    async def callee_hangup(self, sid: str) -> None:
+        if self.sandbox_control is not None:
+            await self.sandbox_control.hang_up(sid)
 
     async def apply_retention(self) -> int:
-        """Delete finished calls older than the retention setting (0 keeps all)."""
-        days = self.settings.history_days
-        if not days or self.journal is None:
-            return 0
-        deleted = await self.journal.delete(before=time.time() - days * DAY)
-        if deleted:
-            log.info("history: %d calls older than %d days deleted", deleted, days)
-        return deleted
+        return await self.retention.apply()
 
     async def delete_history(self) -> int:
-        """Delete every finished call from the history (live calls stay)."""
-        return await self.journal.delete(before=None) if self.journal is not None else 0
+        return await self.retention.delete_all()
 
     async def set_retention(self, days: int) -> int:
         self.settings = replace(self.settings, history_days=max(0, int(days)))
         await self.save_settings()
-        return await self.apply_retention()
+        return await self.retention.apply()
 
     async def save_settings(self) -> None:
-        """Write settings.json off the loop thread (it fsyncs)."""
-        await asyncio.get_running_loop().run_in_executor(
-            None, config.save, self.settings, self.settings_path)
+        await self.settings_store.save(self.settings)
 
     async def keys_present(self) -> dict[str, bool]:
-        loop = asyncio.get_running_loop()
-        return {p.name: bool(await loop.run_in_executor(None, self.store.get, p.name))
-                for p in self.settings.profiles}
+        return await self.settings_store.keys_present(self.settings)
 
     async def save_profile(self, profile: Profile, key: str | None, activate: bool) -> str:
-        """Store the key (keyring, off the loop thread) and the settings; say what happens.
-        A key that cannot be sent is refused (``ValueError``) before it is stored."""
-        if key and (problem := key_problem(key)):
-            raise ValueError(problem)
-        if key:
-            await asyncio.get_running_loop().run_in_executor(None, self.store.set,
-                                                             profile.name, key)
-        settings = self.settings.with_profile(profile)
-        if activate:
-            settings = replace(settings, active=profile.name)
-        self.settings = settings
-        await self.save_settings()
-        if profile.name == self.profile.name and not activate:
-            return "Settings saved."
-        return (f"Settings saved. The console uses {settings.active!r} from its next start."
-                if settings.active != self.profile.name else "Settings saved.")
+        """Store the profile (and its key); say what happens next. ``needs_restart``
+        tells the window when the running services must be rebuilt for it."""
+        self.settings = await self.settings_store.save_profile(self.settings, profile, key,
+                                                               activate)
+        if self.needs_restart(profile, key, activate):
+            return f"Switching to {self.settings.active!r}…"
+        return "Settings saved."
+
+    def needs_restart(self, profile: Profile, key: str | None, activate: bool) -> bool:
+        """A new active profile, or a new key for the one in use, takes effect at once
+        (without an OS keyring a key must work from the moment it is typed)."""
+        switching = activate and profile.name != self.profile.name
+        return switching or (profile.name == self.profile.name and key is not None)
 
     async def close(self) -> None:
         await self.listener.stop()
@@ -265,9 +245,10 @@ async def start_console(settings_path: Path | None = None,
         profile = replace(profile, listener_port=listener.port)
         settings = settings.with_profile(profile)
     await loop.run_in_executor(None, config.save, settings, settings_path)
+    http = aiohttp.ClientSession()
     console = Console(settings, profile, session, telephony, listener, sandbox,
-                      aiohttp.ClientSession(), warnings, store, settings_path, journal,
-                      History(journal.path))
+                      http, warnings, store, settings_path, journal, History(journal.path),
+                      SandboxControl(http, sandbox.url) if sandbox is not None else None)
     holder.append(console)
     if any(c.live for c in session.state.calls.values()):
         session.dispatch(ReconcileRequested(time.time()))
@@ -311,141 +292,11 @@ def _sandbox_profile() -> Profile:
                    last_caller_id="+" + DEMO_CALLER_IDS[0], webhook_token=new_token())
 
 
-def settle_after_start() -> None:
-    """Move everything created during start-up (modules, Qt wrappers, services) out
-    of the garbage collector's sight: a full collection over them paused the GUI
-    for ~65 ms under load. Refcounting still frees them as usual."""
-    gc.collect()
-    gc.freeze()
-    # Refcounting frees nearly everything the console makes; the cyclic
-    # collector's full passes (~40 ms over a busy board) are what stalls the
-    # GUI. Young collections stay frequent, full ones become rare.
-    gc.set_threshold(10_000, 20, 100)
+def __getattr__(name: str) -> Any:
+    """The desk's Qt wiring lives in ``console.qt.desk``; these names stay reachable
+    from the composition root without importing Qt when it is imported."""
+    if name in ("build_window", "run_window", "main", "settle_after_start", "stylesheet"):
+        from console.qt import desk
 
-
-def stylesheet(theme: str = "light") -> str:
-    """One palette's style sheet alone (the app applies a whole theme: console.qt.theme)."""
-    from console.qt.palette import PALETTES, qss
-
-    return qss(PALETTES[theme])
-
-
-def build_window(console: Console, on_close: Callable[[], None] | None = None,
-                 open_settings: Callable[[], None] | None = None) -> MainWindow:
-    """The operator's window wired to a running console (the app, tests, screenshots)."""
-    from console.qt.main_window import MainWindow, WindowServices
-
-    sandbox = console.sandbox is not None
-    history: list[HistoryWindow] = []
-
-    def open_history() -> None:
-        from console.qt.history_view import HistoryServices, HistoryWindow
-
-        if not history:
-            history.append(HistoryWindow(HistoryServices(
-                console.history, console.journal.off_reason if console.journal else None,
-                console.fire, console.delete_history, console.set_retention,
-                console.settings.history_days), window))
-            console.session.subscribe(lambda _: history[0].live_update())
-        history[0].show()
-        history[0].raise_()
-        history[0].activateWindow()
-
-    services = WindowServices(
-        dispatch=console.session.dispatch,
-        callee_press=(lambda sid, d: console.fire(console.callee_press(sid, d)))
-        if sandbox else None,
-        callee_hangup=(lambda sid: console.fire(console.callee_hangup(sid)))
-        if sandbox else None,
-        on_close=on_close,
-        open_settings=open_settings,
-        open_history=open_history,
-    )
-    window = MainWindow(console.profile, services, console.webhook_url())
-    console.session.subscribe(window.on_state)
-    window.show_warnings(console.warnings)
-    if console.journal is not None:
-        console.journal.on_problem(window.show_history_problem)
-        window.show_history_problem(console.journal.problem)
-    return window
-
-
-async def run_window() -> int:
-    """The console with its window, until the window closes."""
-    from PySide6.QtCore import QTimer
-
-    from console.qt.theme import apply_theme
-
-    console = await start_console()
-    apply_theme(console.settings.theme)
-    closing = asyncio.Event()
-
-    window: MainWindow | None = None
-
-    async def open_settings() -> None:
-        from console.qt.settings_dialog import SettingsDialog
-
-        dialog = SettingsDialog(console.settings, console.store.description,
-                                await console.keys_present(), window)
-
-        def on_saved(profile: Profile, key: str | None, activate: bool) -> None:
-            console.settings = replace(console.settings, theme=dialog.theme_setting())
-            async def save() -> None:
-                message = await console.save_profile(profile, key, activate)
-                assert window is not None
-                window.statusBar().showMessage(message, 10000)
-            console.fire(save())
-
-        dialog.saved.connect(on_saved)
-        dialog.open()
-
-    window = build_window(console, on_close=closing.set,
-                          open_settings=lambda: console.fire(open_settings()))
-    # Ctrl-C / SIGTERM in the terminal close the console cleanly; the 250 ms timer
-    # below lets Python run signal handlers while Qt's loop waits.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: closing.set())
-    wake = QTimer(window, interval=250)
-    wake.start()
-    timer = QTimer(window, interval=1000)
-    timer.timeout.connect(console.tick)
-    timer.timeout.connect(window.tick)
-    timer.start()
-    window.show()
-
-    def shown() -> None:
-        # Queued behind the window's first paint, so the probe times a painted
-        # window and the start-up housekeeping does not hold that paint back.
-        if os.environ.get("KAPHILA_STARTUP_PROBE"):  # packaging/build.py, tests/bench
-            print("READY", flush=True)
-            closing.set()
-        settle_after_start()
-
-    QTimer.singleShot(0, shown)
-    await closing.wait()
-    timer.stop()
-    console.settings = console.settings.with_profile(
-        replace(window.profile, last_caller_id=window.caller_id.currentText()))
-    await console.save_settings()
-    await console.close()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                                                   "%(message)s")
-    app = QApplication(argv if argv is not None else sys.argv)
-    app.setApplicationName("Kaphila Console")
-    app.setDesktopFileName("kaphila-console")  # matches resources/kaphila-console.desktop
-    from PySide6.QtGui import QIcon
-
-    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "kaphila-console.svg")))
-    app.setQuitOnLastWindowClosed(False)  # qasync: we end main() ourselves
-    from console.qt.theme import apply_theme
-
-    apply_theme("system")  # run_window applies the saved choice once it has read the settings
-    result: int = qasync.run(run_window())
-    return result
+        return getattr(desk, name)
+    raise AttributeError(name)

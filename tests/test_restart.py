@@ -255,3 +255,27 @@ async def test_a_key_with_a_line_break_is_refused_when_entered_and_never_shown(
         assert not any("ak_live_secret" in t or "ak_new" in t for t in texts)
     finally:
         await console.close()
+
+
+async def test_without_a_keyring_a_typed_key_works_at_once_and_until_the_console_closes(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    settings_path = tmp_path / "settings.json"
+    store = MemoryStore("this session only (no OS keyring)")
+    first = await start_console(settings_path, store, tmp_path / "data")  # the sandbox profile
+    live = live_profile(sandbox, 0)
+    try:
+        message = await first.save_profile(live, TEST_KEY, activate=True)
+        assert message == "Switching to 'Live'…"
+        assert first.needs_restart(live, TEST_KEY, activate=True)
+        assert not first.needs_restart(first.profile, None, activate=False)
+    finally:
+        await first.close()
+    # The window starts the next console at once with the same session-only store.
+    second = await start_console(settings_path, store, tmp_path / "data")
+    try:
+        assert second.profile.name == "Live"
+        assert second.sandbox is None
+        sid = await dial(second, "+15551230000")
+        await until(lambda: the_call(second, sid) is CallStatus.IN_PROGRESS)
+    finally:
+        await second.close()

@@ -155,8 +155,11 @@ class SettingsDialog(QDialog):
             if not line.strip():
                 continue
             check = check_number(line, self.region.text() or "US")
+            digits = line.strip().lstrip("+")
             if check.ok:
                 caller_ids.append(check.e164)
+            elif base.sandbox and digits.isdigit() and 10 <= len(digits) <= 15:
+                caller_ids.append("+" + digits)  # the sandbox verifies whatever it is given
             else:
                 problems.append(f"Caller ID {line.strip()!r}: {check.reason}.")
         url = base.base_url if base.sandbox else self.base_url.text().strip().rstrip("/")

@@ -80,7 +80,7 @@ async def test_saving_stores_the_key_in_the_store_and_never_in_the_config_file(
     message = await console.save_profile(
         Profile("Acme live", base_url="https://kaphila.com", caller_ids=("+14155550134",)),
         "ak_typed_once_0123456789", activate=True)
-    assert message == "Settings saved. The console uses 'Acme live' from its next start."
+    assert message == "Switching to 'Acme live'…"
     assert console.store.get("Acme live") == "ak_typed_once_0123456789"
     assert console.settings_path is not None
     text = console.settings_path.read_text()
