@@ -52,6 +52,7 @@ from shiboken6 import isValid
 
 from console.core.calls import Call, CallStatus
 from console.qt import screen
+from console.services.columns import SHOWN
 from console.services.history import ExportCancelled, History, HistoryFilter, HistoryRow
 from console.services.journal import JournalError
 
@@ -81,18 +82,14 @@ def _status(text: str) -> str:
     return status.label if status else text
 
 
-COLUMNS: tuple[tuple[str, str | None, Callable[[HistoryRow], str]], ...] = (
-    ("Started", "started", lambda r: _when(r.started_at)),
-    ("Number", "number", lambda r: r.number),
-    ("Caller ID", "caller_id", lambda r: r.caller_id),
-    ("Profile", "profile", lambda r: r.profile),
-    ("Duration", "duration", lambda r: _duration(r.duration)),
-    ("Status", "status", lambda r: _status(r.status)),
-    ("AMD", "amd", lambda r: r.amd),
-    ("Digits", "digits", lambda r: r.digits),
-    ("Forwarded to", None, lambda r: r.forwards),
-    ("Spoken", None, lambda r: r.spoken),
-)
+FORMATS: dict[str, Callable[[Any], str]] = {
+    "started_at": _when, "duration": _duration, "status": _status}
+
+# Headings, order and sort keys come from the one column spec (console.services.columns).
+COLUMNS: tuple[tuple[str, str | None, Callable[[HistoryRow], str]], ...] = tuple(
+    (c.title or c.key, c.sort,
+     (lambda r, key=c.key: FORMATS.get(key, str)(getattr(r, key))))
+    for c in SHOWN)
 
 
 @dataclass

@@ -24,16 +24,13 @@ from typing import Any, TypeVar
 from console.core.calls import Call
 from console.core.reducer import State, reduce
 from console.services.codec import decode_event
-from console.services.journal import CALL_COLUMNS, JournalError, describe
+from console.services.columns import CALL_COLUMNS, CSV_HEADER, SORT_COLUMNS, csv_row
+from console.services.journal import JournalError, describe
+
+__all__ = ["CSV_HEADER", "SORT_COLUMNS", "History", "HistoryFilter", "HistoryRow"]
 
 T = TypeVar("T")
 
-SORT_COLUMNS = {"started": "started_at", "number": "number", "caller_id": "caller_id",
-                "duration": "duration", "status": "status", "amd": "amd",
-                "profile": "profile", "digits": "digits"}
-CSV_HEADER = ("call_sid", "profile", "number", "caller_id", "started", "answered", "ended",
-              "duration_s", "status", "amd", "amd_confidence", "digits", "forwarded_to",
-              "spoken", "end_reason", "placed_here")
 EXPORT_CHUNK = 2000
 
 
@@ -75,11 +72,13 @@ class HistoryFilter:
 
 @dataclass(frozen=True)
 class HistoryRow:
+    """A stored call, fields in ``CALL_COLUMNS`` order (a test keeps them in step)."""
+
     sid: str
-    profile: str
+    started_at: float | None
     number: str
     caller_id: str
-    started_at: float | None
+    profile: str
     answered_at: float | None
     ended_at: float | None
     duration: float | None
@@ -176,14 +175,7 @@ class History:
                 while rows := cursor.fetchmany(EXPORT_CHUNK):
                     if cancelled():
                         raise ExportCancelled(f"export to {path} cancelled")
-                    for row in rows:
-                        r = HistoryRow(*row)
-                        writer.writerow((
-                            r.sid, r.profile, r.number, r.caller_id, _iso(r.started_at),
-                            _iso(r.answered_at), _iso(r.ended_at),
-                            "" if r.duration is None else f"{r.duration:.0f}", r.status, r.amd,
-                            "" if r.amd_confidence is None else f"{r.amd_confidence:.2f}",
-                            r.digits, r.forwards, r.spoken, r.end_reason, r.placed_here))
+                    writer.writerows(csv_row(row) for row in rows)
                     written += len(rows)
                     report(written)
             os.replace(tmp, path)

@@ -41,14 +41,18 @@ import contextlib
 import logging
 import sqlite3
 import time
+import typing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from console.core.calls import Call, CallStatus
-from console.core.events import Event, WebhookReceived
+from console.core.calls import CallStatus
+from console.core.events import Event, Outcome, WebhookReceived
 from console.services.codec import UndecodableEvent, decode_event, encode_event, storable
+from console.services.columns import CALL_COLUMNS, call_row
+
+__all__ = ["CALL_COLUMNS", "Journal", "JournalError", "call_row", "connect", "describe"]
 
 log = logging.getLogger("kaphila.console.journal")
 
@@ -100,14 +104,11 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-CALL_COLUMNS = ("sid", "profile", "number", "caller_id", "started_at", "answered_at",
-                "ended_at", "duration", "status", "amd", "amd_confidence", "digits",
-                "forwards", "spoken", "end_reason", "placed_here")
 _UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
     "ON CONFLICT (sid) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS[2:]))
-_OUTCOMES = ("DialAccepted", "DialFailed", "ActionSucceeded", "ActionFailed")
+_OUTCOMES = frozenset(cls.__name__ for cls in typing.get_args(Outcome))
 
 CallRow = tuple[Any, ...]
 Entry = tuple[Event, str | None, str | None, CallRow | None]  # event, call, request, row
@@ -115,19 +116,6 @@ Entry = tuple[Event, str | None, str | None, CallRow | None]  # event, call, req
 
 class JournalError(Exception):
     """The journal cannot be used; the message is for the operator."""
-
-
-def call_row(call: Call, profile: str) -> CallRow:
-    """The history row of a call, in ``CALL_COLUMNS`` order."""
-    duration = (call.ended_at - call.answered_at
-                if call.ended_at is not None and call.answered_at is not None else None)
-    return (storable(call.sid), storable(profile), storable(call.to), storable(call.from_),
-            call.created_at, call.answered_at, call.ended_at, duration, call.status.value,
-            storable(call.amd.answered_by) if call.amd else "",
-            call.amd.confidence if call.amd else None,
-            storable(call.all_digits),
-            storable(call.forwarded_to or ""), storable(" | ".join(call.spoken)),
-            storable(call.end_reason or ""), int(call.placed_here))
 
 
 def connect(path: Path, *, timeout: float = 2.0,

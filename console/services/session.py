@@ -20,10 +20,8 @@ from typing import assert_never
 
 from console.core.events import (
     ActionFailed,
-    ActionRequested,
     CallChecked,
     CheckCall,
-    DialAccepted,
     DialFailed,
     Effect,
     Event,
@@ -96,9 +94,8 @@ class Session:
     def _store(self, before: State, event: Event) -> asyncio.Future[bool]:
         assert self.journal is not None
         request_id: str | None = getattr(event, "request_id", None)
-        if isinstance(event, (WebhookReceived, CallChecked, DialAccepted, ActionRequested)):
-            sid: str | None = event.call_sid
-        else:
+        sid: str | None = getattr(event, "call_sid", None)
+        if sid is None:
             request = self.state.requests.get(request_id or "")
             sid = request.call_sid if request is not None else None
         call = self.state.calls.get(sid) if sid else None
