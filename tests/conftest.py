@@ -9,6 +9,7 @@ swallowed the error.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import socket
@@ -114,6 +115,26 @@ def take_violations() -> list[str]:
         taken = list(_violations)
         _violations.clear()
     return taken
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The cyclic collector runs only between tests, on the main thread (below).
+    gc.disable()
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Collect each test's garbage here, on the thread that runs Qt.
+
+    A Qt test leaves Python wrappers of QObjects in reference cycles (a window's
+    widgets hold its bound methods, each qasync loop its timers). Left to the
+    automatic cyclic GC, they are freed by whichever thread happens to allocate
+    next (a sandbox, journal or SDK worker): the C++ objects die off the GUI
+    thread and a later event segfaults the run, tests afterwards. So automatic
+    collection is off for the session and every test's garbage goes here."""
+    result = yield
+    gc.collect()
+    return result
 
 
 @pytest.fixture(autouse=True)

@@ -170,3 +170,16 @@ async def until(predicate: Callable[[], bool], within: float = 10.0,
                 await asyncio.sleep(0.02)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def webhook_event(sid: str, event: str, at: float, *, received_at: float | None = None,
+                  body: dict[str, Any] | None = None, **params: str) -> Any:
+    """A ``WebhookReceived`` as the listener makes it: Kaphila's event name and
+    Twilio parameters through the console's own translation."""
+    from console.services.webhook_events import webhook_event as translate
+
+    status = {"call.initiated": "ringing", "call.answered": "in-progress",
+              "call.ended": "completed", "call.timeout": "no-answer"}.get(event, "in-progress")
+    merged = {"CallSid": sid, "CallStatus": status, "KaphilaEvent": event, **params}
+    return translate(merged, {"event": event, "callId": sid, **(body or {})}, at,
+                     at + 0.01 if received_at is None else received_at)

@@ -13,7 +13,7 @@ import pytest
 from console import config
 from console.app import Console, PortInUse, start_console
 from console.config import Profile, Settings
-from console.core.calls import CallStatus
+from console.core.calls import CallStatus, CheckReason
 from console.core.events import ActionKind, ActionRequested, DialRequested, Tick
 from console.core.reducer import SCAN_EVERY, SILENCE_CHECK
 from console.sandbox import Sandbox, SandboxConfig
@@ -73,7 +73,7 @@ async def test_a_live_call_is_live_again_after_a_restart_and_is_checked(
         assert rebuilt.live
         assert rebuilt.timeline == before.timeline  # with "Spoke: Please hold"
         assert sid in second.session.state.board
-        await until(lambda: any(e.kind == "console.checked"
+        await until(lambda: any(e.what is CheckReason.RESTART
                                 for e in second.session.state.calls[sid].timeline))
         assert the_call(second, sid) is CallStatus.IN_PROGRESS
         # The sandbox's next webhook reaches the new listener on the same URL.
@@ -231,8 +231,9 @@ async def test_a_silent_call_that_ended_meanwhile_is_ended_on_the_board(
         await until(lambda: not console.session.state.calls[sid].live)
         call = console.session.state.calls[sid]
         assert call.status is CallStatus.COMPLETED
-        assert [e.summary for e in call.timeline if e.kind == "console.checked"] == [
-            "Checked after a silence: Completed"]
+        checks = [e for e in call.timeline if isinstance(e.what, CheckReason)]
+        assert [(e.what, e.status) for e in checks] == [(CheckReason.SILENT,
+                                                         CallStatus.COMPLETED)]
     finally:
         await console.close()
 

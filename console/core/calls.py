@@ -1,10 +1,66 @@
-"""Calls as the console sees them, in Twilio's terms (the SDK's WebhookHelper
-translates Kaphila's; the console never speaks Kaphila's vocabulary itself)."""
+"""Calls as the console sees them: facts in the console's own terms (statuses
+are Twilio's; ``console.services`` translates Kaphila's vocabulary, and
+``console.qt.wording`` turns facts into words)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
+
+AnsweredBy = Literal["human", "machine", "unknown"]
+
+
+class Happened(Enum):
+    """What a webhook reports happened to a call."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+    NO_ANSWER = "no answer"
+    KEY_PRESSED = "key pressed"
+    GATHER_STARTED = "gather started"
+    GATHER_PROGRESS = "gather progress"
+    GATHER_COMPLETE = "gather complete"
+    GATHER_TIMEOUT = "gather timeout"
+    GATHER_FAILED = "gather failed"
+    RECORDING_STARTED = "recording started"
+    RECORDING_READY = "recording ready"
+    RECORDING_FAILED = "recording failed"
+
+    @property
+    def ends_a_gather(self) -> bool:
+        return self in (Happened.GATHER_COMPLETE, Happened.GATHER_TIMEOUT,
+                        Happened.GATHER_FAILED)
+
+
+class ActionKind(Enum):
+    SPEAK = "speak"
+    GATHER = "gather"
+    FORWARD = "forward"
+    HANG_UP = "hang up"
+
+
+class Failure(Enum):
+    """Why a request failed, as a fact (the words are the presentation's)."""
+
+    REFUSED = "refused"  # Kaphila answered no
+    UNREACHABLE = "unreachable"  # Kaphila could not be reached
+    TIMED_OUT = "timed out"  # no answer in time: it may or may not have gone through
+    INTERRUPTED = "interrupted"  # the console stopped before the answer
+    ENDED = "ended"  # the call had already ended
+    BUSY = "busy"  # the call is already doing that (a gather running, a hang-up on its way)
+    INTERNAL = "internal"  # the console failed to send it
+    NOT_SUPPORTED = "not supported"  # Kaphila cannot do what was asked
+    BAD_ANSWER = "bad answer"  # an answer the SDK could not use (a redirect, no call id)
+
+
+class CheckReason(Enum):
+    """Why the console asked the API about a call."""
+
+    RESTART = "restart"  # it was live when the console last stopped
+    SILENT = "silent"  # no webhook for it in ``SILENCE_CHECK`` seconds
 
 
 class CallStatus(Enum):
@@ -27,10 +83,6 @@ class CallStatus(Enum):
     def terminal(self) -> bool:
         return self.rank == FINAL_RANK
 
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
-
     @classmethod
     def parse(cls, text: str | None) -> CallStatus | None:
         try:
@@ -51,42 +103,30 @@ _RANK = {
     CallStatus.NO_ANSWER: FINAL_RANK,
     CallStatus.CANCELED: FINAL_RANK,
 }
-_LABELS = {
-    CallStatus.QUEUED: "Queued",
-    CallStatus.INITIATED: "Dialing",
-    CallStatus.RINGING: "Ringing",
-    CallStatus.IN_PROGRESS: "In progress",
-    CallStatus.COMPLETED: "Completed",
-    CallStatus.BUSY: "Busy",
-    CallStatus.FAILED: "Failed",
-    CallStatus.NO_ANSWER: "No answer",
-    CallStatus.CANCELED: "Canceled",
-}
 
 
 @dataclass(frozen=True, slots=True)
 class Amd:
-    """Answering-machine detection: ``human``, ``machine`` or ``unknown``."""
+    """Answering-machine detection: ``human``, ``machine`` or ``unknown`` (not sure)."""
 
     answered_by: str
     confidence: float | None = None
 
-    @property
-    def label(self) -> str:
-        if self.confidence is None:
-            return self.answered_by
-        return f"{self.answered_by} ({self.confidence:.0%})"
-
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    """One thing that happened to a call, in the order of its own timestamp."""
+    """One thing that happened to a call, in the order of its own timestamp: a
+    webhook (``Happened``), an operator action done (``ActionKind``) or an answer
+    from the API (``CheckReason``). Facts only; ``console.qt.wording`` words it."""
 
     at: float  # the event's own time (epoch seconds)
-    kind: str  # the Kaphila event name, or an operator action
-    summary: str
-    raw: dict[str, object] | None = None
-    duplicate: bool = False
+    what: Happened | ActionKind | CheckReason
+    status: CallStatus | None = None  # ENDED, and checks: the status reported
+    answered_by: str = ""
+    digits: str = ""
+    detail: str = ""  # an end or failure reason, the text spoken, the number forwarded to
+    by: str = ""  # who hung up
+    raw: Mapping[str, object] | None = None  # the webhook as received
     late: bool = False
 
 

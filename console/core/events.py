@@ -10,33 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
+from console.core.calls import (
+    ActionKind,
+    AnsweredBy,
+    CallStatus,
+    CheckReason,
+    Failure,
+    Happened,
+)
 
-class ActionKind(Enum):
-    SPEAK = "speak"
-    GATHER = "gather"
-    FORWARD = "forward"
-    HANG_UP = "hang up"
-
-
-class Failure(Enum):
-    """Why a request failed, as a fact (the words are the presentation's)."""
-
-    REFUSED = "refused"  # Kaphila answered no
-    UNREACHABLE = "unreachable"  # Kaphila could not be reached
-    TIMED_OUT = "timed out"  # no answer in time: it may or may not have gone through
-    INTERRUPTED = "interrupted"  # the console stopped before the answer
-    ENDED = "ended"  # the call had already ended
-    BUSY = "busy"  # the call is already doing that (a gather running, a hang-up on its way)
-    INTERNAL = "internal"  # the console failed to send it
-
-
-class CheckReason(Enum):
-    """Why the console asked the API about a call."""
-
-    RESTART = "restart"  # it was live when the console last stopped
-    SILENT = "silent"  # no webhook for it in ``SILENCE_CHECK`` seconds
+__all__ = ["ActionKind", "AnsweredBy", "CheckReason", "Failure", "Happened"]
 
 
 # ----------------------------------------------------------------------- events
@@ -44,13 +28,25 @@ class CheckReason(Enum):
 
 @dataclass(frozen=True, slots=True)
 class WebhookReceived:
-    """A webhook, already in Twilio's terms (``params`` as WebhookHelper returns them)."""
+    """A webhook, as facts in the console's own terms (``services.webhook_events``
+    translates Kaphila's). ``raw`` is the body as it came, kept to be shown
+    verbatim; nothing here reads it."""
 
     call_sid: str
-    event: str  # the Kaphila event name, e.g. "call.answered"
-    params: Mapping[str, str]
+    happened: Happened
     at: float  # the event's own timestamp
-    received_at: float
+    received_at: float  # local time it arrived
+    status: CallStatus | None = None
+    to: str = ""  # E.164
+    from_: str = ""
+    answered_by: AnsweredBy | None = None
+    confidence: float | None = None
+    digits: str = ""
+    reason: str = ""  # why it ended, or why a gather failed, in the API's word
+    hangup_by: str = ""
+    forwarded_to: str = ""  # E.164
+    parent_sid: str = ""  # the call this leg was forwarded from
+    recording_url: str = ""
     raw: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -75,11 +71,15 @@ class DialAccepted:
 
 @dataclass(frozen=True, slots=True)
 class DialFailed:
+    """``message`` is what the API or the SDK said, as said; ``code`` Twilio's
+    error code and ``status`` the HTTP status (both None when none came)."""
+
     request_id: str
     message: str
     at: float
     code: int | None = None
     reason: Failure = Failure.REFUSED
+    status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,7 @@ class ActionFailed:
     at: float
     code: int | None = None
     reason: Failure = Failure.REFUSED
+    status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

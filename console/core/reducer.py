@@ -33,13 +33,14 @@ Every map is persistent (``immutables.Map``): an event costs the same with
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import assert_never
+from enum import Enum
+from typing import Literal, assert_never
 
 from immutables import Map
 
-from console.core.calls import Amd, Call, CallStatus, TimelineEntry
+from console.core.calls import Amd, Call, CallStatus, Happened, TimelineEntry
 from console.core.events import (
     ActionFailed,
     ActionKind,
@@ -78,31 +79,50 @@ class RequestState:
     FAILED = "failed"
 
 
+DIAL: Literal["dial"] = "dial"
+RequestKind = Literal["dial"] | ActionKind
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """An operator request (a dial or an action) and how it went."""
 
     request_id: str
-    kind: str  # "dial" or an ActionKind value
+    kind: RequestKind
     at: float
     target: str = ""  # the number dialled or forwarded to, the text spoken ...
     call_sid: str | None = None
+    caller_id: str = ""  # a dial's caller ID
     state: str = RequestState.PENDING
     message: str = ""
     code: int | None = None
     reason: Failure | None = None
+    status: int | None = None  # the HTTP status of a refusal
 
     @property
     def unreachable(self) -> bool:
         return self.reason is Failure.UNREACHABLE
 
 
+class Note(Enum):
+    """Log lines that are neither a call's event nor a request's outcome."""
+
+    ALREADY_DIALING = "already dialing"
+
+
+Level = Literal["info", "warning", "error"]
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
+    """One line of the global log, as facts: a call's timeline entry, a request
+    (started or failed), or a note; ``number`` names the call."""
+
     at: float
-    text: str
+    line: TimelineEntry | Request | Note
+    number: str = ""
     call_sid: str | None = None
-    level: str = "info"  # info | warning | error
+    level: Level = "info"
 
 
 _NO_CALLS: Map[str, Call] = Map()
@@ -149,7 +169,7 @@ def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
             return _dial_accepted(state, event), ()
         case DialFailed() | ActionFailed():
             return _request_failed(state, event.request_id, event.message, event.code,
-                                   event.at, event.reason), ()
+                                   event.at, event.reason, event.status), ()
         case ActionRequested():
             return _action_requested(state, event)
         case ActionSucceeded():
@@ -171,38 +191,36 @@ def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
 def _webhook(state: State, event: WebhookReceived) -> State:
     # Two copies per webhook (the call, the state): this is the hot path.
     sid = event.call_sid
-    params = event.params
     call = state.calls.get(sid)
     if call is None:
-        placed_here = _is_leg_of_known_call(state, params)
-        call = Call(sid=sid, to=params.get("To", ""), from_=params.get("From", ""),
-                    created_at=event.at, placed_here=placed_here)
+        placed_here = _is_leg_of_known_call(state, event.parent_sid)
+        call = Call(sid=sid, to=event.to, from_=event.from_, created_at=event.at,
+                    placed_here=placed_here)
         if not placed_here:
             state = _admit_foreign(state, sid, event.received_at)
-    digits = params.get("Digits", "")
-    key = f"{event.event}|{event.at!r}|{digits}"
+    key = f"{event.happened.value}|{event.at!r}|{event.digits}"
     if key in call.seen:
         return _put_call(state, replace(call, duplicates=call.duplicates + 1,
                                         heard_at=event.received_at),
                          duplicates=state.duplicates + 1, last_webhook_at=event.received_at)
     late = event.at < call.last_event_at
-    entry = TimelineEntry(event.at, event.event, _summary(event), dict(event.raw), late=late)
+    entry = TimelineEntry(event.at, event.happened, status=event.status,
+                          answered_by=event.answered_by or "", digits=event.digits,
+                          detail=event.reason, by=event.hangup_by, raw=event.raw, late=late)
     changes = _facts(call, event)
     changes.update(timeline=_insert(call.timeline, entry),
                    last_event_at=max(call.last_event_at, event.at),
                    heard_at=event.received_at, seen=call.seen | {key})
     updated = replace(call, **changes)  # type: ignore[arg-type]
-    text = f"{updated.to or sid}: {entry.summary}" + (" (late)" if late else "")
-    level = "warning" if event.event in ("gather.failed",) or late else "info"
+    level: Level = "warning" if event.happened is Happened.GATHER_FAILED or late else "info"
     foreign = (state.foreign if updated.placed_here
                else state.foreign.set(sid, event.received_at))
+    line = LogEntry(event.received_at, entry, updated.to or sid, sid, level)
     return _put_call(state, updated, now=event.received_at, foreign=foreign,
-                     last_webhook_at=event.received_at,
-                     log=_logged(state.log, LogEntry(event.received_at, text, sid, level)))
+                     last_webhook_at=event.received_at, log=_logged(state.log, line))
 
 
-def _is_leg_of_known_call(state: State, params: Mapping[str, str]) -> bool:
-    parent = params.get("ParentCallSid")
+def _is_leg_of_known_call(state: State, parent: str) -> bool:
     known = state.calls.get(parent) if parent else None
     return known is not None and known.placed_here
 
@@ -219,80 +237,44 @@ def _admit_foreign(state: State, sid: str, now: float) -> State:
 
 def _facts(call: Call, event: WebhookReceived) -> dict[str, object]:
     """What a webhook changes on its call."""
-    params, raw, name = event.params, event.raw, event.event
+    happened = event.happened
     changes: dict[str, object] = {}
-    status = CallStatus.parse(params.get("CallStatus"))
-    if status is not None and not call.status.terminal and (
-            status.rank > call.status.rank):
+    status = event.status
+    if status is not None and not call.status.terminal and status.rank > call.status.rank:
         changes["status"] = status
-    if not call.to and params.get("To"):
-        changes["to"] = params["To"]
-    if not call.from_ and params.get("From"):
-        changes["from_"] = params["From"]
-    if name == "call.answered" and call.answered_at is None:
+    if not call.to and event.to:
+        changes["to"] = event.to
+    if not call.from_ and event.from_:
+        changes["from_"] = event.from_
+    if happened is Happened.ANSWERED and call.answered_at is None:
         changes["answered_at"] = event.at
-    if call.amd is None and params.get("AnsweredBy"):
-        changes["amd"] = Amd(params["AnsweredBy"], _float(params.get("MachineDetectionConfidence")))
-    if name in ("call.ended", "call.timeout"):
+    if call.amd is None and event.answered_by:
+        changes["amd"] = Amd(event.answered_by, event.confidence)
+    if happened in (Happened.ENDED, Happened.NO_ANSWER):
         if call.ended_at is None:
             changes["ended_at"] = event.at
-        if isinstance(raw.get("reason"), str):
-            changes["end_reason"] = raw["reason"]
-        if isinstance(raw.get("forwardedTo"), str):
-            changes["forwarded_to"] = "+" + str(raw["forwardedTo"])
-    digits = params.get("Digits", "")
-    if name == "gather.started":
+        if event.reason:
+            changes["end_reason"] = event.reason
+        if event.forwarded_to:
+            changes["forwarded_to"] = event.forwarded_to
+    digits = event.digits
+    if happened is Happened.GATHER_STARTED:
         changes.update(gathering=True, digits="")
-    elif name == "gather.progress":
+    elif happened is Happened.GATHER_PROGRESS:
         changes["digits"] = digits
-    elif name in ("gather.complete", "gather.timeout", "gather.failed"):
+    elif happened.ends_a_gather:
         changes.update(gathering=False, digits=digits or call.digits)
-        if name != "gather.failed":
+        if happened is not Happened.GATHER_FAILED:
             changes["gathers"] = (*call.gathers, digits)
-    elif name == "dtmf.received" and not call.gathering:
+    elif happened is Happened.KEY_PRESSED and not call.gathering:
         changes["digits"] = (call.digits + digits)[-12:]
-    if params.get("RecordingUrl"):
-        changes["recording_url"] = params["RecordingUrl"]
+    if event.recording_url:
+        changes["recording_url"] = event.recording_url
     new_status = changes.get("status")
     if isinstance(new_status, CallStatus) and new_status.terminal:
         changes["gathering"] = False
         changes.setdefault("ended_at", call.ended_at or event.at)
     return changes
-
-
-def _summary(event: WebhookReceived) -> str:
-    params, raw, name = event.params, event.raw, event.event
-    digits = params.get("Digits", "")
-    if name == "call.initiated":
-        return "Ringing"
-    if name == "call.answered":
-        who = params.get("AnsweredBy")
-        return f"Answered ({who})" if who else "Answered"
-    if name == "call.ended":
-        status = params.get("CallStatus", "completed")
-        reason = raw.get("reason")
-        by = raw.get("hangupBy")
-        detail = ", ".join(str(x) for x in (reason, f"by {by}" if by else None) if x)
-        return f"Ended: {status}" + (f" ({detail})" if detail else "")
-    if name == "call.timeout":
-        return "No answer"
-    if name == "dtmf.received":
-        return f"Pressed {digits}"
-    if name == "gather.started":
-        return "Gather started"
-    if name == "gather.progress":
-        return f"Digits so far: {digits}"
-    if name == "gather.complete":
-        return f"Gather complete: {digits or '(none)'}"
-    if name == "gather.timeout":
-        return "Gather timed out" + (f" with {digits}" if digits else "")
-    if name == "gather.failed":
-        return f"Gather failed: {raw.get('reason', 'unknown reason')}"
-    if name == "recording.started":
-        return "Recording started"
-    if name == "recording.completed":
-        return "Recording ready"
-    return name
 
 
 # --------------------------------------------------------------------- dials
@@ -302,12 +284,13 @@ def _dial_requested(state: State, event: DialRequested) -> tuple[State, tuple[Ef
     if event.request_id in state.requests:
         return state, ()
     if event.to in state.dialing:
-        return _log(state, LogEntry(event.at, f"Already dialing {event.to}", None,
-                                    "warning")), ()
-    request = Request(event.request_id, "dial", event.at, target=event.to)
+        return _log(state, LogEntry(event.at, Note.ALREADY_DIALING, event.to,
+                                    level="warning")), ()
+    request = Request(event.request_id, DIAL, event.at, target=event.to,
+                      caller_id=event.caller_id)
     state = replace(state, requests=state.requests.set(event.request_id, request),
                     dialing=state.dialing.set(event.to, event.request_id))
-    state = _log(state, LogEntry(event.at, f"Dialing {event.to} from {event.caller_id}"))
+    state = _log(state, LogEntry(event.at, request, event.to))
     effect = PlaceCall(event.request_id, event.to, event.caller_id, event.amd, event.voice,
                        event.ring_timeout)
     return state, (effect,)
@@ -333,14 +316,17 @@ def _dial_accepted(state: State, event: DialAccepted) -> State:
 
 
 def _request_failed(state: State, request_id: str, message: str, code: int | None,
-                    at: float, reason: Failure = Failure.REFUSED) -> State:
+                    at: float, reason: Failure = Failure.REFUSED,
+                    status: int | None = None) -> State:
     request = state.requests.get(request_id)
     if request is None or request.state != RequestState.PENDING:
         return state
-    state = _finish_request(state, replace(request, state=RequestState.FAILED,
-                                           message=message, code=code, reason=reason))
-    what = "Dial" if request.kind == "dial" else request.kind.capitalize()
-    return _log(state, LogEntry(at, f"{what} failed: {message}", request.call_sid, "error"))
+    failed = replace(request, state=RequestState.FAILED, message=message, code=code,
+                     reason=reason, status=status)
+    state = _finish_request(state, failed)
+    call = state.calls.get(request.call_sid or "")
+    number = call.to if call is not None else request.target
+    return _log(state, LogEntry(at, failed, number, request.call_sid, "error"))
 
 
 def _finish_request(state: State, request: Request) -> State:
@@ -348,7 +334,7 @@ def _finish_request(state: State, request: Request) -> State:
     only the last ``REQUEST_LIMIT`` finished ones."""
     requests = state.requests.set(request.request_id, request)
     dialing, hanging_up = state.dialing, state.hanging_up
-    if request.kind == "dial" and dialing.get(request.target) == request.request_id:
+    if request.kind == DIAL and dialing.get(request.target) == request.request_id:
         dialing = dialing.delete(request.target)
     if request.call_sid is not None and (
             hanging_up.get(request.call_sid) == request.request_id):
@@ -371,19 +357,19 @@ def _action_requested(state: State, event: ActionRequested) -> tuple[State, tupl
     if event.request_id in state.requests:
         return state, ()
     call = state.calls.get(event.call_sid)
-    request = Request(event.request_id, event.kind.value, event.at, target=event.text,
+    request = Request(event.request_id, event.kind, event.at, target=event.text,
                       call_sid=event.call_sid)
     state = replace(state, requests=state.requests.set(event.request_id, request))
     if call is None or not call.live:
-        return _request_failed(state, event.request_id, "the call has already ended", None,
-                               event.at, Failure.ENDED), ()
+        return _request_failed(state, event.request_id, "", None, event.at,
+                               Failure.ENDED), ()
     if event.kind is ActionKind.GATHER and call.gathering:
-        return _request_failed(state, event.request_id, "a gather is already running on "
-                               "this call", None, event.at, Failure.BUSY), ()
+        return _request_failed(state, event.request_id, "", None, event.at,
+                               Failure.BUSY), ()
     if event.kind is ActionKind.HANG_UP:
         if event.call_sid in state.hanging_up:
-            return _request_failed(state, event.request_id, "already hanging up", None,
-                                   event.at, Failure.BUSY), ()
+            return _request_failed(state, event.request_id, "", None, event.at,
+                                   Failure.BUSY), ()
         state = replace(state, hanging_up=state.hanging_up.set(event.call_sid,
                                                                event.request_id))
     return state, (RunAction(event),)
@@ -395,24 +381,16 @@ def _action_succeeded(state: State, event: ActionSucceeded) -> State:
         return state
     state = _finish_request(state, replace(request, state=RequestState.DONE))
     call = state.calls.get(request.call_sid or "")
-    text = _action_text(request)
+    if request.kind == DIAL:  # a dial ends with DialAccepted, never here
+        return state
+    entry = TimelineEntry(event.at, request.kind, detail=request.target)
     if call is not None:
-        entry = TimelineEntry(event.at, f"operator.{request.kind}", text)
-        spoken = ((*call.spoken, request.target) if request.kind == ActionKind.SPEAK.value
+        spoken = ((*call.spoken, request.target) if request.kind is ActionKind.SPEAK
                   else call.spoken)
         state = _put_call(state, replace(call, timeline=_insert(call.timeline, entry),
                                          spoken=spoken))
-    return _log(state, LogEntry(event.at, text, request.call_sid))
-
-
-def _action_text(request: Request) -> str:
-    if request.kind == ActionKind.SPEAK.value:
-        return f"Spoke: {request.target}"
-    if request.kind == ActionKind.GATHER.value:
-        return "Gather sent" + (f": {request.target}" if request.target else "")
-    if request.kind == ActionKind.FORWARD.value:
-        return f"Forwarded to {request.target}"
-    return "Hung up"
+    number = call.to if call is not None else ""
+    return _log(state, LogEntry(event.at, entry, number, request.call_sid))
 
 
 # --------------------------------------------------------------------- checks
@@ -436,15 +414,12 @@ def _call_checked(state: State, event: CallChecked) -> State:
     if call is None or not call.live or not event.reachable:
         return state
     status = CallStatus.parse(event.status)
-    when = "after restart" if event.reason is CheckReason.RESTART else "after a silence"
     changes: dict[str, object] = {"heard_at": max(call.heard_at, event.at)}
     if event.status is None:
-        summary = f"Checked {when}: the API no longer knows this call"
         changes.update(status=CallStatus.FAILED,
                        end_reason="unknown to the API after a restart"
                        if event.reason is CheckReason.RESTART else "unknown to the API")
     else:
-        summary = f"Checked {when}: {status.label if status else event.status}"
         if status is not None and status.rank > call.status.rank:
             changes["status"] = status
         elif event.reason is CheckReason.SILENT:  # still as we thought: nothing to show
@@ -452,11 +427,14 @@ def _call_checked(state: State, event: CallChecked) -> State:
     new_status = changes.get("status")
     if isinstance(new_status, CallStatus) and new_status.terminal:
         changes.update(ended_at=call.ended_at or event.at, gathering=False)
-    entry = TimelineEntry(event.at, "console.checked", summary)
+    # status None: the API no longer knows the call; detail keeps a status it
+    # reported that this console does not know, as it was said.
+    entry = TimelineEntry(event.at, event.reason, status=status,
+                          detail=event.status if event.status and status is None else "")
     updated = replace(call, timeline=_insert(call.timeline, entry), **changes)  # type: ignore[arg-type]
-    level = "warning" if event.status is None else "info"
+    level: Level = "warning" if event.status is None else "info"
     return _log(_put_call(state, updated, now=event.at),
-                LogEntry(event.at, f"{call.to or call.sid}: {summary}", call.sid, level))
+                LogEntry(event.at, entry, call.to or call.sid, call.sid, level))
 
 
 # --------------------------------------------------------------------- clock

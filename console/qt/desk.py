@@ -86,6 +86,12 @@ def build_window(console: Console, on_close: Callable[[], None] | None = None,
     if console.journal is not None:
         console.journal.on_problem(window.show_history_problem)
         window.show_history_problem(console.journal.problem)
+
+        def on_notice(text: str) -> None:
+            console.warnings.append(text)
+            window.show_warnings(console.warnings)
+
+        console.journal.on_notice(on_notice)
     return window
 
 

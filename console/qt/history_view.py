@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from console.core.calls import Call, CallStatus
-from console.qt import screen
+from console.qt import screen, wording
 from console.services.columns import SHOWN
 from console.services.history import ExportCancelled, History, HistoryFilter, HistoryRow
 from console.services.journal import JournalError
@@ -79,7 +79,7 @@ def _duration(seconds: float | None) -> str:
 
 def _status(text: str) -> str:
     status = CallStatus.parse(text)
-    return status.label if status else text
+    return wording.status_label(status) if status else text
 
 
 FORMATS: dict[str, Callable[[Any], str]] = {
@@ -238,11 +238,11 @@ class HistoryWindow(QWidget):
         self.status = QComboBox()
         self.status.addItem("Any status", None)
         for status in CallStatus:
-            self.status.addItem(status.label, status.value)
+            self.status.addItem(wording.status_label(status), status.value)
         self.amd = QComboBox()
         self.amd.addItem("Any AMD", None)
-        for value in ("human", "machine", "unknown"):
-            self.amd.addItem(value.capitalize(), value)
+        for value, words in wording.AMD_WORDS.items():
+            self.amd.addItem(words.capitalize(), value)
         self.caller = QComboBox()
         self.caller.addItem("Any caller ID", None)
         self.number = QLineEdit(placeholderText="Number contains…")
@@ -497,8 +497,8 @@ class TimelineDialog(QDialog):
         self.call, self._history, self._run = call, history, run
         self.setWindowTitle(f"Call {call.sid} — {call.to}")
         layout = QVBoxLayout(self)
-        amd = call.amd.label if call.amd else "—"
-        facts = QLabel(f"<b>{call.to}</b> from {call.from_} · {call.status.label} · AMD {amd}"
+        amd = wording.amd(call.amd) if call.amd else "—"
+        facts = QLabel(f"<b>{call.to}</b> from {call.from_} · {wording.status(call)} · AMD {amd}"
                        + (f" · ended: {call.end_reason}" if call.end_reason else ""))
         layout.addWidget(facts)
         split = QSplitter(Qt.Orientation.Vertical, self)
@@ -510,8 +510,9 @@ class TimelineDialog(QDialog):
         self.entries.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.entries.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         for row, entry in enumerate(call.timeline):
-            flags = " (duplicate)" if entry.duplicate else " (late)" if entry.late else ""
-            for column, text in enumerate((_when(entry.at), entry.kind, entry.summary + flags)):
+            flags = " (late)" if entry.late else ""
+            for column, text in enumerate((_when(entry.at), entry.what.value.capitalize(),
+                                           wording.timeline(entry) + flags)):
                 self.entries.setItem(row, column, QTableWidgetItem(text))
         self.entries.resizeColumnsToContents()
         self.raw = QPlainTextEdit(split)

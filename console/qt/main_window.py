@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from console.config import Profile
 from console.core.calls import Call
 from console.core.events import ActionRequested, DialRequested, Event
-from console.core.reducer import RequestState, State
+from console.core.reducer import DIAL, RequestState, State
 from console.qt import screen, wording
 from console.qt.models import CallBoardModel, session_order, session_rows
 from console.qt.widgets.call_actions import CallActions
@@ -78,7 +78,9 @@ class MainWindow(QMainWindow):
         self.session_model = CallBoardModel(self, rows=session_rows, order=session_order)
         self._build()
         self._apply_profile()
-        QTimer.singleShot(0, self.number.setFocus)  # the first thing an operator does
+        # The first thing an operator does. The window is the timer's context, so a
+        # window closed before the timer fires takes the call with it (no crash).
+        QTimer.singleShot(0, self, self._focus_number)
 
     # ------------------------------------------------------------------ layout
 
@@ -192,6 +194,9 @@ class MainWindow(QMainWindow):
                "0006 callee hangs up, 0007 answers gathers, any other a person answers."
                if profile.sandbox else ""))
 
+    def _focus_number(self) -> None:
+        self.number.setFocus()
+
     def show_warnings(self, texts: list[str]) -> None:
         self.header.show_warnings(texts)
 
@@ -291,7 +296,7 @@ class MainWindow(QMainWindow):
         self.timeline.show_call(call)
 
     def _show_dial_outcome(self, state: State) -> None:
-        dials = [r for r in state.requests.values() if r.kind == "dial"]
+        dials = [r for r in state.requests.values() if r.kind == DIAL]
         if dials:
             self.dial_status.setText(wording.request(max(dials, key=lambda r: r.at)))
 

@@ -252,7 +252,7 @@ PAIRS: tuple[Pair, ...] = (
     Pair("hint_text", "hint", "the empty board's hint"),
     Pair("tooltip_text", "tooltip", "tooltips"),
     *(
-        Pair(f"status.{s.value}", bg, f"{s.label} on the {where}")
+        Pair(f"status.{s.value}", bg, f"{s.value} on the {where}")
         for s in CallStatus
         for bg, where in _STATUS_BACKGROUNDS
     ),

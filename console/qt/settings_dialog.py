@@ -75,7 +75,7 @@ class SettingsDialog(QDialog):
         self.listener_port = QSpinBox()
         self.listener_port.setRange(0, 65535)
         self.listener_port.setSpecialValueText("any free port")
-        self.make_active = QCheckBox("Use this profile (applies at the next start)")
+        self.make_active = QCheckBox("Use this profile now (the console restarts with it)")
         self.theme = QComboBox()
         self.theme.setObjectName("theme")
         for value, label in THEME_CHOICES:

@@ -7,13 +7,34 @@ these sentences back.
 
 from __future__ import annotations
 
-from console.core.calls import Amd, Call
-from console.core.events import Failure
-from console.core.reducer import Request, RequestState
+from console.core.calls import (
+    ActionKind,
+    Amd,
+    Call,
+    CallStatus,
+    CheckReason,
+    Failure,
+    Happened,
+    TimelineEntry,
+)
+from console.core.reducer import DIAL, LogEntry, Note, Request, RequestState
+
+STATUS = {
+    CallStatus.QUEUED: "Queued",
+    CallStatus.INITIATED: "Dialing",
+    CallStatus.RINGING: "Ringing",
+    CallStatus.IN_PROGRESS: "In progress",
+    CallStatus.COMPLETED: "Completed",
+    CallStatus.BUSY: "Busy",
+    CallStatus.FAILED: "Failed",
+    CallStatus.NO_ANSWER: "No answer",
+    CallStatus.CANCELED: "Canceled",
+}
 
 AMD_WORDS = {"human": "person", "machine": "machine", "unknown": "not sure"}
-ACTION_NAMES = {"dial": "Dial", "speak": "Speak", "gather": "Gather", "forward": "Forward",
-                "hang up": "Hang up"}
+ACTION_NAMES: dict[object, str] = {
+    DIAL: "Dial", ActionKind.SPEAK: "Speak", ActionKind.GATHER: "Gather",
+    ActionKind.FORWARD: "Forward", ActionKind.HANG_UP: "Hang up"}
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -29,8 +50,12 @@ def amd(result: Amd | None) -> str:
     return words if result.confidence is None else f"{words} ({result.confidence:.0%})"
 
 
+def status_label(value: CallStatus) -> str:
+    return STATUS[value]
+
+
 def status(call: Call) -> str:
-    return call.status.label + (" · gathering" if call.gathering else "")
+    return STATUS[call.status] + (" · gathering" if call.gathering else "")
 
 
 def call_name(call: Call) -> str:
@@ -39,7 +64,7 @@ def call_name(call: Call) -> str:
 
 
 def request(req: Request) -> str:
-    what = ACTION_NAMES.get(req.kind, req.kind.capitalize())
+    what = ACTION_NAMES[req.kind]
     if req.state == RequestState.PENDING:
         return f"{what}: sending…"
     if req.state == RequestState.FAILED:
@@ -48,19 +73,60 @@ def request(req: Request) -> str:
 
 
 def failure(req: Request) -> str:
-    """Why a request failed, in words; the API's own message only when it is all we have."""
+    """Why a request failed, in words."""
     match req.reason:
         case Failure.ENDED:
             return "the call has already ended"
-        case Failure.BUSY if req.kind == "gather":
+        case Failure.BUSY if req.kind is ActionKind.GATHER:
             return "a gather is already running on this call"
-        case Failure.BUSY if req.kind == "hang up":
+        case Failure.BUSY if req.kind is ActionKind.HANG_UP:
             return "the call is already being hung up"
         case Failure.INTERRUPTED:
             return ("the console stopped before Kaphila answered; check the call board "
                     "before trying again")
+        case Failure.INTERNAL:
+            return f"the console failed to send it ({req.message})"
         case _:
-            return req.message
+            return refusal(req.reason, req.message, req.code, req.status, req.caller_id)
+
+
+REFUSALS = {
+    20003: "The API key was refused; check the profile's key",
+    20404: "Kaphila does not know this call",
+    21211: "The number is not valid",
+    21212: "The caller ID is not a valid number",
+    20500: "Kaphila had a server error; try again",
+    20503: "Kaphila is unavailable; try again in a moment",
+}
+
+
+def refusal(reason: Failure | None, message: str, code: int | None, status: int | None,
+            caller_id: str = "") -> str:
+    """What the API or the SDK said, in the operator's words, with Kaphila's HTTP
+    status for support. Kaphila's own text only when there are no better words."""
+    match reason:
+        case Failure.TIMED_OUT:
+            return "Kaphila did not answer in time; the request may or may not have gone through"
+        case Failure.UNREACHABLE:
+            return f"Cannot reach Kaphila ({message})"
+        case Failure.NOT_SUPPORTED:
+            return message
+        case Failure.BAD_ANSWER:
+            if message == "no call id":
+                return ("Kaphila's answer had no call id; check the call board before "
+                        "dialling again")
+            return message
+    if status is None:  # stored by an older console: already in words
+        return message
+    words = REFUSALS.get(code or 0)
+    if code == 21210:
+        words = f"Caller ID {caller_id or 'in use'} is not verified on this account"
+    if "gather in progress" in message or "already has a gather" in message:
+        words = "A gather is already running on this call"  # Kaphila's text names ids
+    if code == 20429:
+        words = "Out of credits" if status == 402 else ("Too many requests; wait a moment "
+                                                         "and try again")
+    return (words or f"Kaphila refused: {message}") + f" (Kaphila {status})"
 
 
 def acting_on(call: Call | None) -> str:
@@ -73,3 +139,79 @@ def acting_on(call: Call | None) -> str:
 
 def characters_left(text: str, limit: int) -> str:
     return f"{len(text):,} / {limit:,}"
+
+
+def timeline(entry: TimelineEntry) -> str:
+    """One timeline line: a webhook, an operator action done, an answer from the API."""
+    what = entry.what
+    if isinstance(what, ActionKind):
+        return _action_done(what, entry.detail)
+    if isinstance(what, CheckReason):
+        when = "after restart" if what is CheckReason.RESTART else "after a silence"
+        if entry.status is None and not entry.detail:
+            return f"Checked {when}: the API no longer knows this call"
+        return f"Checked {when}: {STATUS[entry.status] if entry.status else entry.detail}"
+    return _happened(entry)
+
+
+def _action_done(kind: ActionKind, detail: str) -> str:
+    match kind:
+        case ActionKind.SPEAK:
+            return f"Spoke: {detail}"
+        case ActionKind.GATHER:
+            return "Gather sent" + (f": {detail}" if detail else "")
+        case ActionKind.FORWARD:
+            return f"Forwarded to {detail}"
+        case ActionKind.HANG_UP:
+            return "Hung up"
+
+
+def _happened(entry: TimelineEntry) -> str:
+    digits = entry.digits
+    match entry.what:
+        case Happened.RINGING:
+            return "Ringing"
+        case Happened.ANSWERED:
+            who = AMD_WORDS.get(entry.answered_by, entry.answered_by)
+            return f"Answered ({who})" if who else "Answered"
+        case Happened.ENDED:
+            ended = entry.status.value if entry.status else "completed"
+            detail = ", ".join(x for x in (entry.detail, f"by {entry.by}" if entry.by else "")
+                               if x)
+            return f"Ended: {ended}" + (f" ({detail})" if detail else "")
+        case Happened.NO_ANSWER:
+            return "No answer"
+        case Happened.KEY_PRESSED:
+            return f"Pressed {digits}"
+        case Happened.GATHER_STARTED:
+            return "Gather started"
+        case Happened.GATHER_PROGRESS:
+            return f"Digits so far: {digits}"
+        case Happened.GATHER_COMPLETE:
+            return f"Gather complete: {digits or '(none)'}"
+        case Happened.GATHER_TIMEOUT:
+            return "Gather timed out" + (f" with {digits}" if digits else "")
+        case Happened.GATHER_FAILED:
+            return f"Gather failed: {entry.detail or 'no reason given'}"
+        case Happened.RECORDING_STARTED:
+            return "Recording started"
+        case Happened.RECORDING_READY:
+            return "Recording ready"
+        case Happened.RECORDING_FAILED:
+            return "Recording failed"
+    return str(entry.what.value)
+
+
+def log_line(entry: LogEntry) -> str:
+    """One line of the event log."""
+    line = entry.line
+    if isinstance(line, Note):
+        return f"Already dialing {entry.number}"
+    if isinstance(line, Request):
+        if line.state == RequestState.PENDING and line.kind == DIAL:
+            return f"Dialing {line.target} from {line.caller_id}"
+        return request(line)
+    text = timeline(line)
+    if isinstance(line.what, ActionKind):
+        return text
+    return f"{entry.number}: {text}" + (" (late)" if line.late else "")

@@ -19,7 +19,8 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from console.core.events import Event
+from console.core.events import Event, WebhookReceived
+from console.services.webhook_events import from_stored
 
 
 class UndecodableEvent(ValueError):
@@ -27,9 +28,17 @@ class UndecodableEvent(ValueError):
 
 
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Event)}
+def _enum_of(hint: Any) -> type[enum.Enum] | None:
+    """The enum a field holds (``Kind`` or ``Kind | None``), if any."""
+    for option in (hint, *typing.get_args(hint)):
+        if isinstance(option, type) and issubclass(option, enum.Enum):
+            return option
+    return None
+
+
 _ENUMS: dict[str, dict[str, type[enum.Enum]]] = {
-    name: {f: hint for f, hint in typing.get_type_hints(cls).items()
-           if isinstance(hint, type) and issubclass(hint, enum.Enum)}
+    name: {f: found for f, hint in typing.get_type_hints(cls).items()
+           if (found := _enum_of(hint)) is not None}
     for name, cls in _TYPES.items()}
 
 
@@ -44,7 +53,7 @@ def encode_event(event: Event) -> tuple[str, str]:
         value = getattr(event, f.name)
         if isinstance(value, enum.Enum):
             value = value.value
-        elif f.name in ("params", "raw"):
+        elif f.name == "raw":
             value = dict(value)
         data[f.name] = value
     return type(event).__name__, json.dumps(data, ensure_ascii=True, separators=(",", ":"))
@@ -58,13 +67,15 @@ def decode_event(kind: str, body: str) -> Event | None:
         data = json.loads(body)
         if not isinstance(data, dict):
             raise TypeError("not an object")
+        if cls is WebhookReceived and "params" in data:  # written before 0.2.0
+            return from_stored(data)
         known = {f.name for f in fields(cls)}
         data = {k: v for k, v in data.items() if k in known}
         for name, enum_type in _ENUMS[kind].items():
-            if name in data:
+            if data.get(name) is not None:
                 data[name] = enum_type(data[name])
         event: Event = cls(**data)
-    except (ValueError, TypeError, RecursionError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise UndecodableEvent(f"a stored {kind} event cannot be read: {exc}") from exc
     return event
 

@@ -193,9 +193,13 @@ class History:
             raise JournalError(f"No call {sid} in the history.")
         document = {
             "call": asdict(HistoryRow(*rows[0])),
-            "timeline": [{"at": _iso(e.at), "epoch": e.at, "kind": e.kind,
-                          "summary": e.summary, "duplicate": e.duplicate, "late": e.late,
-                          "raw": e.raw} for e in call.timeline],
+            "timeline": [{"at": _iso(e.at), "epoch": e.at, "what": e.what.value,
+                          "status": e.status.value if e.status else None,
+                          "answered_by": e.answered_by, "digits": e.digits,
+                          "detail": e.detail, "by": e.by, "late": e.late,
+                          "raw": dict(e.raw) if e.raw is not None else None}
+                         for e in call.timeline],
+            "repeated_deliveries": call.duplicates,
         }
         text = json.dumps(document, indent=2, ensure_ascii=False)
         await self._run(path.write_text, text, encoding="utf-8")

@@ -107,7 +107,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
     "ON CONFLICT (sid) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS[2:]))
+    + ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS if c != "sid"))
 _OUTCOMES = frozenset(cls.__name__ for cls in typing.get_args(Outcome))
 
 CallRow = tuple[Any, ...]
@@ -211,6 +211,8 @@ class Journal:
         self.max_pages = max_pages  # SQLite's size cap, read at each (re)connect
         self.retry_every = retry_every
         self._listeners: list[Callable[[str | None], None]] = []
+        self._notice_listeners: list[Callable[[str], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaphila-journal")
         self._queue: list[tuple[Entry, asyncio.Future[bool]]] = []
@@ -228,6 +230,18 @@ class Journal:
         """Kept for callers that ask whether history is off: the current problem."""
         return self.problem
 
+    def on_notice(self, listener: Callable[[str], None]) -> None:
+        """``listener(text)`` when something happened to the file while running (a
+        damaged file set aside). Called on the loop thread."""
+        self._notice_listeners.append(listener)
+
+    def _notify_from_thread(self, notice: str) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # at open: the caller reads ``notices``
+        for listener in self._notice_listeners:
+            loop.call_soon_threadsafe(listener, notice)
+
     def on_problem(self, listener: Callable[[str | None], None]) -> None:
         """``listener(problem)`` on every change: a text while it cannot store, None
         once it stores again. Called on the loop thread."""
@@ -240,6 +254,7 @@ class Journal:
             self._conn = await self._run(self._connect)
         except JournalError as exc:
             self._fail(str(exc))
+        self._loop = asyncio.get_running_loop()  # notices from now on reach listeners
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -265,6 +280,7 @@ class Journal:
                   "was started; calls from before may be missing from History.")
         log.error("%s", notice)
         self.notices.append(notice)
+        self._notify_from_thread(notice)
         return connect(self.path, timeout=self._timeout, max_pages=self.max_pages)
 
     @property
@@ -494,7 +510,8 @@ class Journal:
             f"  UNION ALL SELECT sid FROM (SELECT sid FROM calls WHERE {live}"
             "    AND placed_here = 0 ORDER BY started_at DESC LIMIT ?)),"
             " parents AS (SELECT DISTINCT sid FROM (SELECT CASE WHEN json_valid(body) THEN"
-            "  json_extract(body, '$.params.ParentCallSid') END AS sid FROM events"
+            "  coalesce(nullif(json_extract(body, '$.parent_sid'), ''),"
+            "  json_extract(body, '$.params.ParentCallSid')) END AS sid FROM events"
             "  WHERE kind = 'WebhookReceived' AND call_sid IN (SELECT sid FROM live))"
             "  WHERE sid IS NOT NULL)"
             " SELECT kind, body FROM events WHERE profile = ? AND ("

@@ -130,8 +130,7 @@ class Session:
             outcome = await self._run_effect(effect)
         except Exception as exc:  # a bug in a service: keep the console running, say so
             log.exception("carrying out %s failed", type(effect).__name__)
-            outcome = failure(effect, f"the console failed to send it ({type(exc).__name__})",
-                              time.time())
+            outcome = failure(effect, type(exc).__name__, time.time())
         self.dispatch(outcome)
 
     @property

@@ -46,42 +46,20 @@ CHECK_CONCURRENCY = 4  # GET /calls/{id} in flight at once
 CHECK_RATE = 40.0  # checks a second: inside the sandbox's 50/s per key, room left for the operator
 
 
-def explain(exc: TwilioException, caller_id: str = "") -> str:
-    """An SDK error in the operator's words, with Kaphila's status for support."""
+def failed(exc: TwilioException) -> dict[str, Any]:
+    """An SDK error as the facts a failure event carries (the words are
+    ``console.qt.wording``'s): why, what was said, Twilio's code, the HTTP status."""
     if isinstance(exc, TwilioTimeoutError):
-        return "Kaphila did not answer in time; the request may or may not have gone through"
+        return {"reason": Failure.TIMED_OUT, "message": exc.msg, "code": exc.code}
     if isinstance(exc, TwilioConnectionError):
-        return f"Cannot reach Kaphila ({exc.cause})"
+        return {"reason": Failure.UNREACHABLE, "message": str(exc.cause), "code": exc.code}
     if isinstance(exc, KaphilaNotSupportedError):
-        return exc.msg
-    if isinstance(exc, TwilioRestException) and (exc.status or 0) < 400:
-        return exc.msg  # an answer the SDK could not use (a redirect, no call id): as it says
+        return {"reason": Failure.NOT_SUPPORTED, "message": exc.msg, "code": exc.code}
     if isinstance(exc, TwilioRestException):
-        status = f" (Kaphila {exc.status})"
-        words = {
-            20003: "The API key was refused; check the profile's key",
-            20404: "Kaphila does not know this call",
-            21210: f"Caller ID {caller_id or 'in use'} is not verified on this account",
-            21211: "The number is not valid",
-            21212: "The caller ID is not a valid number",
-            20500: "Kaphila had a server error; try again",
-            20503: "Kaphila is unavailable; try again in a moment",
-        }.get(exc.code or 0)
-        if "gather in progress" in exc.msg or "already has a gather" in exc.msg:
-            words = "A gather is already running on this call"  # Kaphila's text names ids
-        if exc.code == 20429:
-            words = ("Out of credits" if exc.status == 402
-                     else "Too many requests; wait a moment and try again")
-        return (words or f"Kaphila refused: {exc.msg}") + status
-    return exc.msg or type(exc).__name__
-
-
-def failure_of(exc: TwilioException) -> Failure:
-    if isinstance(exc, TwilioTimeoutError):
-        return Failure.TIMED_OUT
-    if isinstance(exc, TwilioConnectionError):
-        return Failure.UNREACHABLE
-    return Failure.REFUSED
+        reason = Failure.BAD_ANSWER if (exc.status or 0) < 400 else Failure.REFUSED
+        return {"reason": reason, "message": exc.msg, "code": exc.code, "status": exc.status}
+    return {"reason": Failure.REFUSED, "message": exc.msg or type(exc).__name__,
+            "code": exc.code}
 
 
 class Pacer:
@@ -138,11 +116,10 @@ class Telephony:
             call = await self._run(self._client.calls.create, to=cmd.to, from_=cmd.caller_id,
                                    **options)
         except TwilioException as exc:
-            return DialFailed(cmd.request_id, explain(exc, cmd.caller_id), self._clock(),
-                              code=exc.code, reason=failure_of(exc))
+            return DialFailed(request_id=cmd.request_id, at=self._clock(), **failed(exc))
         if not call.sid:  # the SDK refuses such an answer; never leave the dial pending
-            return DialFailed(cmd.request_id, "Kaphila's answer had no call id; check the "
-                              "call board before dialling again", self._clock())
+            return DialFailed(cmd.request_id, "no call id", self._clock(),
+                              reason=Failure.BAD_ANSWER)
         return DialAccepted(cmd.request_id, call.sid, self._clock(), credits=call.credits)
 
     async def act(self, effect: RunAction) -> Event:
@@ -154,8 +131,7 @@ class Telephony:
             else:
                 await self._run(context.update, twiml=twiml_for(cmd))
         except TwilioException as exc:
-            return ActionFailed(cmd.request_id, explain(exc), self._clock(), code=exc.code,
-                                reason=failure_of(exc))
+            return ActionFailed(request_id=cmd.request_id, at=self._clock(), **failed(exc))
         return ActionSucceeded(cmd.request_id, self._clock())
 
     async def check(self, cmd: CheckCall) -> CallChecked:

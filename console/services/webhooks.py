@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from console.core.events import WebhookReceived
+from console.services.webhook_events import webhook_event
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 from twilio.webhook import WebhookHelper
@@ -195,9 +196,7 @@ class WebhookListener:
             return self._reject(400, exc.msg, request)
         self.last_received_at = now
         self.accepted += 1
-        event = WebhookReceived(
-            call_sid=params["CallSid"], event=params["KaphilaEvent"], params=dict(params),
-            at=at, received_at=now, raw=payload)
+        event = webhook_event(params, payload, at, now)
         stored = self._on_event(event)
         if stored is not None and not await stored:
             return self._reject(503, "the console could not store this event; "

@@ -137,9 +137,9 @@ async def answer_times(url: str) -> list[str]:
 
 async def console_rows(folder: Path) -> list[Row]:
     from console.app import build_window, settle_after_start, start_console
-    from console.core.events import WebhookReceived
     from console.services.journal import call_row
     from console.services.secrets import MemoryStore
+    from console.services.webhook_events import webhook_event
 
     console = await start_console(settings_path=folder / "s.json", store=MemoryStore(),
                                   data_dir=folder / "data")
@@ -158,14 +158,14 @@ async def console_rows(folder: Path) -> list[Row]:
     raw = {"callId": "x", "event": "dtmf.received", "status": "answered", "digits": "5",
            "timestamp": "2026-01-01T00:00:01.000Z", "number": "15551230000",
            "callerId": "19876543210"}
-    params = {"CallSid": "x", "CallStatus": "in-progress", "Digits": "5",
+    params = {"CallStatus": "in-progress", "Digits": "5", "KaphilaEvent": "dtmf.received",
               "To": "+15551230000", "From": "+19876543210"}
     batches_before = journal.batches
     start = time.perf_counter()
     futures = []
     for n in range(JOURNAL_EVENTS):
         sid = f"j.{n % 1000}"
-        event = WebhookReceived(sid, "dtmf.received", params, at=n, received_at=n, raw=raw)
+        event = webhook_event({**params, "CallSid": sid}, raw, float(n), float(n))
         row = call_row(Call(sid, to="+15551230000", from_="+19876543210",
                             status=CallStatus.IN_PROGRESS), "Sandbox")
         futures.append(journal.append(event, sid, None, row))

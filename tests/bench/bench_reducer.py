@@ -16,15 +16,16 @@ from tests.bench.common import Row
 
 WORKER = r'''
 import gc, json, resource, sys, time, tracemalloc
-from console.core.events import DialAccepted, DialRequested, WebhookReceived
+from console.core.events import DialAccepted, DialRequested
+from console.services.webhook_events import webhook_event
 from console.core.reducer import State, reduce
 
 n, flood = int(sys.argv[1]), sys.argv[2] == "flood"
 
 def hook(sid, event, at, status="in-progress"):
-    return WebhookReceived(sid, event, {"CallSid": sid, "CallStatus": status,
-                                        "To": "+15551230000", "From": "+19876543210"},
-                           at=at, received_at=at, raw={"callId": sid, "event": event})
+    return webhook_event({"CallSid": sid, "CallStatus": status, "KaphilaEvent": event,
+                          "To": "+15551230000", "From": "+19876543210"},
+                         {"callId": sid, "event": event}, at, at)
 
 tracemalloc.start()
 state = State()

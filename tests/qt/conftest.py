@@ -5,8 +5,7 @@ inside an async test (TOOLCHAIN.md)."""
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +53,6 @@ class Running:
         async with self.console.http.get(
                 f"{self.console.sandbox.url}/sandbox/calls/{sid}") as resp:
             return dict((await resp.json())["call"])
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """Collect each test's garbage here, on the thread that runs Qt.
-
-    Each Qt test's qasync loop owns parentless QObjects (its timers). Left to the
-    cyclic GC, they can be freed by whichever thread happens to allocate (a
-    journal or SDK worker): Qt then fires a timer of a deleted object and the
-    process segfaults, tests later. Collecting on the main thread after every
-    test keeps Qt objects dying on the GUI thread."""
-    result = yield
-    gc.collect()
-    return result
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from console.core.calls import CallStatus
+from console.qt import wording
 from tests.helpers import until
 from tests.qt.conftest import Running
 
@@ -30,7 +31,7 @@ async def test_dialing_each_scenario_shows_its_status_and_amd(
     running.window.apply_state(running.console.session.state)
     row = running.window.board.row_of(call.sid)
     index = running.window.board.index(row, 2)
-    assert running.window.board.data(index).startswith(status.label)
+    assert running.window.board.data(index).startswith(wording.status_label(status))
 
 
 async def test_enter_in_the_number_field_dials(running: Running) -> None:
@@ -161,25 +162,26 @@ async def test_the_window_never_shows_the_listener_token(running: Running) -> No
 
 def test_the_event_log_appends_new_entries_and_keeps_the_newest(qtbot: object) -> None:
     from console.config import Profile
-    from console.core.events import WebhookReceived
     from console.core.reducer import State, reduce
     from console.qt.main_window import LOG_ROWS, MainWindow, WindowServices
+    from tests.helpers import webhook_event
 
     window = MainWindow(Profile("Sandbox", sandbox=True), WindowServices(dispatch=print),
                         "http://127.0.0.1:1/hooks/abcdef")
     qtbot.addWidget(window)  # type: ignore[attr-defined]
     state = State()
     for n in range(LOG_ROWS + 50):
-        state, _ = reduce(state, WebhookReceived(
-            "c1", "dtmf.received", {"CallSid": "c1", "To": "+1", "CallStatus": "in-progress",
-                                    "Digits": str(n % 10)}, at=float(n), received_at=float(n)))
+        state, _ = reduce(state, webhook_event("c1", "dtmf.received", float(n),
+                                               received_at=float(n), To="+1",
+                                               Digits=str(n % 10)))
         if n % 7 == 0:
             window.apply_state(state)
     window.apply_state(state)
     texts = [window.log.item(i).text() for i in range(window.log.count())]
     assert len(texts) == LOG_ROWS
-    assert all(t.endswith("  " + e.text)
+    assert all(t.endswith("  " + wording.log_line(e))
                for t, e in zip(texts, state.log[-LOG_ROWS:], strict=True))
+    assert texts[-1].endswith(f"+1: Pressed {(LOG_ROWS + 49) % 10}")
 
 
 async def test_finished_calls_leave_the_board_but_stay_in_the_session_list(

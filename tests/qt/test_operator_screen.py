@@ -18,13 +18,12 @@ from console.core.events import (
     DialRequested,
     Event,
     Tick,
-    WebhookReceived,
 )
 from console.core.reducer import BOARD_LINGER, State, reduce
 from console.qt import wording
 from console.qt.main_window import MainWindow, WindowServices
 from console.qt.theme import apply_theme
-from tests.helpers import until
+from tests.helpers import until, webhook_event
 from tests.qt.conftest import Running
 
 
@@ -54,9 +53,8 @@ class Desk:
         self.dispatch(DialAccepted(f"r-{sid}", sid, at=at))
 
     def hook(self, sid: str, event: str, status: str, at: float, **params: str) -> None:
-        self.dispatch(WebhookReceived(sid, event, {"CallSid": sid, "CallStatus": status,
-                                                   **params},
-                                      at=at, received_at=at, raw={"event": event}))
+        self.dispatch(webhook_event(sid, event, at, received_at=at, CallStatus=status,
+                                    **params))
 
 
 @pytest.fixture

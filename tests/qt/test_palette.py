@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QFrame, QWidget
 
 from console.config import SANDBOX_PROFILE, Profile, Settings, load, save
 from console.core.calls import CallStatus
-from console.core.reducer import LogEntry, State
+from console.core.reducer import LogEntry, Note, State
 from console.qt.main_window import MainWindow, WindowServices
 from console.qt.palette import DARK, LIGHT, Palette, qss
 from console.qt.settings_dialog import SettingsDialog
@@ -533,9 +533,9 @@ def test_log_and_timeline_lines_take_the_new_palette_s_colours(window: MainWindo
     window.log.show_state(
         State(
             log=(
-                LogEntry(1.0, "Dial failed", level="error"),
-                LogEntry(2.0, "late webhook", level="warning"),
-                LogEntry(3.0, "ringing"),
+                LogEntry(1.0, Note.ALREADY_DIALING, "+15551230000", level="error"),
+                LogEntry(2.0, Note.ALREADY_DIALING, "+15551230000", level="warning"),
+                LogEntry(3.0, Note.ALREADY_DIALING, "+15551230000"),
             )
         )
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from console.core.calls import Happened
 from console.core.events import ActionKind, ActionRequested, ActionSucceeded
 from console.services.history import (
     CSV_HEADER,
@@ -144,8 +145,8 @@ async def test_a_calls_timeline_is_rebuilt_as_the_operator_saw_it(rig: Rig,
     call = await history.call("h.1")
     assert call is not None
     assert call == rig.session.state.calls["h.1"]
-    assert [e.kind for e in call.timeline] == [
-        "call.initiated", "call.answered", "operator.speak", "call.ended"]
+    assert [e.what for e in call.timeline] == [
+        Happened.RINGING, Happened.ANSWERED, ActionKind.SPEAK, Happened.ENDED]
 
 
 async def test_csv_export_holds_exactly_the_filtered_calls(history: History,
@@ -181,6 +182,6 @@ async def test_a_calls_timeline_exports_to_json(history: History, tmp_path: Path
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["call"]["sid"] == "h.4"
     assert document["call"]["digits"] == "42"
-    kinds = [e["kind"] for e in document["timeline"]]
-    assert kinds == ["call.initiated", "call.answered", "gather.complete", "call.ended"]
+    kinds = [e["what"] for e in document["timeline"]]
+    assert kinds == ["ringing", "answered", "gather complete", "ended"]
     assert document["timeline"][2]["raw"]["digits"] == "42"

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from console.core.calls import CallStatus, Happened
 from console.core.events import (
     ActionFailed,
     ActionKind,
@@ -28,12 +29,12 @@ from console.core.reducer import RequestState
 from console.services.codec import decode_event, encode_event, kinds
 from console.services.journal import SCHEMA_VERSION, Journal
 from console.services.session import INTERRUPTED, Session
-from tests.helpers import until
+from tests.helpers import until, webhook_event
 from tests.services.rig import Rig, hook, no_effects
 
 EVERY_KIND: list[Event] = [
-    WebhookReceived("1.1", "call.answered", {"CallSid": "1.1", "CallStatus": "in-progress"},
-                    at=1.5, received_at=1.6, raw={"callId": "1.1", "amd": {"status": "HUMAN"}}),
+    webhook_event("1.1", "call.answered", 1.5, body={"amd": {"status": "HUMAN"}},
+                  AnsweredBy="human", MachineDetectionConfidence="0.9"),
     DialRequested("r1", "+15551230000", "+19876543210", at=1.0, amd=False, voice="v",
                   ring_timeout=20),
     DialAccepted("r1", "1.1", at=1.1, credits=7),
@@ -90,7 +91,7 @@ async def test_events_are_stored_in_the_order_they_were_applied(rig: Rig) -> Non
     for second, (event, status) in enumerate(sequence, 1):
         assert await rig.post(hook("5.1", event, status, second, digits="4")) == 204
     bodies = rig.rows("SELECT body FROM events ORDER BY id")
-    assert [json.loads(b)["event"] for (b,) in bodies] == [e for e, _ in sequence]
+    assert [json.loads(b)["raw"]["event"] for (b,) in bodies] == [e for e, _ in sequence]
     row = rig.rows("SELECT status, number, caller_id, digits FROM calls")
     assert row == [("completed", "+15551230000", "+19876543210", "4")]
 
@@ -286,9 +287,8 @@ async def test_a_damaged_page_found_at_replay_never_stops_the_console(tmp_path: 
     assert first.journal is not None
     await first.journal.open()
     for n in range(300):
-        stored = first.dispatch(WebhookReceived(
-            f"7.{n}", "call.answered", {"CallSid": f"7.{n}", "CallStatus": "in-progress"},
-            at=1.0, received_at=1.0, raw={"padding": "x" * 200}))
+        stored = first.dispatch(webhook_event(f"7.{n}", "call.answered", 1.0,
+                                              body={"padding": "x" * 200}))
         assert stored is not None
     await first.journal.close()
     _damage_a_page(path)
@@ -391,12 +391,22 @@ async def test_a_forwarded_leg_is_still_ours_after_a_restart(rig: Rig, tmp_path:
 
 async def test_a_flood_of_unknown_ids_does_not_slow_a_restart(rig: Rig) -> None:
     for n in range(1200):
-        rig.session.dispatch(WebhookReceived(
-            f"u.{n}", "call.initiated", {"CallSid": f"u.{n}", "CallStatus": "ringing"},
-            at=float(n), received_at=float(n)))
+        rig.session.dispatch(webhook_event(f"u.{n}", "call.initiated", float(n)))
     await rig.journal.flush()
     again = Journal(rig.journal.path, "Test")
     await again.open()
     events = await again.replay()
     await again.close()
     assert len({e.call_sid for e in events if isinstance(e, WebhookReceived)}) == 1000
+
+
+def test_a_webhook_stored_by_the_previous_console_still_decodes() -> None:
+    # Journals before 0.2.0 stored the Twilio parameters and Kaphila's body.
+    old = json.dumps({"call_sid": "1.1", "event": "call.ended", "at": 9.0, "received_at": 9.1,
+                      "params": {"CallSid": "1.1", "CallStatus": "completed", "To": "+1555",
+                                 "ParentCallSid": "0.9"},
+                      "raw": {"reason": "forwarded", "forwardedTo": "15557654321"}})
+    event = decode_event("WebhookReceived", old)
+    assert isinstance(event, WebhookReceived)
+    assert (event.happened, event.status, event.reason, event.forwarded_to, event.parent_sid) \
+        == (Happened.ENDED, CallStatus.COMPLETED, "forwarded", "+15557654321", "0.9")

@@ -21,6 +21,7 @@ from console.core.events import (
     RunAction,
 )
 from console.core.reducer import RequestState
+from console.qt import wording
 from console.sandbox import Account, Sandbox
 from console.services.session import Session
 from console.services.telephony import Telephony
@@ -34,6 +35,11 @@ FROM = "+" + CALLER_ID
 def telephony_for(url: str, hook: str | None, key: str = TEST_KEY) -> Telephony:
     client = Client("ACt", key, base_url=url, environment={}, backoff=0.01)
     return Telephony(client, lambda: hook)
+
+
+def said(event: DialFailed | ActionFailed, caller_id: str = "") -> str:
+    """The failure as the operator reads it (facts in the event, words in wording)."""
+    return wording.refusal(event.reason, event.message, event.code, event.status, caller_id)
 
 
 def dial(request_id: str = "r1", to: str = "+15551230000", caller_id: str = FROM) -> PlaceCall:
@@ -60,7 +66,7 @@ async def test_an_unverified_caller_id_is_explained(sandbox: Sandbox, caller_id:
     event = await telephony.run(dial(caller_id=caller_id))
     telephony.close()
     assert isinstance(event, DialFailed)
-    assert (event.message, event.code) == (message, 21210)
+    assert (said(event, caller_id), event.code) == (message, 21210)
 
 
 async def test_no_credits_is_explained() -> None:
@@ -70,7 +76,7 @@ async def test_no_credits_is_explained() -> None:
         event = await telephony.run(dial())
         telephony.close()
     assert isinstance(event, DialFailed)
-    assert event.message == "Out of credits (Kaphila 402)"
+    assert said(event) == "Out of credits (Kaphila 402)"
 
 
 async def test_throttling_is_explained(sandbox: Sandbox, api: SandboxApi) -> None:
@@ -79,7 +85,7 @@ async def test_throttling_is_explained(sandbox: Sandbox, api: SandboxApi) -> Non
     event = await telephony.run(dial())
     telephony.close()
     assert isinstance(event, DialFailed)
-    assert event.message == "Too many requests; wait a moment and try again (Kaphila 429)"
+    assert said(event) == "Too many requests; wait a moment and try again (Kaphila 429)"
 
 
 async def test_a_stopped_sandbox_is_explained() -> None:
@@ -90,7 +96,7 @@ async def test_a_stopped_sandbox_is_explained() -> None:
     event = await telephony.run(dial())
     telephony.close()
     assert isinstance(event, DialFailed)
-    assert event.message == "Cannot reach Kaphila (connection refused)"
+    assert said(event) == "Cannot reach Kaphila (connection refused)"
 
 
 async def test_speak_gather_forward_and_hang_up_reach_the_call(
@@ -122,8 +128,8 @@ async def test_speak_gather_forward_and_hang_up_reach_the_call(
     failed = await telephony.run(action(ActionKind.HANG_UP, "a4"))
     telephony.close()
     assert isinstance(failed, ActionFailed)
-    assert failed.message == (f"Kaphila refused: call {sid} has already ended (completed) "
-                              "(Kaphila 400)")
+    assert said(failed) == (f"Kaphila refused: call {sid} has already ended (completed) "
+                            "(Kaphila 400)")
 
 
 # ------------------------------------------------ every outcome comes back as an event
@@ -158,7 +164,7 @@ async def test_a_dial_whose_answer_has_no_call_id_fails_instead_of_staying_pendi
         telephony.close()
         await runner.cleanup()
     assert isinstance(event, DialFailed)
-    assert words in event.message
+    assert words in said(event)
 
 
 async def test_a_service_that_raises_still_ends_the_request_and_the_number_can_be_redialled(

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from console.core.calls import CallStatus
+from console.core.calls import CallStatus, Happened
 from console.core.events import WebhookReceived
 from console.core.reducer import State, reduce
 from console.services.webhooks import WebhookListener, new_token
@@ -82,9 +82,10 @@ async def test_an_event_is_translated_once_and_handed_on(harness: Harness) -> No
                                            amd={"status": "HUMAN", "confidence": 0.9}))
     assert status == 204
     [event] = harness.events
-    assert (event.call_sid, event.event) == ("5.1", "call.answered")
-    assert event.params["CallStatus"] == "in-progress"
-    assert event.params["AnsweredBy"] == "human"
+    assert (event.call_sid, event.happened) == ("5.1", Happened.ANSWERED)
+    assert event.status is CallStatus.IN_PROGRESS
+    assert (event.answered_by, event.confidence) == ("human", 0.9)
+    assert (event.to, event.from_) == ("+15551230000", "+19876543210")
     assert event.at == 1767225601.0
     assert harness.listener.last_received_at is not None
 
@@ -131,8 +132,8 @@ async def test_duplicate_and_out_of_order_deliveries_reach_a_correct_state(
         state, _ = reduce(state, event)
     call = state.calls["5.1"]
     assert call.status is CallStatus.COMPLETED
-    assert [(e.kind, e.late) for e in call.timeline] == [
-        ("call.answered", True), ("call.ended", False)]
+    assert [(e.what, e.late) for e in call.timeline] == [
+        (Happened.ANSWERED, True), (Happened.ENDED, False)]
     assert call.duplicates == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from console.core.reducer import LogEntry, State
+from console.qt import wording
 from console.qt.widgets.timeline import clock, set_tone
 
 LOG_ROWS = 300
@@ -35,7 +36,7 @@ class EventLog(QListWidget):
         scrollbar = self.verticalScrollBar()
         at_bottom = scrollbar.value() >= scrollbar.maximum() - 2
         for entry in reversed(new[:LOG_ROWS]):
-            item = QListWidgetItem(f"{clock(entry.at)}  {entry.text}")
+            item = QListWidgetItem(f"{clock(entry.at)}  {wording.log_line(entry)}")
             if entry.level in LOG_TONES:
                 set_tone(item, LOG_TONES[entry.level])
             self.addItem(item)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMessageBox, QWidget
 
 from console.core.calls import Call
+from console.qt import wording
 from console.qt.palette import qcolor
 
 # A line's palette role ("danger", "warning"), kept on the item so a theme
@@ -48,7 +49,7 @@ class Timeline(QListWidget):
         if call is None:
             return
         for entry in call.timeline:
-            item = QListWidgetItem(f"{clock(entry.at)}  {entry.summary}"
+            item = QListWidgetItem(f"{clock(entry.at)}  {wording.timeline(entry)}"
                                    + (" [late]" if entry.late else ""))
             item.setData(Qt.ItemDataRole.UserRole, entry.raw)
             if entry.late:
