@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from console.core.calls import Call, CallStatus
+from console.core.calls import Amd, Call, CallStatus
 from console.qt import screen, wording
 from console.services.columns import SHOWN
 from console.services.history import ExportCancelled, History, HistoryFilter, HistoryRow
@@ -82,13 +82,17 @@ def _status(text: str) -> str:
     return wording.status_label(status) if status else text
 
 
-FORMATS: dict[str, Callable[[Any], str]] = {
-    "started_at": _when, "duration": _duration, "status": _status}
+FORMATS: dict[str, Callable[[HistoryRow], str]] = {
+    "started_at": lambda r: _when(r.started_at),
+    "duration": lambda r: _duration(r.duration),
+    "status": lambda r: _status(r.status),
+    "amd": lambda r: wording.amd(Amd(r.amd, r.amd_confidence)) if r.amd else "",
+}
 
 # Headings, order and sort keys come from the one column spec (console.services.columns).
 COLUMNS: tuple[tuple[str, str | None, Callable[[HistoryRow], str]], ...] = tuple(
     (c.title or c.key, c.sort,
-     (lambda r, key=c.key: FORMATS.get(key, str)(getattr(r, key))))
+     FORMATS.get(c.key, lambda r, key=c.key: str(getattr(r, key))))
     for c in SHOWN)
 
 

@@ -195,3 +195,21 @@ async def test_the_window_says_history_is_not_saved_the_moment_it_happens(
     assert "full" in header.history_problem.toolTip()
     journal.max_pages = None
     await until(lambda: not header.history_problem.isVisible(), what="the warning to go")
+
+
+async def test_history_shows_amd_not_sure_as_not_sure_with_its_confidence(
+        running: Running) -> None:
+    call = await running.dial("+15551230002")  # AMD cannot tell
+    await until(lambda: running.call(call.to).amd is not None, within=15, what="AMD")
+    running.select(call.sid)
+    running.window.hang_up()
+    await until(lambda: not running.call(call.to).live, within=15, what="the hang-up")
+    assert running.console.journal is not None
+    await running.console.journal.flush()
+    QTest.keyClick(running.window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    history = running.window.findChild(HistoryWindow)
+    assert history is not None
+    await until(lambda: history.model.total == 1, what="the call in History")
+    [amd] = column(history, "AMD")
+    assert amd.startswith("not sure (")
+    assert amd.endswith("%)")
