@@ -175,7 +175,7 @@ def _happened(entry: TimelineEntry) -> str:
             who = AMD_WORDS.get(entry.answered_by, entry.answered_by)
             return f"Answered ({who})" if who else "Answered"
         case Happened.ENDED:
-            ended = entry.status.value if entry.status else "completed"
+            ended = STATUS[entry.status].lower() if entry.status else "completed"
             detail = ", ".join(x for x in (entry.detail, f"by {entry.by}" if entry.by else "")
                                if x)
             return f"Ended: {ended}" + (f" ({detail})" if detail else "")
