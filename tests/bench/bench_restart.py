@@ -348,6 +348,8 @@ def run() -> list[Row]:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    import console.app  # noqa: F401 - fails now, not after the 200 s of setup
+
     home = Path(tempfile.mkdtemp(prefix="kaphila-bench-restart-"))
     sandbox = SandboxProcess("--rate-limit", "50",  # the last --rate-limit wins: the default
                              "--max-call-seconds", str(CALL_SECONDS))

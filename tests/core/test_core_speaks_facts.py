@@ -11,9 +11,10 @@ from console.core.reducer import Level
 from twilio import kaphila
 
 CORE = Path(__file__).resolve().parents[2] / "console" / "core"
-KAPHILA_WORDS = {value for name, value in vars(kaphila).items()
-                 if name.startswith("F_") and isinstance(value, str)} | set(kaphila.KNOWN_EVENTS) | {
-    "forwardedTo", "hangupBy", "forwardedFrom", "reason"}
+KAPHILA_WORDS = (
+    {value for name, value in vars(kaphila).items()
+     if name.startswith("F_") and isinstance(value, str)}
+    | set(kaphila.KNOWN_EVENTS) | {"forwardedTo", "hangupBy", "forwardedFrom", "reason"})
 
 
 def _strings(path: Path) -> list[str]:
