@@ -170,11 +170,7 @@ class MainWindow(QMainWindow):
 
     def _set_tab_order(self) -> None:
         """Tab follows the form: dial fields, the selected call's actions, the board."""
-        a = self.actions
-        chain = [*self.dialer.fields, a.speak_text, a.speak_button, a.gather_prompt,
-                 a.gather_digits, a.gather_timeout, a.gather_finish, a.gather_valid,
-                 a.gather_button, a.forward_number, a.forward_button, a.hangup_button,
-                 self.tabs, self.table]
+        chain = [*self.dialer.fields, *self.actions.tab_chain, self.tabs, self.table]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 

@@ -112,6 +112,11 @@ class CallActions(QGroupBox):
             QShortcut(QKeySequence(keys), window, activated=slot)
         self.buttons = (self.speak_button, self.gather_button, self.forward_button,
                         self.hangup_button)
+        # Tab walks the panel in this order (the window chains it after the dial form).
+        self.tab_chain: tuple[QWidget, ...] = (
+            self.speak_text, self.speak_button, self.gather_prompt, self.gather_digits,
+            self.gather_timeout, self.gather_finish, self.gather_valid, self.gather_button,
+            self.forward_number, self.forward_button, self.hangup_button)
 
     # ------------------------------------------------------------ operator
 
