@@ -142,7 +142,6 @@ class Tick:
 
 Event = (WebhookReceived | DialRequested | DialAccepted | DialFailed | ActionRequested
          | ActionSucceeded | ActionFailed | CallChecked | ReconcileRequested | Tick)
-OperatorRequest = DialRequested | ActionRequested  # waits for an outcome
 Outcome = DialAccepted | DialFailed | ActionSucceeded | ActionFailed  # ends a request
 
 

@@ -1,23 +1,38 @@
 """Phone numbers as the operator types them, and as Kaphila needs them.
 
-One set of rules for the dialer (live formatting, a reason when a number is
-not valid) and the services (E.164 for the SDK; Kaphila itself wants 10-15
-digits without '+', which the SDK derives from E.164).
+One set of rules for the dialer (live formatting, why a number is not
+valid, as a ``NumberProblem``; ``console.qt.wording`` words it) and the
+services (E.164 for the SDK; the API wants 10-15 digits without '+', which
+the SDK derives from E.164).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumberFormat
 
-_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "the country code is not valid",
-    NumberParseException.NOT_A_NUMBER: "this is not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
+
+class NumberProblem(Enum):
+    EMPTY = "empty"
+    BAD_COUNTRY_CODE = "bad country code"
+    NOT_A_NUMBER = "not a number"
+    TOO_SHORT_AFTER_PREFIX = "too short after the international prefix"
+    TOO_SHORT = "too short"
+    TOO_LONG = "too long"
+    WRONG_LENGTH = "wrong length"  # the API takes 10 to 15 digits with the country code
+    IMPOSSIBLE = "impossible"  # not a possible number for its country
+    INVALID = "invalid"  # not a valid number for its country
+
+
+_PARSE_PROBLEMS = {
+    NumberParseException.INVALID_COUNTRY_CODE: NumberProblem.BAD_COUNTRY_CODE,
+    NumberParseException.NOT_A_NUMBER: NumberProblem.NOT_A_NUMBER,
+    NumberParseException.TOO_SHORT_AFTER_IDD: NumberProblem.TOO_SHORT_AFTER_PREFIX,
+    NumberParseException.TOO_SHORT_NSN: NumberProblem.TOO_SHORT,
+    NumberParseException.TOO_LONG: NumberProblem.TOO_LONG,
 }
 
 
@@ -26,29 +41,26 @@ class NumberCheck:
     ok: bool
     e164: str = ""  # "+15551234567" when ok
     display: str = ""  # international format for people, when ok
-    reason: str = ""  # why not, when not ok
-
-    @property
-    def kaphila_digits(self) -> str:
-        return self.e164.removeprefix("+")
+    problem: NumberProblem | None = None  # why not, when not ok
 
 
 def check_number(text: str, region: str = "US") -> NumberCheck:
     """Is this a number we can dial? Numbers without '+' are read in ``region``."""
     cleaned = text.strip()
     if not cleaned:
-        return NumberCheck(False, reason="enter a number")
+        return NumberCheck(False, problem=NumberProblem.EMPTY)
     try:
         number = phonenumbers.parse(cleaned, region.upper() or None)
     except NumberParseException as exc:
-        return NumberCheck(False, reason=_REASONS.get(exc.error_type, "not a phone number"))
+        return NumberCheck(False, problem=_PARSE_PROBLEMS.get(exc.error_type,
+                                                              NumberProblem.NOT_A_NUMBER))
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     if not 10 <= len(e164) - 1 <= 15:
-        return NumberCheck(False, reason="Kaphila needs 10 to 15 digits with the country code")
+        return NumberCheck(False, problem=NumberProblem.WRONG_LENGTH)
     if not phonenumbers.is_possible_number(number):
-        return NumberCheck(False, reason="not a possible number for its country")
+        return NumberCheck(False, problem=NumberProblem.IMPOSSIBLE)
     if not phonenumbers.is_valid_number(number) and not _is_test_number(e164):
-        return NumberCheck(False, reason="not a valid number for its country")
+        return NumberCheck(False, problem=NumberProblem.INVALID)
     display = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
     return NumberCheck(True, e164=e164, display=display)
 
@@ -68,15 +80,6 @@ def format_as_typed(text: str, region: str = "US") -> str:
         if char.isdigit() or char == "+":
             result = formatter.input_digit(char)
     return result or text
-
-
-def is_mobile(e164: str) -> bool:
-    try:
-        number = phonenumbers.parse(e164, None)
-    except NumberParseException:
-        return False
-    return phonenumbers.number_type(number) in (PhoneNumberType.MOBILE,
-                                                PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def still_typing(text: str, region: str = "US") -> bool:

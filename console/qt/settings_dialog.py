@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from console.config import Profile, Settings, insecure_url_warning
 from console.core.phone import check_number
+from console.qt import wording
 from console.qt.theme import apply_theme
 from console.services.secrets import key_problem
 
@@ -161,7 +162,8 @@ class SettingsDialog(QDialog):
             elif base.sandbox and digits.isdigit() and 10 <= len(digits) <= 15:
                 caller_ids.append("+" + digits)  # the sandbox verifies whatever it is given
             else:
-                problems.append(f"Caller ID {line.strip()!r}: {check.reason}.")
+                problems.append(f"Caller ID {line.strip()!r}: "
+                                f"{wording.number_problem(check)}.")
         url = base.base_url if base.sandbox else self.base_url.text().strip().rstrip("/")
         if not base.sandbox and not url.startswith(("https://", "http://")):
             problems.append("The base URL must start with https://")

@@ -17,6 +17,7 @@ from console.core.calls import (
     Happened,
     TimelineEntry,
 )
+from console.core.phone import NumberCheck, NumberProblem
 from console.core.reducer import DIAL, LogEntry, Note, Request, RequestState
 
 STATUS = {
@@ -35,6 +36,23 @@ AMD_WORDS = {"human": "person", "machine": "machine", "unknown": "not sure"}
 ACTION_NAMES: dict[object, str] = {
     DIAL: "Dial", ActionKind.SPEAK: "Speak", ActionKind.GATHER: "Gather",
     ActionKind.FORWARD: "Forward", ActionKind.HANG_UP: "Hang up"}
+
+
+NUMBER_PROBLEMS = {
+    NumberProblem.EMPTY: "enter a number",
+    NumberProblem.BAD_COUNTRY_CODE: "the country code is not valid",
+    NumberProblem.NOT_A_NUMBER: "this is not a phone number",
+    NumberProblem.TOO_SHORT_AFTER_PREFIX: "too short after the international prefix",
+    NumberProblem.TOO_SHORT: "too short",
+    NumberProblem.TOO_LONG: "too long",
+    NumberProblem.WRONG_LENGTH: "Kaphila needs 10 to 15 digits with the country code",
+    NumberProblem.IMPOSSIBLE: "not a possible number for its country",
+    NumberProblem.INVALID: "not a valid number for its country",
+}
+
+
+def number_problem(check: NumberCheck) -> str:
+    return NUMBER_PROBLEMS[check.problem] if check.problem is not None else ""
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

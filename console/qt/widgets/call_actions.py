@@ -139,7 +139,7 @@ class CallActions(QGroupBox):
     def forward(self) -> None:
         check = check_number(self.forward_number.text(), self.region)
         if not check.ok:
-            self._say(f"Cannot forward: {check.reason}.")
+            self._say(f"Cannot forward: {wording.number_problem(check)}.")
             self.forward_number.setFocus()
             return
         call = self.call

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from console.config import Profile
 from console.core.events import DialRequested
 from console.core.phone import check_number, format_as_typed, still_typing
+from console.qt import wording
 
 VOICES = ("en-US-Neural2-A", "en-US-Neural2-C", "en-GB-Neural2-B", "es-ES-Neural2-A")
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -109,7 +110,7 @@ class Dialer(QGroupBox):
         region = self.profile.default_region
         check = check_number(self.number.text(), region)
         if not check.ok:
-            self._hint(f"Cannot dial: {check.reason}", bad=True)
+            self._hint(f"Cannot dial: {wording.number_problem(check)}", bad=True)
             return
         caller_id = self.caller_id.currentText()
         if not caller_id:
@@ -135,7 +136,7 @@ class Dialer(QGroupBox):
         elif still_typing(text, region):  # no red while a plausible number is typed
             self._hint("keep typing…", bad=False)
         else:
-            self._hint(check.reason, bad=True)
+            self._hint(wording.number_problem(check), bad=True)
         self.dial_button.setEnabled(check.ok or not text.strip() or still_typing(text, region))
 
     def _hint(self, text: str, bad: bool) -> None:
