@@ -47,8 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         from console.selfcheck import main as self_check
 
         return self_check()
-    if sys.platform.startswith("linux") and "-platform" not in args and not any(
-            os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+    if (
+        sys.platform.startswith("linux")
+        and "-platform" not in args
+        and not any(
+            os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+        )
+    ):
         # Without a display Qt aborts the whole process; say what to do instead.
         print(NO_DISPLAY, file=sys.stderr)
         return 2

@@ -134,8 +134,9 @@ class Console:
     async def save_profile(self, profile: Profile, key: str | None, activate: bool) -> str:
         """Store the profile (and its key); say what happens next. ``needs_restart``
         tells the window when the running services must be rebuilt for it."""
-        self.settings = await self.settings_store.save_profile(self.settings, profile, key,
-                                                               activate)
+        self.settings = await self.settings_store.save_profile(
+            self.settings, profile, key, activate
+        )
         if self.needs_restart(profile, key, activate):
             return f"Switching to {self.settings.active!r}…"
         return "Settings saved."
@@ -173,10 +174,12 @@ class Console:
 PortTaken = Callable[[int], Awaitable[bool]]
 
 
-async def start_console(settings_path: Path | None = None,
-                        store: SecretStore | None = None,
-                        data_dir: Path | None = None,
-                        port_taken: PortTaken | None = None) -> Console:
+async def start_console(
+    settings_path: Path | None = None,
+    store: SecretStore | None = None,
+    data_dir: Path | None = None,
+    port_taken: PortTaken | None = None,
+) -> Console:
     """Build and start everything but the window.
 
     The listener's port and token are the profile's for good: chosen on the
@@ -203,17 +206,25 @@ async def start_console(settings_path: Path | None = None,
         if not key:
             key = f"ak_sandbox_{secrets.token_hex(12)}"
             await loop.run_in_executor(None, store.set, profile.name, key)
-        sandbox = Sandbox(SandboxConfig(port=0, accounts=[Account(
-            key, tuple(c.lstrip("+") for c in profile.caller_ids), 1000, "console")]))
+        sandbox = Sandbox(
+            SandboxConfig(
+                port=0,
+                accounts=[
+                    Account(key, tuple(c.lstrip("+") for c in profile.caller_ids), 1000, "console")
+                ],
+            )
+        )
         await sandbox.start()
         profile = replace(profile, base_url=sandbox.url)
     elif not key:
-        warnings.append(f"No API key is stored for the profile {profile.name!r}; "
-                        "enter it in Settings.")
+        warnings.append(
+            f"No API key is stored for the profile {profile.name!r}; enter it in Settings."
+        )
         key = "missing"
     elif problem := key_problem(key):  # stored by an older console
-        warnings.append(f"The API key stored for the profile {profile.name!r} cannot be "
-                        "used: " + problem)
+        warnings.append(
+            f"The API key stored for the profile {profile.name!r} cannot be used: " + problem
+        )
         key = "missing"
     if insecure := config.insecure_url_warning(profile.base_url):
         warnings.append(insecure)
@@ -221,8 +232,13 @@ async def start_console(settings_path: Path | None = None,
         profile = replace(profile, webhook_token=new_token())
     settings = replace(settings.with_profile(profile), active=profile.name)
     # AMD "not sure" stays "unknown": the operator sees it as not sure, with its confidence.
-    client = Client(profile.account_sid, key, base_url=profile.base_url, environment={},
-                    amd_not_sure_as="unknown")
+    client = Client(
+        profile.account_sid,
+        key,
+        base_url=profile.base_url,
+        environment={},
+        amd_not_sure_as="unknown",
+    )
     holder: list[Console] = []
     telephony = Telephony(client, lambda: holder[0].webhook_url() if holder else None)
     journal = Journal((data_dir or config.data_dir()) / FILE_NAME, profile.name)
@@ -246,14 +262,30 @@ async def start_console(settings_path: Path | None = None,
         settings = settings.with_profile(profile)
     await loop.run_in_executor(None, config.save, settings, settings_path)
     http = aiohttp.ClientSession()
-    console = Console(settings, profile, session, telephony, listener, sandbox,
-                      http, warnings, store, settings_path, journal, History(journal.path),
-                      SandboxControl(http, sandbox.url) if sandbox is not None else None)
+    console = Console(
+        settings,
+        profile,
+        session,
+        telephony,
+        listener,
+        sandbox,
+        http,
+        warnings,
+        store,
+        settings_path,
+        journal,
+        History(journal.path),
+        SandboxControl(http, sandbox.url) if sandbox is not None else None,
+    )
     holder.append(console)
     if any(c.live for c in session.state.calls.values()):
         session.dispatch(ReconcileRequested(time.time()))
-    log.info("Kaphila Console: profile %s, API %s, webhooks at %s", profile.name,
-             profile.base_url, masked_url(console.webhook_url()))
+    log.info(
+        "Kaphila Console: profile %s, API %s, webhooks at %s",
+        profile.name,
+        profile.base_url,
+        masked_url(console.webhook_url()),
+    )
     return console
 
 
@@ -261,11 +293,20 @@ class PortInUse(Exception):
     """The profile's listener port is taken and the operator chose not to move."""
 
 
-async def _start_listener(client: Client, session: Session, profile: Profile,
-                          warnings: list[str], port_taken: PortTaken | None) -> WebhookListener:
-    listener = WebhookListener(client, session.record, profile.webhook_token,
-                               port=profile.listener_port,
-                               allowed_hosts=config.webhook_hosts(profile))
+async def _start_listener(
+    client: Client,
+    session: Session,
+    profile: Profile,
+    warnings: list[str],
+    port_taken: PortTaken | None,
+) -> WebhookListener:
+    listener = WebhookListener(
+        client,
+        session.record,
+        profile.webhook_token,
+        port=profile.listener_port,
+        allowed_hosts=config.webhook_hosts(profile),
+    )
     try:
         await listener.start()
         return listener
@@ -275,21 +316,31 @@ async def _start_listener(client: Client, session: Session, profile: Profile,
         log.warning("listener port %d: %s", profile.listener_port, exc)
     if port_taken is not None and not await port_taken(profile.listener_port):
         raise PortInUse(f"Port {profile.listener_port} is in use by another program.")
-    listener = WebhookListener(client, session.record, profile.webhook_token, port=0,
-                               allowed_hosts=config.webhook_hosts(profile))
+    listener = WebhookListener(
+        client,
+        session.record,
+        profile.webhook_token,
+        port=0,
+        allowed_hosts=config.webhook_hosts(profile),
+    )
     await listener.start()
     warnings.append(
         f"Port {profile.listener_port}, where this profile receives webhooks, is in use by "
         f"another program (a second console?). Listening on port {listener.port} for now: "
         "webhooks for calls placed before may not arrive here; their calls are checked with "
-        "the API instead. The saved port is kept for the next start.")
+        "the API instead. The saved port is kept for the next start."
+    )
     return listener
 
 
 def _sandbox_profile() -> Profile:
-    return Profile(SANDBOX_PROFILE, sandbox=True,
-                   caller_ids=tuple("+" + c for c in DEMO_CALLER_IDS),
-                   last_caller_id="+" + DEMO_CALLER_IDS[0], webhook_token=new_token())
+    return Profile(
+        SANDBOX_PROFILE,
+        sandbox=True,
+        caller_ids=tuple("+" + c for c in DEMO_CALLER_IDS),
+        last_caller_id="+" + DEMO_CALLER_IDS[0],
+        webhook_token=new_token(),
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -95,8 +95,10 @@ def insecure_url_warning(url: str) -> str | None:
             return None
     except ValueError:
         pass
-    return (f"{url} uses plain http:// to another machine: the API key would travel "
-            "unencrypted. Use https://.")
+    return (
+        f"{url} uses plain http:// to another machine: the API key would travel "
+        "unencrypted. Use https://."
+    )
 
 
 def webhook_hosts(profile: Profile) -> tuple[str, ...]:
@@ -119,8 +121,10 @@ def load(path: Path | None = None) -> Settings:
         aside = path.with_name(path.name + ".unreadable")
         with contextlib.suppress(OSError):
             os.replace(path, aside)
-        raise SettingsError(f"{path} could not be read ({exc}); it was kept as {aside.name} "
-                            "and the console starts with default settings") from exc
+        raise SettingsError(
+            f"{path} could not be read ({exc}); it was kept as {aside.name} "
+            "and the console starts with default settings"
+        ) from exc
 
 
 def save(settings: Settings, path: Path | None = None) -> None:
@@ -163,7 +167,9 @@ def _from_json(data: Any) -> Settings:
                 known[name] = tuple(str(x) for x in known[name])
         profiles.append(Profile(**known))
     theme = data.get("theme", "system")
-    return Settings(profiles=tuple(profiles), active=str(data.get("active", SANDBOX_PROFILE)),
-                    history_days=int(data.get("history_days", 0)),
-                    theme=theme if theme in THEMES else "system")
-
+    return Settings(
+        profiles=tuple(profiles),
+        active=str(data.get("active", SANDBOX_PROFILE)),
+        history_days=int(data.get("history_days", 0)),
+        theme=theme if theme in THEMES else "system",
+    )

@@ -55,16 +55,26 @@ async def run_checks(out: TextIO) -> int:
 
     opened = await asyncio.get_running_loop().run_in_executor(None, open_secret_store)
     if opened.warning:
-        checks.report("keyring", isinstance(opened.store, MemoryStore),
-                      f"none usable, keys kept for the session only (reported: "
-                      f"{opened.warning.split('.')[0]})")
+        checks.report(
+            "keyring",
+            isinstance(opened.store, MemoryStore),
+            f"none usable, keys kept for the session only (reported: "
+            f"{opened.warning.split('.')[0]})",
+        )
     else:
-        checks.report("keyring", True, f"{opened.store.description} "
-                      f"({getattr(opened.store, 'backend_name', '')})")
+        checks.report(
+            "keyring",
+            True,
+            f"{opened.store.description} ({getattr(opened.store, 'backend_name', '')})",
+        )
 
     families = QFontDatabase.families()
-    checks.report("fonts", bool(families), f"{len(families)} families"
-                  + (f", e.g. {families[0]}" if families else " - install fonts-dejavu-core"))
+    checks.report(
+        "fonts",
+        bool(families),
+        f"{len(families)} families"
+        + (f", e.g. {families[0]}" if families else " - install fonts-dejavu-core"),
+    )
 
     problems, detail = icu_problems()
     checks.report("icu", not problems, f"missing: {', '.join(problems)}" if problems else detail)
@@ -84,13 +94,24 @@ async def run_checks(out: TextIO) -> int:
         number = "+15551230000"  # scenario 0000: a person answers
         caller = console.profile.caller_ids[0]
         console.session.dispatch(DialRequested("self-check", number, caller, time.time()))
-        call = await _wait_for(lambda: next(
-            (c for c in console.session.state.calls.values()
-             if c.status is CallStatus.IN_PROGRESS), None), CALL_WAIT)
+        call = await _wait_for(
+            lambda: next(
+                (
+                    c
+                    for c in console.session.state.calls.values()
+                    if c.status is CallStatus.IN_PROGRESS
+                ),
+                None,
+            ),
+            CALL_WAIT,
+        )
         hooks = console.listener.accepted
-        checks.report("call", call is not None and hooks >= 2,
-                      f"sandbox call {call.sid if call else '-'} answered; {hooks} webhooks "
-                      "reached the listener and the reducer")
+        checks.report(
+            "call",
+            call is not None and hooks >= 2,
+            f"sandbox call {call.sid if call else '-'} answered; {hooks} webhooks "
+            "reached the listener and the reducer",
+        )
         window.close()
     except Exception as exc:  # every failure is a line, not a traceback
         checks.report("call", False, f"{type(exc).__name__}: {exc}")
@@ -108,8 +129,11 @@ def icu_problems() -> tuple[list[str], str]:
     problems = []
     # ICU sorts ä with a (before z) but Swedish puts it after z; plain code-point
     # order, Qt's fallback without ICU's data, gets the first one wrong.
-    if not (QCollator(QLocale("en_US")).compare("ä", "z") < 0
-            < QCollator(QLocale("sv_SE")).compare("ä", "z")):
+    if not (
+        QCollator(QLocale("en_US")).compare("ä", "z")
+        < 0
+        < QCollator(QLocale("sv_SE")).compare("ä", "z")
+    ):
         problems.append("collation")
     if not QStringDecoder("Shift_JIS").isValid():
         problems.append("codecs")
@@ -119,8 +143,12 @@ def icu_problems() -> tuple[list[str], str]:
     zones = "time-zone names (de)"
     if not zone.isValid():  # no tz database on this host: nothing of ICU to ask
         zones = "time-zone names skipped (no tz database)"
-    elif zone.displayName(QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName,
-                          QLocale("de_DE")) != "Mitteleuropäische Normalzeit":
+    elif (
+        zone.displayName(
+            QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName, QLocale("de_DE")
+        )
+        != "Mitteleuropäische Normalzeit"
+    ):
         problems.append("time-zone names")
     return problems, f"collation (sv), codecs (Shift_JIS), case mapping (tr), {zones}"
 

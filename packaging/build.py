@@ -30,9 +30,25 @@ def pyinstaller(dist: Path, onefile: bool) -> Path:
     env = {**os.environ, "KAPHILA_ONEFILE": "1" if onefile else "0"}
     work = ROOT / "build" / ("onefile" if onefile else "onedir")
     distpath = dist / "onefile" if onefile else dist
-    subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
-                    "--log-level", "WARN", "--workpath", str(work), "--distpath",
-                    str(distpath), str(SPEC)], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--workpath",
+            str(work),
+            "--distpath",
+            str(distpath),
+            str(SPEC),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     if not onefile:
         return dist / "kaphila-console" / "kaphila-console"
     binary = dist / "kaphila-console-onefile"
@@ -45,22 +61,33 @@ def size_mb(path: Path) -> float:
     if path.is_file():
         return path.stat().st_size / 1e6
     # Symlinks (PyInstaller links Qt's libraries into the top folder) cost nothing.
-    return sum(p.lstat().st_size for p in path.rglob("*")
-               if p.is_file() and not p.is_symlink()) / 1e6
+    return (
+        sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+    )
 
 
 def private_env() -> dict[str, str]:
     """A throw-away home, so a check never touches the builder's own settings."""
     home = Path(tempfile.mkdtemp(prefix="kaphila-build-"))
-    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"),
-           "XDG_DATA_HOME": str(home / "data"), "QT_QPA_PLATFORM": "offscreen"}
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "QT_QPA_PLATFORM": "offscreen",
+    }
     env.pop("DISPLAY", None)
     return env
 
 
 def self_check(binary: Path) -> bool:
-    done = subprocess.run([str(binary), "--self-check"], env=private_env(),
-                          capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [str(binary), "--self-check"],
+        env=private_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     print(done.stdout, end="")
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
@@ -73,8 +100,9 @@ def start_seconds(binary: Path, runs: int = 3) -> float:
     for _ in range(runs):
         env = {**private_env(), "KAPHILA_STARTUP_PROBE": "1"}
         started = time.perf_counter()
-        proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.strip() == "READY":
@@ -101,15 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for kind, binary in builds.items():
         size = size_mb(binary.parent if kind == "onedir" else binary)
-        line = (f"{kind}: {size:.1f} MB = {size * 1e6 / 2**20:.1f} MiB "
-                f"(target <= {TARGETS[kind]:.0f} MB)")
+        line = (
+            f"{kind}: {size:.1f} MB = {size * 1e6 / 2**20:.1f} MiB "
+            f"(target <= {TARGETS[kind]:.0f} MB)"
+        )
         if not args.skip_checks:
             print(f"self-check of the {kind} build:", flush=True)
             passed = self_check(binary)
             ok = ok and passed
             start = start_seconds(binary)
-            line += (f", start to window {start:.2f} s (target <= {START_TARGET} s), "
-                     f"self-check {'passed' if passed else 'FAILED'}")
+            line += (
+                f", start to window {start:.2f} s (target <= {START_TARGET} s), "
+                f"self-check {'passed' if passed else 'FAILED'}"
+            )
         rows.append(line)
     print("\n".join(rows))
     return 0 if ok else 1

@@ -31,8 +31,13 @@ from pathlib import Path
 # single items likewise unused.
 UNUSED_TREES = ("brkitr", "translit", "rbnf", "curr", "lang", "region", "unit")
 UNUSED_ITEMS = ("unames.icu",)
-TOOLS = {"icupkg": "icu-devtools", "as": "binutils", "ld": "binutils",
-         "objdump": "binutils", "readelf": "binutils"}
+TOOLS = {
+    "icupkg": "icu-devtools",
+    "as": "binutils",
+    "ld": "binutils",
+    "objdump": "binutils",
+    "readelf": "binutils",
+}
 
 
 class IcuDataError(RuntimeError):
@@ -66,8 +71,10 @@ def trim(library: Path, work: Path) -> Path:
     """Build a smaller copy of ``library`` in ``work``; return its path."""
     missing = sorted({package for tool, package in TOOLS.items() if not shutil.which(tool)})
     if missing:
-        raise IcuDataError(f"trimming ICU's data needs {', '.join(missing)} "
-                           "(packaging/sysdeps.sh test installs them)")
+        raise IcuDataError(
+            f"trimming ICU's data needs {', '.join(missing)} "
+            "(packaging/sysdeps.sh test installs them)"
+        )
     symbol, offset, size = _data_symbol(library)
     package = symbol.removesuffix("_dat") + "l"  # icudt73l: the little-endian package
     if work.exists():
@@ -79,8 +86,7 @@ def trim(library: Path, work: Path) -> Path:
         source.seek(offset)
         full.write_bytes(source.read(size))
     items = _run("icupkg", "-l", str(full)).split()
-    unused = [item for item in items
-              if item.split("/")[0] in UNUSED_TREES or item in UNUSED_ITEMS]
+    unused = [item for item in items if item.split("/")[0] in UNUSED_TREES or item in UNUSED_ITEMS]
     if not unused or len(unused) == len(items):
         raise IcuDataError(f"unexpected ICU data layout in {library} ({len(items)} items)")
     (work / "unused.txt").write_text("\n".join(unused) + "\n", encoding="utf-8")
@@ -89,10 +95,11 @@ def trim(library: Path, work: Path) -> Path:
     _run("icupkg", "-r", str(work / "unused.txt"), str(full), str(trimmed))
     assembly = work / "data.s"
     assembly.write_text(
-        f'    .section .rodata\n    .globl {symbol}\n    .type {symbol}, @object\n'
+        f"    .section .rodata\n    .globl {symbol}\n    .type {symbol}, @object\n"
         f'    .balign 16\n{symbol}:\n    .incbin "{trimmed}"\n'
         f'    .size {symbol}, . - {symbol}\n    .section .note.GNU-stack,"",@progbits\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     _run("as", str(assembly), "-o", str(work / "data.o"))
     output = work / library.name
     _run("ld", "-shared", "-soname", library.name, "-o", str(output), str(work / "data.o"))

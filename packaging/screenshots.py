@@ -73,8 +73,11 @@ async def take() -> None:
             await asyncio.sleep(0.3)
             window.tick()
             if window.size().toTuple() != (width, height):  # its minimum size is larger
-                print(f"main window: asked for {width}x{height}, got "
-                      f"{window.width()}x{window.height()}", file=sys.stderr)
+                print(
+                    f"main window: asked for {width}x{height}, got "
+                    f"{window.width()}x{window.height()}",
+                    file=sys.stderr,
+                )
             window.grab().save(str(OUT / f"main-{theme}-{width}.png"))
 
     await in_each_theme(main_window)
@@ -83,11 +86,17 @@ async def take() -> None:
     from console.config import Profile
     from console.qt.settings_dialog import SettingsDialog
 
-    settings = console.settings.with_profile(Profile(
-        "Acme live", base_url="https://kaphila.com", caller_ids=("+14155550134",),
-        public_webhook_base="https://acme-tunnel.example"))
-    dialog = SettingsDialog(settings, console.store.description,
-                            {p.name: True for p in settings.profiles}, window)
+    settings = console.settings.with_profile(
+        Profile(
+            "Acme live",
+            base_url="https://kaphila.com",
+            caller_ids=("+14155550134",),
+            public_webhook_base="https://acme-tunnel.example",
+        )
+    )
+    dialog = SettingsDialog(
+        settings, console.store.description, {p.name: True for p in settings.profiles}, window
+    )
     dialog.profile_picker.setCurrentIndex(1)
     dialog.show()
     await asyncio.sleep(0.4)
@@ -95,8 +104,9 @@ async def take() -> None:
     async def settings_dialog(theme: str) -> None:
         dialog.theme.setCurrentIndex(dialog.theme.findData(theme))
         await asyncio.sleep(0.1)
-        dialog.grab().save(str(OUT / ("settings.png" if theme == "light"
-                                      else f"settings-{theme}.png")))
+        dialog.grab().save(
+            str(OUT / ("settings.png" if theme == "light" else f"settings-{theme}.png"))
+        )
 
     await in_each_theme(settings_dialog)
     dialog.close()
@@ -106,8 +116,14 @@ async def take() -> None:
     console.sandbox.simulator.clock.scale = 20.0
     for sid in list(console.session.state.board):
         await console.callee_hangup(sid)
-    for number in ("+15551230003", "+15551230005", "+15551230006", "+15551230004",
-                   "+15551230002", "+15551230003"):
+    for number in (
+        "+15551230003",
+        "+15551230005",
+        "+15551230006",
+        "+15551230004",
+        "+15551230002",
+        "+15551230003",
+    ):
         window.number.setText(number)
         window.ring_timeout.setValue(5)
         window.dial()
@@ -125,8 +141,9 @@ async def take() -> None:
     await asyncio.sleep(0.2)
 
     async def history_window(theme: str) -> None:
-        history.grab().save(str(OUT / ("history.png" if theme == "light"
-                                       else f"history-{theme}.png")))
+        history.grab().save(
+            str(OUT / ("history.png" if theme == "light" else f"history-{theme}.png"))
+        )
 
     await in_each_theme(history_window)
     history.open_selected()
@@ -143,8 +160,9 @@ async def take() -> None:
 
 def main() -> int:
     if not os.environ.get("DISPLAY"):
-        print("run under Xvfb: xvfb-run -a .venv/bin/python packaging/screenshots.py",
-              file=sys.stderr)
+        print(
+            "run under Xvfb: xvfb-run -a .venv/bin/python packaging/screenshots.py", file=sys.stderr
+        )
         return 2
     home = tempfile.mkdtemp(prefix="kaphila-shots-")  # never the user's own settings
     os.environ["XDG_CONFIG_HOME"] = f"{home}/config"

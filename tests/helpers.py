@@ -73,12 +73,14 @@ class WebhookReceiver(LoopbackHookServer):
         payload = await request.json()
         status = self.answers.pop(0) if self.answers else 200
         async with self._changed:
-            self.deliveries.append(Delivery(
-                payload=payload,
-                event_id=request.headers.get("X-Kaphila-Event-Id", ""),
-                attempt=int(request.headers.get("X-Kaphila-Delivery-Attempt", "0")),
-                status=status,
-            ))
+            self.deliveries.append(
+                Delivery(
+                    payload=payload,
+                    event_id=request.headers.get("X-Kaphila-Event-Id", ""),
+                    attempt=int(request.headers.get("X-Kaphila-Delivery-Attempt", "0")),
+                    status=status,
+                )
+            )
             self._changed.notify_all()
         return web.Response(status=status)
 
@@ -86,8 +88,11 @@ class WebhookReceiver(LoopbackHookServer):
 
     def accepted(self, call_id: str | None = None) -> list[Delivery]:
         """Deliveries answered 2xx, in arrival order, optionally for one call."""
-        return [d for d in self.deliveries
-                if 200 <= d.status < 300 and (call_id is None or d.payload["callId"] == call_id)]
+        return [
+            d
+            for d in self.deliveries
+            if 200 <= d.status < 300 and (call_id is None or d.payload["callId"] == call_id)
+        ]
 
     def events(self, call_id: str) -> list[str]:
         return [d.event for d in self.accepted(call_id)]
@@ -121,20 +126,28 @@ class SandboxApi:
     key: str
     session: aiohttp.ClientSession
 
-    async def post(self, path: str, body: Any = None, *, key: str | None = None,
-                   raw: bytes | None = None,
-                   headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-        send_headers = {"Authorization": f"Bearer {key or self.key}",
-                        "Content-Type": "application/json"}
+    async def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        send_headers = {
+            "Authorization": f"Bearer {key or self.key}",
+            "Content-Type": "application/json",
+        }
         send_headers.update(headers or {})
         data = raw if raw is not None else json.dumps(body).encode()
-        async with self.session.post(self.base_url + path, data=data,
-                                     headers=send_headers) as resp:
+        async with self.session.post(self.base_url + path, data=data, headers=send_headers) as resp:
             return resp.status, await resp.json()
 
     async def get(self, path: str, *, key: str | None = None) -> tuple[int, dict[str, Any]]:
-        async with self.session.get(self.base_url + path,
-                                    headers={"Authorization": f"Bearer {key or self.key}"}) as resp:
+        async with self.session.get(
+            self.base_url + path, headers={"Authorization": f"Bearer {key or self.key}"}
+        ) as resp:
             return resp.status, await resp.json()
 
     async def put(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -143,8 +156,12 @@ class SandboxApi:
 
     async def call(self, number: str, webhook_url: str, **extra: Any) -> str:
         """Place a call that must be accepted; returns its callId."""
-        body = {"number": number, "callerId": extra.pop("callerId", CALLER_ID),
-                "webhookUrl": webhook_url, **extra}
+        body = {
+            "number": number,
+            "callerId": extra.pop("callerId", CALLER_ID),
+            "webhookUrl": webhook_url,
+            **extra,
+        }
         status, data = await self.post("/makecall", body)
         assert status == 200, data
         return str(data["callId"])
@@ -162,8 +179,9 @@ OTHER_CALLER_ID = "15550001111"
 HUMAN = "15551230000"  # no scenario suffix: a person answers
 
 
-async def until(predicate: Callable[[], bool], within: float = 10.0,
-                what: str = "condition") -> None:
+async def until(
+    predicate: Callable[[], bool], within: float = 10.0, what: str = "condition"
+) -> None:
     try:
         async with asyncio.timeout(within):
             while not predicate():  # noqa: ASYNC110 - state owned elsewhere has no event to await
@@ -172,14 +190,29 @@ async def until(predicate: Callable[[], bool], within: float = 10.0,
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-def webhook_event(sid: str, event: str, at: float, *, received_at: float | None = None,
-                  body: dict[str, Any] | None = None, **params: str) -> Any:
+def webhook_event(
+    sid: str,
+    event: str,
+    at: float,
+    *,
+    received_at: float | None = None,
+    body: dict[str, Any] | None = None,
+    **params: str,
+) -> Any:
     """A ``WebhookReceived`` as the listener makes it: Kaphila's event name and
     Twilio parameters through the console's own translation."""
     from console.services.webhook_events import webhook_event as translate
 
-    status = {"call.initiated": "ringing", "call.answered": "in-progress",
-              "call.ended": "completed", "call.timeout": "no-answer"}.get(event, "in-progress")
+    status = {
+        "call.initiated": "ringing",
+        "call.answered": "in-progress",
+        "call.ended": "completed",
+        "call.timeout": "no-answer",
+    }.get(event, "in-progress")
     merged = {"CallSid": sid, "CallStatus": status, "KaphilaEvent": event, **params}
-    return translate(merged, {"event": event, "callId": sid, **(body or {})}, at,
-                     at + 0.01 if received_at is None else received_at)
+    return translate(
+        merged,
+        {"event": event, "callId": sid, **(body or {})},
+        at,
+        at + 0.01 if received_at is None else received_at,
+    )

@@ -13,10 +13,19 @@ import pytest
 
 
 def console(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    return subprocess.run([sys.executable, "-m", "console", *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=60, check=False)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -41,7 +50,12 @@ def test_without_a_display_it_says_what_to_do_instead_of_aborting() -> None:
 
 
 def test_qt_options_are_passed_on_to_qt(tmp_path: Path) -> None:
-    done = console("-platform", "offscreen", KAPHILA_STARTUP_PROBE="1",
-                   XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    done = console(
+        "-platform",
+        "offscreen",
+        KAPHILA_STARTUP_PROBE="1",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "READY"

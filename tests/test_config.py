@@ -20,10 +20,16 @@ from console.config import (
 
 def test_settings_round_trip_through_the_file(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    live = Profile("Acme live", base_url="https://kaphila.com", caller_ids=("+19876543210",),
-                   default_region="GB", last_caller_id="+19876543210")
-    settings = Settings(profiles=(Profile(SANDBOX_PROFILE, sandbox=True), live),
-                        active="Acme live", history_days=30)
+    live = Profile(
+        "Acme live",
+        base_url="https://kaphila.com",
+        caller_ids=("+19876543210",),
+        default_region="GB",
+        last_caller_id="+19876543210",
+    )
+    settings = Settings(
+        profiles=(Profile(SANDBOX_PROFILE, sandbox=True), live), active="Acme live", history_days=30
+    )
     save(settings, path)
     assert load(path) == settings
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -31,8 +37,9 @@ def test_settings_round_trip_through_the_file(tmp_path: Path) -> None:
 
 def test_a_profile_has_no_place_for_an_api_key() -> None:
     names = {f.lower() for f in Profile.__dataclass_fields__}
-    assert not any(word in name for name in names for word in ("key", "token_secret",
-                                                                "password", "auth"))
+    assert not any(
+        word in name for name in names for word in ("key", "token_secret", "password", "auth")
+    )
 
 
 def test_recent_numbers_are_most_recent_first_without_repeats() -> None:
@@ -46,13 +53,15 @@ def test_a_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert load(tmp_path / "none.json") == Settings()
 
 
-@pytest.mark.parametrize(("text", "why"), [
-    ("{not json", "Expecting property name"),
-    ('{"version": 99}', "newer version of the console (v99)"),
-    ('{"profiles": [{"nom": "x"}]}', "name"),
-])
-def test_an_unreadable_file_is_kept_aside_and_reported(tmp_path: Path, text: str,
-                                                       why: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{not json", "Expecting property name"),
+        ('{"version": 99}', "newer version of the console (v99)"),
+        ('{"profiles": [{"nom": "x"}]}', "name"),
+    ],
+)
+def test_an_unreadable_file_is_kept_aside_and_reported(tmp_path: Path, text: str, why: str) -> None:
     path = tmp_path / "settings.json"
     path.write_text(text)
     with pytest.raises(SettingsError) as raised:
@@ -68,13 +77,16 @@ def test_unknown_fields_from_a_later_minor_version_are_ignored(tmp_path: Path) -
     assert load(path).profile("p") == Profile("p")
 
 
-@pytest.mark.parametrize(("url", "warns"), [
-    ("https://kaphila.com", False),
-    ("http://127.0.0.1:8787", False),
-    ("http://localhost:8787", False),
-    ("http://10.0.0.5:3000", True),
-    ("http://kaphila.example", True),
-])
+@pytest.mark.parametrize(
+    ("url", "warns"),
+    [
+        ("https://kaphila.com", False),
+        ("http://127.0.0.1:8787", False),
+        ("http://localhost:8787", False),
+        ("http://10.0.0.5:3000", True),
+        ("http://kaphila.example", True),
+    ],
+)
 def test_plain_http_to_another_machine_gets_a_warning(url: str, warns: bool) -> None:
     warning = insecure_url_warning(url)
     assert (warning is not None) is warns

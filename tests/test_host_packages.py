@@ -26,7 +26,7 @@ def script_packages() -> set[str]:
 def readme_packages() -> set[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("**The host needs**")
-    section = readme[start:readme.index("`sudo packaging/clean-host.sh`", start)]
+    section = readme[start : readme.index("`sudo packaging/clean-host.sh`", start)]
     return {name for quoted in re.findall(r"`([^`]+)`", section) for name in quoted.split()}
 
 
@@ -58,9 +58,14 @@ SYSDEPS = ROOT / "packaging" / "sysdeps.sh"
 
 def sysdeps(purpose: str, python: str) -> subprocess.CompletedProcess[str]:
     """``sysdeps.sh PURPOSE --list`` for ``$PYTHON=python``: what it would want."""
-    return subprocess.run(["bash", str(SYSDEPS), purpose, "--list"],
-                          env={**os.environ, "PYTHON": python}, capture_output=True,
-                          text=True, timeout=60, check=True)
+    return subprocess.run(
+        ["bash", str(SYSDEPS), purpose, "--list"],
+        env={**os.environ, "PYTHON": python},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def fake_python(tmp_path: Path, version: str, executable: str, shared: str) -> str:
@@ -73,7 +78,8 @@ def fake_python(tmp_path: Path, version: str, executable: str, shared: str) -> s
 
 @pytest.mark.parametrize("version", ["3.11", "3.13"])
 def test_debians_python_gets_its_shared_libpython_for_the_build_test(
-        tmp_path: Path, version: str) -> None:
+    tmp_path: Path, version: str
+) -> None:
     python = fake_python(tmp_path, version, f"/usr/bin/python{version}", "no")
     wanted = sysdeps("test", python).stdout.split()
     assert f"libpython{version}" in wanted
@@ -110,10 +116,18 @@ def test_the_probe_finds_the_shared_library_where_pyinstaller_does() -> None:
     # The real interpreter of this test run, behind its venv: sysdeps' probe and
     # PyInstaller must agree on whether the build can find libpython.
     found = subprocess.run(
-        [sys.executable, "-c", "from PyInstaller.depend import bindepend\n"
-         "try:\n    print(bindepend.get_python_library_path())\n"
-         "except bindepend.PythonLibraryNotFoundError:\n    print('')"],
-        capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+        [
+            sys.executable,
+            "-c",
+            "from PyInstaller.depend import bindepend\n"
+            "try:\n    print(bindepend.get_python_library_path())\n"
+            "except bindepend.PythonLibraryNotFoundError:\n    print('')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
     base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     version = "{}.{}".format(*sys.version_info[:2])
     done = sysdeps("test", sys.executable)
@@ -123,12 +137,17 @@ def test_the_probe_finds_the_shared_library_where_pyinstaller_does() -> None:
         assert ("has no shared libpython" in done.stderr) is (not found), (found, done.stderr)
 
 
-@pytest.mark.skipif(not Path("/usr/bin/python3").exists() or not shutil.which("dpkg-query"),
-                    reason="needs Debian's /usr/bin/python3")
+@pytest.mark.skipif(
+    not Path("/usr/bin/python3").exists() or not shutil.which("dpkg-query"),
+    reason="needs Debian's /usr/bin/python3",
+)
 def test_debians_own_python3_gets_libpython() -> None:
-    version = subprocess.run(["/usr/bin/python3", "-c",
-                              "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        ["/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     wanted = sysdeps("test", "/usr/bin/python3").stdout.split()
     assert f"libpython{version}" in wanted
     assert f"python{version}-venv" in wanted

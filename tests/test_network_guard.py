@@ -40,8 +40,7 @@ async def test_aiohttp_to_a_public_address_is_refused() -> None:
 
 
 def test_udp_datagram_to_a_public_address_is_refused() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, \
-            pytest.raises(NonLoopbackError):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, pytest.raises(NonLoopbackError):
         sock.sendto(b"x", (UNROUTABLE, 53))
     assert take_violations()
 

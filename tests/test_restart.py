@@ -50,9 +50,15 @@ async def dial(console: Console, number: str) -> str:
 
 
 async def test_a_live_call_is_live_again_after_a_restart_and_is_checked(
-        sandbox: Sandbox, tmp_path: Path) -> None:
-    profile = Profile("Live", base_url=sandbox.url, caller_ids=("+" + CALLER_ID,),
-                      listener_port=free_port(), webhook_token=new_token())
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    profile = Profile(
+        "Live",
+        base_url=sandbox.url,
+        caller_ids=("+" + CALLER_ID,),
+        listener_port=free_port(),
+        webhook_token=new_token(),
+    )
     settings_path = tmp_path / "settings.json"
     config.save(Settings(profiles=(profile,), active="Live"), settings_path)
     store = MemoryStore()
@@ -61,8 +67,9 @@ async def test_a_live_call_is_live_again_after_a_restart_and_is_checked(
     first = await start_console(settings_path, store, tmp_path / "data")
     sid = await dial(first, "+15551230000")  # scenario 0000: a person answers and stays
     await until(lambda: the_call(first, sid) is CallStatus.IN_PROGRESS)
-    first.session.dispatch(ActionRequested("s1", sid, ActionKind.SPEAK, time.time(),
-                                           text="Please hold"))
+    first.session.dispatch(
+        ActionRequested("s1", sid, ActionKind.SPEAK, time.time(), text="Please hold")
+    )
     await until(lambda: first.session.state.requests["s1"].state == "done")
     before = first.session.state.calls[sid]
     await first.close()
@@ -73,25 +80,27 @@ async def test_a_live_call_is_live_again_after_a_restart_and_is_checked(
         assert rebuilt.live
         assert rebuilt.timeline == before.timeline  # with "Spoke: Please hold"
         assert sid in second.session.state.board
-        await until(lambda: any(e.what is CheckReason.RESTART
-                                for e in second.session.state.calls[sid].timeline))
+        await until(
+            lambda: any(
+                e.what is CheckReason.RESTART for e in second.session.state.calls[sid].timeline
+            )
+        )
         assert the_call(second, sid) is CallStatus.IN_PROGRESS
         # The sandbox's next webhook reaches the new listener on the same URL.
-        async with second.http.post(f"{sandbox.url}/sandbox/calls/{sid}/hangup",
-                                    json={}) as resp:
+        async with second.http.post(f"{sandbox.url}/sandbox/calls/{sid}/hangup", json={}) as resp:
             assert resp.status == 200
         await until(lambda: the_call(second, sid) is CallStatus.COMPLETED)
         await second.journal.flush()  # type: ignore[union-attr]
         assert second.history is not None
         rows = await second.history.page(HistoryFilter())
-        assert [(r.sid, r.status, r.spoken) for r in rows] == [
-            (sid, "completed", "Please hold")]
+        assert [(r.sid, r.status, r.spoken) for r in rows] == [(sid, "completed", "Please hold")]
     finally:
         await second.close()
 
 
 async def test_a_call_the_new_embedded_sandbox_never_saw_is_ended_with_the_reason(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     store = MemoryStore()
     first = await start_console(tmp_path / "settings.json", store, tmp_path / "data")
     assert first.sandbox is not None
@@ -105,7 +114,9 @@ async def test_a_call_the_new_embedded_sandbox_never_saw_is_ended_with_the_reaso
         await until(lambda: not second.session.state.calls[sid].live)
         call = second.session.state.calls[sid]
         assert (call.status, call.end_reason) == (
-            CallStatus.FAILED, "unknown to the API after a restart")
+            CallStatus.FAILED,
+            "unknown to the API after a restart",
+        )
     finally:
         await second.close()
 
@@ -130,8 +141,7 @@ async def test_the_history_setting_deletes_old_calls(tmp_path: Path) -> None:
 # ------------------------------------------------ the listener's address is the profile's
 
 
-async def test_the_listener_port_and_token_are_saved_at_once_on_a_first_run(
-        tmp_path: Path) -> None:
+async def test_the_listener_port_and_token_are_saved_at_once_on_a_first_run(tmp_path: Path) -> None:
     settings_path = tmp_path / "settings.json"
     first = await start_console(settings_path, MemoryStore(), tmp_path / "data")
     try:
@@ -151,12 +161,18 @@ async def test_the_listener_port_and_token_are_saved_at_once_on_a_first_run(
 
 
 def live_profile(sandbox: Sandbox, port: int) -> Profile:
-    return Profile("Live", base_url=sandbox.url, caller_ids=("+" + CALLER_ID,),
-                   listener_port=port, webhook_token=new_token())
+    return Profile(
+        "Live",
+        base_url=sandbox.url,
+        caller_ids=("+" + CALLER_ID,),
+        listener_port=port,
+        webhook_token=new_token(),
+    )
 
 
-async def test_a_taken_port_is_a_clear_message_and_a_choice(sandbox: Sandbox,
-                                                           tmp_path: Path) -> None:
+async def test_a_taken_port_is_a_clear_message_and_a_choice(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     settings_path = tmp_path / "settings.json"
     store = MemoryStore()
     store.set("Live", TEST_KEY)
@@ -164,8 +180,7 @@ async def test_a_taken_port_is_a_clear_message_and_a_choice(sandbox: Sandbox,
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        config.save(Settings(profiles=(live_profile(sandbox, port),), active="Live"),
-                    settings_path)
+        config.save(Settings(profiles=(live_profile(sandbox, port),), active="Live"), settings_path)
         asked: list[int] = []
 
         async def decline(taken: int) -> bool:
@@ -179,8 +194,7 @@ async def test_a_taken_port_is_a_clear_message_and_a_choice(sandbox: Sandbox,
         async def accept(taken: int) -> bool:
             return True
 
-        console = await start_console(settings_path, store, tmp_path / "data",
-                                      port_taken=accept)
+        console = await start_console(settings_path, store, tmp_path / "data", port_taken=accept)
         try:
             assert console.listener.port != port
             assert any(f"Port {port}" in w and "in use" in w for w in console.warnings)
@@ -191,8 +205,7 @@ async def test_a_taken_port_is_a_clear_message_and_a_choice(sandbox: Sandbox,
             await console.close()
 
 
-async def test_a_damaged_journal_is_set_aside_and_the_console_still_dials(
-        tmp_path: Path) -> None:
+async def test_a_damaged_journal_is_set_aside_and_the_console_still_dials(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "journal.sqlite3").write_bytes(b"garbage, not a database\n" * 500)
@@ -212,7 +225,8 @@ async def test_a_damaged_journal_is_set_aside_and_the_console_still_dials(
 
 
 async def test_a_silent_call_that_ended_meanwhile_is_ended_on_the_board(
-        sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     settings_path = tmp_path / "settings.json"
     config.save(Settings(profiles=(live_profile(sandbox, 0),), active="Live"), settings_path)
     store = MemoryStore()
@@ -223,8 +237,7 @@ async def test_a_silent_call_that_ended_meanwhile_is_ended_on_the_board(
         await until(lambda: the_call(console, sid) is CallStatus.IN_PROGRESS)
         # The callee hangs up, and every webhook about it is lost on the way.
         await console.listener.stop()
-        async with console.http.post(f"{sandbox.url}/sandbox/calls/{sid}/hangup",
-                                     json={}) as resp:
+        async with console.http.post(f"{sandbox.url}/sandbox/calls/{sid}/hangup", json={}) as resp:
             assert resp.status == 200
         assert the_call(console, sid) is CallStatus.IN_PROGRESS  # a ghost, for now
         console.session.dispatch(Tick(time.time() + SILENCE_CHECK + SCAN_EVERY))
@@ -232,14 +245,14 @@ async def test_a_silent_call_that_ended_meanwhile_is_ended_on_the_board(
         call = console.session.state.calls[sid]
         assert call.status is CallStatus.COMPLETED
         checks = [e for e in call.timeline if isinstance(e.what, CheckReason)]
-        assert [(e.what, e.status) for e in checks] == [(CheckReason.SILENT,
-                                                         CallStatus.COMPLETED)]
+        assert [(e.what, e.status) for e in checks] == [(CheckReason.SILENT, CallStatus.COMPLETED)]
     finally:
         await console.close()
 
 
 async def test_a_key_with_a_line_break_is_refused_when_entered_and_never_shown(
-        sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     bad = "ak_live_secret\r\nX-Injected: 1"
     settings_path = tmp_path / "settings.json"
@@ -259,7 +272,8 @@ async def test_a_key_with_a_line_break_is_refused_when_entered_and_never_shown(
 
 
 async def test_without_a_keyring_a_typed_key_works_at_once_and_until_the_console_closes(
-        sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     settings_path = tmp_path / "settings.json"
     store = MemoryStore("this session only (no OS keyring)")
     first = await start_console(settings_path, store, tmp_path / "data")  # the sandbox profile

@@ -28,8 +28,7 @@ _LAZY = {
     "RequestValidator": "twilio.request_validator",
 }
 
-__all__ = ["Client", "RequestValidator", "TwilioException", "TwilioRestException",
-           "WebhookHelper"]
+__all__ = ["Client", "RequestValidator", "TwilioException", "TwilioRestException", "WebhookHelper"]
 
 
 def __getattr__(name: str) -> Any:

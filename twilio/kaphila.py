@@ -81,12 +81,23 @@ EVENT_TO_TWILIO = {
     "call.timeout": "no-answer",
 }
 KNOWN_EVENT_PREFIXES = ("call.", "dtmf.", "gather.", "recording.")
-KNOWN_EVENTS = frozenset({
-    "call.initiated", "call.answered", "call.ended", "call.timeout",
-    "dtmf.received",
-    "gather.started", "gather.progress", "gather.complete", "gather.timeout", "gather.failed",
-    "recording.started", "recording.completed", "recording.failed",
-})
+KNOWN_EVENTS = frozenset(
+    {
+        "call.initiated",
+        "call.answered",
+        "call.ended",
+        "call.timeout",
+        "dtmf.received",
+        "gather.started",
+        "gather.progress",
+        "gather.complete",
+        "gather.timeout",
+        "gather.failed",
+        "recording.started",
+        "recording.completed",
+        "recording.failed",
+    }
+)
 TERMINAL_TWILIO_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 # AMD: HUMAN / MACHINE / NOTSURE -> Twilio's AnsweredBy. NOTSURE is a choice

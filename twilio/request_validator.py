@@ -75,8 +75,7 @@ class RequestValidator:
     def compute_hash(self, body: str) -> str:
         return sha256(body.encode("utf-8")).hexdigest().strip()
 
-    def validate(self, uri: str, params: Any, signature: str,
-                 algorithm: str | None = None) -> bool:
+    def validate(self, uri: str, params: Any, signature: str, algorithm: str | None = None) -> bool:
         """True when ``signature`` (the X-Twilio-Signature header) signs this request."""
         if (algorithm or HMAC_SHA1).upper() not in _HASH_FUNCTIONS:
             logger.warning("Unsupported webhook signature algorithm %r", algorithm)
@@ -89,8 +88,8 @@ class RequestValidator:
         if "bodySHA256" in query and isinstance(params, str):
             valid_body_hash = compare(self.compute_hash(params), query["bodySHA256"][0])
             params = {}
-        without_port = compare(self.compute_signature(remove_port(parsed), params, algorithm),
-                               signature)
-        with_port = compare(self.compute_signature(add_port(parsed), params, algorithm),
-                            signature)
+        without_port = compare(
+            self.compute_signature(remove_port(parsed), params, algorithm), signature
+        )
+        with_port = compare(self.compute_signature(add_port(parsed), params, algorithm), signature)
         return valid_body_hash and (without_port or with_port)

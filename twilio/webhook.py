@@ -59,7 +59,8 @@ class _RenderContext:
 
 
 _current: contextvars.ContextVar[_RenderContext | None] = contextvars.ContextVar(
-    "kaphila_render_context", default=None)
+    "kaphila_render_context", default=None
+)
 
 
 class WebhookHelper:
@@ -71,8 +72,12 @@ class WebhookHelper:
         call_sid = form["CallSid"]
         event = payload[kaphila.F_EVENT]
         _remember(client, payload, form)
-        key = (call_sid, event, str(payload.get(kaphila.F_TIMESTAMP, "")),
-               str(payload.get(kaphila.F_DIGITS, "")))
+        key = (
+            call_sid,
+            event,
+            str(payload.get(kaphila.F_TIMESTAMP, "")),
+            str(payload.get(kaphila.F_DIGITS, "")),
+        )
         first_time = client.twiml_runner.first_time(key)
         context = None
         if first_time:
@@ -83,8 +88,10 @@ class WebhookHelper:
 
 def _checked(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise TwilioException(f"a Kaphila webhook must be a JSON object, not "
-                              f"{type(data).__name__} (did the request have a JSON body?)")
+        raise TwilioException(
+            f"a Kaphila webhook must be a JSON object, not "
+            f"{type(data).__name__} (did the request have a JSON body?)"
+        )
     call_id = data.get(kaphila.F_CALL_ID)
     if not isinstance(call_id, str) or not call_id:
         raise TwilioException("the webhook has no callId: it is not a Kaphila call event")
@@ -170,14 +177,18 @@ def _remember(client: Client, payload: dict[str, Any], form: WebhookForm) -> Non
     sid = form["CallSid"]
     known = client.call_store.get(sid) or {}
     old, new = known.get("status"), form["CallStatus"]
-    fields: dict[str, Any] = {"to": form["To"] or None, "from": form["From"] or None,
-                              "date_updated": datetime.now(UTC)}
+    fields: dict[str, Any] = {
+        "to": form["To"] or None,
+        "from": form["From"] or None,
+        "date_updated": datetime.now(UTC),
+    }
     if old is None:
         fields["date_created"] = parse_time(payload.get(kaphila.F_TIMESTAMP))
         fields["direction"] = "outbound-api"
     if old not in kaphila.TERMINAL_TWILIO_STATUSES and (
-            new in kaphila.TERMINAL_TWILIO_STATUSES
-            or STATUS_RANK.get(new, 0) >= STATUS_RANK.get(str(old), -1)):
+        new in kaphila.TERMINAL_TWILIO_STATUSES
+        or STATUS_RANK.get(new, 0) >= STATUS_RANK.get(str(old), -1)
+    ):
         fields["status"] = new
     event = payload[kaphila.F_EVENT]
     if event == "call.answered":
@@ -186,10 +197,13 @@ def _remember(client: Client, payload: dict[str, Any], form: WebhookForm) -> Non
         fields["end_time"] = parse_time(payload.get(kaphila.F_TIMESTAMP))
         if isinstance(payload.get(kaphila.F_DURATION), int):
             fields["duration"] = payload[kaphila.F_DURATION]
-    for source, target in (("AnsweredBy", "answered_by"), ("RecordingUrl", "recording_url"),
-                           ("RecordingSid", "recording_sid"),
-                           ("RecordingDuration", "recording_duration"),
-                           ("ParentCallSid", "parent_call_sid")):
+    for source, target in (
+        ("AnsweredBy", "answered_by"),
+        ("RecordingUrl", "recording_url"),
+        ("RecordingSid", "recording_sid"),
+        ("RecordingDuration", "recording_duration"),
+        ("ParentCallSid", "parent_call_sid"),
+    ):
         if source in form:
             fields[target] = form[source]
     if isinstance(payload.get("forwardedTo"), str):
@@ -197,8 +211,7 @@ def _remember(client: Client, payload: dict[str, Any], form: WebhookForm) -> Non
     client.call_store.update(sid, **fields)
 
 
-def _dispatch(client: Client, sid: str, event: str,
-              form: WebhookForm) -> _RenderContext | None:
+def _dispatch(client: Client, sid: str, event: str, form: WebhookForm) -> _RenderContext | None:
     """Decide what runs for this event; a context means "run what the handler renders"."""
     runner = client.twiml_runner
     view = client.call_store.get(sid) or {}
@@ -215,16 +228,19 @@ def _dispatch(client: Client, sid: str, event: str,
         if pending is None or event == "gather.failed":
             return None
         if event == "gather.timeout" and pending.fallthrough:
-            runner.submit(sid, lambda: runner.run_fallthrough(sid, pending),
-                          "<Gather> fall-through")
+            runner.submit(
+                sid, lambda: runner.run_fallthrough(sid, pending), "<Gather> fall-through"
+            )
             return None
         if event == "gather.complete" and pending.action:
             action = runner.resolve(sid, pending.action, pending.document_url)
             params = {"Digits": form.get("Digits", ""), "CallStatus": form["CallStatus"]}
             raw = form.raw
-            runner.submit(sid, lambda: runner.execute_url(sid, action, pending.method, params,
-                                                          payload=raw),
-                          f"<Gather action={pending.action!r}>")
+            runner.submit(
+                sid,
+                lambda: runner.execute_url(sid, action, pending.method, params, payload=raw),
+                f"<Gather action={pending.action!r}>",
+            )
             return None
         context.document_url = pending.document_url or document_url
         return context
@@ -253,8 +269,11 @@ def _on_render(document: TwiML, xml: str) -> None:
     runner = context.client.twiml_runner
     sid = context.call_sid
     url = context.document_url
-    runner.submit(sid, lambda: runner.execute(sid, xml, document_url=url),
-                  f"TwiML rendered for {context.event}")
+    runner.submit(
+        sid,
+        lambda: runner.execute(sid, xml, document_url=url),
+        f"TwiML rendered for {context.event}",
+    )
 
 
 twiml_module.set_render_hook(_on_render)

@@ -31,8 +31,7 @@ class Happened(Enum):
 
     @property
     def ends_a_gather(self) -> bool:
-        return self in (Happened.GATHER_COMPLETE, Happened.GATHER_TIMEOUT,
-                        Happened.GATHER_FAILED)
+        return self in (Happened.GATHER_COMPLETE, Happened.GATHER_TIMEOUT, Happened.GATHER_FAILED)
 
 
 class ActionKind(Enum):

@@ -140,8 +140,18 @@ class Tick:
     now: float
 
 
-Event = (WebhookReceived | DialRequested | DialAccepted | DialFailed | ActionRequested
-         | ActionSucceeded | ActionFailed | CallChecked | ReconcileRequested | Tick)
+Event = (
+    WebhookReceived
+    | DialRequested
+    | DialAccepted
+    | DialFailed
+    | ActionRequested
+    | ActionSucceeded
+    | ActionFailed
+    | CallChecked
+    | ReconcileRequested
+    | Tick
+)
 Outcome = DialAccepted | DialFailed | ActionSucceeded | ActionFailed  # ends a request
 
 

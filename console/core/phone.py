@@ -52,8 +52,9 @@ def check_number(text: str, region: str = "US") -> NumberCheck:
     try:
         number = phonenumbers.parse(cleaned, region.upper() or None)
     except NumberParseException as exc:
-        return NumberCheck(False, problem=_PARSE_PROBLEMS.get(exc.error_type,
-                                                              NumberProblem.NOT_A_NUMBER))
+        return NumberCheck(
+            False, problem=_PARSE_PROBLEMS.get(exc.error_type, NumberProblem.NOT_A_NUMBER)
+        )
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     if not 10 <= len(e164) - 1 <= 15:
         return NumberCheck(False, problem=NumberProblem.WRONG_LENGTH)

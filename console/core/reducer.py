@@ -36,7 +36,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Literal, assert_never
+from typing import Any, Literal, assert_never
 
 from immutables import Map
 
@@ -168,8 +168,15 @@ def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
         case DialAccepted():
             return _dial_accepted(state, event), ()
         case DialFailed() | ActionFailed():
-            return _request_failed(state, event.request_id, event.message, event.code,
-                                   event.at, event.reason, event.status), ()
+            return _request_failed(
+                state,
+                event.request_id,
+                event.message,
+                event.code,
+                event.at,
+                event.reason,
+                event.status,
+            ), ()
         case ActionRequested():
             return _action_requested(state, event)
         case ActionSucceeded():
@@ -194,30 +201,50 @@ def _webhook(state: State, event: WebhookReceived) -> State:
     call = state.calls.get(sid)
     if call is None:
         placed_here = _is_leg_of_known_call(state, event.parent_sid)
-        call = Call(sid=sid, to=event.to, from_=event.from_, created_at=event.at,
-                    placed_here=placed_here)
+        call = Call(
+            sid=sid, to=event.to, from_=event.from_, created_at=event.at, placed_here=placed_here
+        )
         if not placed_here:
             state = _admit_foreign(state, sid, event.received_at)
     key = f"{event.happened.value}|{event.at!r}|{event.digits}"
     if key in call.seen:
-        return _put_call(state, replace(call, duplicates=call.duplicates + 1,
-                                        heard_at=event.received_at),
-                         duplicates=state.duplicates + 1, last_webhook_at=event.received_at)
+        return _put_call(
+            state,
+            replace(call, duplicates=call.duplicates + 1, heard_at=event.received_at),
+            duplicates=state.duplicates + 1,
+            last_webhook_at=event.received_at,
+        )
     late = event.at < call.last_event_at
-    entry = TimelineEntry(event.at, event.happened, status=event.status,
-                          answered_by=event.answered_by or "", digits=event.digits,
-                          detail=event.reason, by=event.hangup_by, raw=event.raw, late=late)
+    entry = TimelineEntry(
+        event.at,
+        event.happened,
+        status=event.status,
+        answered_by=event.answered_by or "",
+        digits=event.digits,
+        detail=event.reason,
+        by=event.hangup_by,
+        raw=event.raw,
+        late=late,
+    )
     changes = _facts(call, event)
-    changes.update(timeline=_insert(call.timeline, entry),
-                   last_event_at=max(call.last_event_at, event.at),
-                   heard_at=event.received_at, seen=call.seen | {key})
+    changes.update(
+        timeline=_insert(call.timeline, entry),
+        last_event_at=max(call.last_event_at, event.at),
+        heard_at=event.received_at,
+        seen=call.seen | {key},
+    )
     updated = replace(call, **changes)  # type: ignore[arg-type]
     level: Level = "warning" if event.happened is Happened.GATHER_FAILED or late else "info"
-    foreign = (state.foreign if updated.placed_here
-               else state.foreign.set(sid, event.received_at))
+    foreign = state.foreign if updated.placed_here else state.foreign.set(sid, event.received_at)
     line = LogEntry(event.received_at, entry, updated.to or sid, sid, level)
-    return _put_call(state, updated, now=event.received_at, foreign=foreign,
-                     last_webhook_at=event.received_at, log=_logged(state.log, line))
+    return _put_call(
+        state,
+        updated,
+        now=event.received_at,
+        foreign=foreign,
+        last_webhook_at=event.received_at,
+        log=_logged(state.log, line),
+    )
 
 
 def _is_leg_of_known_call(state: State, parent: str) -> bool:
@@ -231,7 +258,7 @@ def _admit_foreign(state: State, sid: str, now: float) -> State:
     if len(state.foreign) < FOREIGN_LIMIT:
         return state
     oldest = sorted(state.foreign.items(), key=lambda item: item[1])
-    drop = [s for s, _ in oldest[:max(1, FOREIGN_LIMIT // 10)]]
+    drop = [s for s, _ in oldest[: max(1, FOREIGN_LIMIT // 10)]]
     return replace(_forget(state, drop), foreign_dropped=state.foreign_dropped + len(drop))
 
 
@@ -284,15 +311,17 @@ def _dial_requested(state: State, event: DialRequested) -> tuple[State, tuple[Ef
     if event.request_id in state.requests:
         return state, ()
     if event.to in state.dialing:
-        return _log(state, LogEntry(event.at, Note.ALREADY_DIALING, event.to,
-                                    level="warning")), ()
-    request = Request(event.request_id, DIAL, event.at, target=event.to,
-                      caller_id=event.caller_id)
-    state = replace(state, requests=state.requests.set(event.request_id, request),
-                    dialing=state.dialing.set(event.to, event.request_id))
+        return _log(state, LogEntry(event.at, Note.ALREADY_DIALING, event.to, level="warning")), ()
+    request = Request(event.request_id, DIAL, event.at, target=event.to, caller_id=event.caller_id)
+    state = replace(
+        state,
+        requests=state.requests.set(event.request_id, request),
+        dialing=state.dialing.set(event.to, event.request_id),
+    )
     state = _log(state, LogEntry(event.at, request, event.to))
-    effect = PlaceCall(event.request_id, event.to, event.caller_id, event.amd, event.voice,
-                       event.ring_timeout)
+    effect = PlaceCall(
+        event.request_id, event.to, event.caller_id, event.amd, event.voice, event.ring_timeout
+    )
     return state, (effect,)
 
 
@@ -306,23 +335,40 @@ def _dial_accepted(state: State, event: DialAccepted) -> State:
         state = replace(state, credits=event.credits)
     existing = state.calls.get(event.call_sid)
     if existing is None:
-        call = Call(event.call_sid, to=request.target, status=CallStatus.QUEUED,
-                    placed_here=True, created_at=event.at, heard_at=event.at)
+        call = Call(
+            event.call_sid,
+            to=request.target,
+            status=CallStatus.QUEUED,
+            placed_here=True,
+            created_at=event.at,
+            heard_at=event.at,
+        )
     else:  # its webhooks arrived before the API answered
         call = replace(existing, placed_here=True, to=existing.to or request.target)
-        state = replace(state, foreign=state.foreign.delete(event.call_sid)
-                        if event.call_sid in state.foreign else state.foreign)
+        state = replace(
+            state,
+            foreign=state.foreign.delete(event.call_sid)
+            if event.call_sid in state.foreign
+            else state.foreign,
+        )
     return _put_call(state, call, now=event.at)
 
 
-def _request_failed(state: State, request_id: str, message: str, code: int | None,
-                    at: float, reason: Failure = Failure.REFUSED,
-                    status: int | None = None) -> State:
+def _request_failed(
+    state: State,
+    request_id: str,
+    message: str,
+    code: int | None,
+    at: float,
+    reason: Failure = Failure.REFUSED,
+    status: int | None = None,
+) -> State:
     request = state.requests.get(request_id)
     if request is None or request.state != RequestState.PENDING:
         return state
-    failed = replace(request, state=RequestState.FAILED, message=message, code=code,
-                     reason=reason, status=status)
+    failed = replace(
+        request, state=RequestState.FAILED, message=message, code=code, reason=reason, status=status
+    )
     state = _finish_request(state, failed)
     call = state.calls.get(request.call_sid or "")
     number = call.to if call is not None else request.target
@@ -336,8 +382,7 @@ def _finish_request(state: State, request: Request) -> State:
     dialing, hanging_up = state.dialing, state.hanging_up
     if request.kind == DIAL and dialing.get(request.target) == request.request_id:
         dialing = dialing.delete(request.target)
-    if request.call_sid is not None and (
-            hanging_up.get(request.call_sid) == request.request_id):
+    if request.call_sid is not None and (hanging_up.get(request.call_sid) == request.request_id):
         hanging_up = hanging_up.delete(request.call_sid)
     finished = (*state.finished_requests, request.request_id)
     if len(finished) > REQUEST_LIMIT:
@@ -346,8 +391,9 @@ def _finish_request(state: State, request: Request) -> State:
                 editing.pop(old, None)
             requests = editing.finish()
         finished = finished[-REQUEST_LIMIT:]
-    return replace(state, requests=requests, dialing=dialing, hanging_up=hanging_up,
-                   finished_requests=finished)
+    return replace(
+        state, requests=requests, dialing=dialing, hanging_up=hanging_up, finished_requests=finished
+    )
 
 
 # --------------------------------------------------------------------- actions
@@ -357,21 +403,18 @@ def _action_requested(state: State, event: ActionRequested) -> tuple[State, tupl
     if event.request_id in state.requests:
         return state, ()
     call = state.calls.get(event.call_sid)
-    request = Request(event.request_id, event.kind, event.at, target=event.text,
-                      call_sid=event.call_sid)
+    request = Request(
+        event.request_id, event.kind, event.at, target=event.text, call_sid=event.call_sid
+    )
     state = replace(state, requests=state.requests.set(event.request_id, request))
     if call is None or not call.live:
-        return _request_failed(state, event.request_id, "", None, event.at,
-                               Failure.ENDED), ()
+        return _request_failed(state, event.request_id, "", None, event.at, Failure.ENDED), ()
     if event.kind is ActionKind.GATHER and call.gathering:
-        return _request_failed(state, event.request_id, "", None, event.at,
-                               Failure.BUSY), ()
+        return _request_failed(state, event.request_id, "", None, event.at, Failure.BUSY), ()
     if event.kind is ActionKind.HANG_UP:
         if event.call_sid in state.hanging_up:
-            return _request_failed(state, event.request_id, "", None, event.at,
-                                   Failure.BUSY), ()
-        state = replace(state, hanging_up=state.hanging_up.set(event.call_sid,
-                                                               event.request_id))
+            return _request_failed(state, event.request_id, "", None, event.at, Failure.BUSY), ()
+        state = replace(state, hanging_up=state.hanging_up.set(event.call_sid, event.request_id))
     return state, (RunAction(event),)
 
 
@@ -385,10 +428,10 @@ def _action_succeeded(state: State, event: ActionSucceeded) -> State:
         return state
     entry = TimelineEntry(event.at, request.kind, detail=request.target)
     if call is not None:
-        spoken = ((*call.spoken, request.target) if request.kind is ActionKind.SPEAK
-                  else call.spoken)
-        state = _put_call(state, replace(call, timeline=_insert(call.timeline, entry),
-                                         spoken=spoken))
+        spoken = (*call.spoken, request.target) if request.kind is ActionKind.SPEAK else call.spoken
+        state = _put_call(
+            state, replace(call, timeline=_insert(call.timeline, entry), spoken=spoken)
+        )
     number = call.to if call is not None else ""
     return _log(state, LogEntry(event.at, entry, number, request.call_sid))
 
@@ -396,8 +439,9 @@ def _action_succeeded(state: State, event: ActionSucceeded) -> State:
 # --------------------------------------------------------------------- checks
 
 
-def _check(state: State, sids: Iterable[str], reason: CheckReason,
-           now: float) -> tuple[State, tuple[Effect, ...]]:
+def _check(
+    state: State, sids: Iterable[str], reason: CheckReason, now: float
+) -> tuple[State, tuple[Effect, ...]]:
     """Ask the API about these calls; each is asked again only after another silence."""
     effects: list[Effect] = []
     calls = state.calls
@@ -416,9 +460,12 @@ def _call_checked(state: State, event: CallChecked) -> State:
     status = CallStatus.parse(event.status)
     changes: dict[str, object] = {"heard_at": max(call.heard_at, event.at)}
     if event.status is None:
-        changes.update(status=CallStatus.FAILED,
-                       end_reason="unknown to the API after a restart"
-                       if event.reason is CheckReason.RESTART else "unknown to the API")
+        changes.update(
+            status=CallStatus.FAILED,
+            end_reason="unknown to the API after a restart"
+            if event.reason is CheckReason.RESTART
+            else "unknown to the API",
+        )
     else:
         if status is not None and status.rank > call.status.rank:
             changes["status"] = status
@@ -429,12 +476,18 @@ def _call_checked(state: State, event: CallChecked) -> State:
         changes.update(ended_at=call.ended_at or event.at, gathering=False)
     # status None: the API no longer knows the call; detail keeps a status it
     # reported that this console does not know, as it was said.
-    entry = TimelineEntry(event.at, event.reason, status=status,
-                          detail=event.status if event.status and status is None else "")
+    entry = TimelineEntry(
+        event.at,
+        event.reason,
+        status=status,
+        detail=event.status if event.status and status is None else "",
+    )
     updated = replace(call, timeline=_insert(call.timeline, entry), **changes)  # type: ignore[arg-type]
     level: Level = "warning" if event.status is None else "info"
-    return _log(_put_call(state, updated, now=event.at),
-                LogEntry(event.at, entry, call.to or call.sid, call.sid, level))
+    return _log(
+        _put_call(state, updated, now=event.at),
+        LogEntry(event.at, entry, call.to or call.sid, call.sid, level),
+    )
 
 
 # --------------------------------------------------------------------- clock
@@ -442,9 +495,10 @@ def _call_checked(state: State, event: CallChecked) -> State:
 
 def _tick(state: State, event: Tick) -> tuple[State, tuple[Effect, ...]]:
     now = event.now
-    gone = sorted((sid for sid, ended in state.lingering.items()
-                   if ended <= now - BOARD_LINGER),
-                  key=lambda sid: (state.lingering[sid], state.board.get(sid, 0)))
+    gone = sorted(
+        (sid for sid, ended in state.lingering.items() if ended <= now - BOARD_LINGER),
+        key=lambda sid: (state.lingering[sid], state.board.get(sid, 0)),
+    )
     if gone:
         state = _leave_board(state, gone)
     if now < state.next_scan:
@@ -453,9 +507,12 @@ def _tick(state: State, event: Tick) -> tuple[State, tuple[Effect, ...]]:
     old = [sid for sid, heard in state.foreign.items() if heard <= now - FOREIGN_MAX_AGE]
     if old:
         state = replace(_forget(state, old), foreign_dropped=state.foreign_dropped + len(old))
-    silent = [sid for sid in state.board
-              if (call := state.calls[sid]).live
-              and now - max(call.heard_at, call.checked_at) >= SILENCE_CHECK]
+    silent = [
+        sid
+        for sid in state.board
+        if (call := state.calls[sid]).live
+        and now - max(call.heard_at, call.checked_at) >= SILENCE_CHECK
+    ]
     return _check(state, silent, CheckReason.SILENT, now)
 
 
@@ -464,33 +521,50 @@ def _leave_board(state: State, sids: list[str]) -> State:
     leave memory."""
     recent = (*state.recent, *sids)
     drop = recent[:-RECENT_LIMIT] if len(recent) > RECENT_LIMIT else ()
-    with (state.board.mutate() as board, state.lingering.mutate() as lingering,
-          state.foreign.mutate() as foreign):
+    with (
+        state.board.mutate() as board,
+        state.lingering.mutate() as lingering,
+        state.foreign.mutate() as foreign,
+    ):
         for sid in sids:
             board.pop(sid, None)
             lingering.pop(sid, None)
             foreign.pop(sid, None)  # bounded by the recent list from now on
-        left = replace(state, board=board.finish(), lingering=lingering.finish(),
-                       foreign=foreign.finish(), recent=recent[len(drop):])
+        left = replace(
+            state,
+            board=board.finish(),
+            lingering=lingering.finish(),
+            foreign=foreign.finish(),
+            recent=recent[len(drop) :],
+        )
     return _forget(left, drop) if drop else left
 
 
 def _forget(state: State, sids: Iterable[str]) -> State:
     """Calls leave memory altogether (the journal keeps them)."""
-    with (state.calls.mutate() as calls, state.board.mutate() as board,
-          state.lingering.mutate() as lingering, state.foreign.mutate() as foreign):
+    with (
+        state.calls.mutate() as calls,
+        state.board.mutate() as board,
+        state.lingering.mutate() as lingering,
+        state.foreign.mutate() as foreign,
+    ):
         for sid in sids:
             for editing in (calls, board, lingering, foreign):
                 editing.pop(sid, None)
-        forgotten = replace(state, calls=calls.finish(), board=board.finish(),
-                            lingering=lingering.finish(), foreign=foreign.finish())
+        forgotten = replace(
+            state,
+            calls=calls.finish(),
+            board=board.finish(),
+            lingering=lingering.finish(),
+            foreign=foreign.finish(),
+        )
     return forgotten
 
 
 # --------------------------------------------------------------------- helpers
 
 
-def _put_call(state: State, call: Call, now: float | None = None, **changes: object) -> State:
+def _put_call(state: State, call: Call, now: float | None = None, **changes: Any) -> State:
     """Store a call (and ``changes`` to the state, in the same copy); a new call
     joins the board, a newly finished one lingers there."""
     sid = call.sid
@@ -501,12 +575,17 @@ def _put_call(state: State, call: Call, now: float | None = None, **changes: obj
         lingering = lingering.set(sid, now if now is not None else call.ended_at or 0.0)
     if len(call.timeline) > TIMELINE_LIMIT:
         call = replace(call, timeline=call.timeline[-TIMELINE_LIMIT:])
-    return replace(state, calls=state.calls.set(sid, call), board=board,
-                   lingering=lingering, next_place=place, **changes)  # type: ignore[arg-type]
+    return replace(
+        state,
+        calls=state.calls.set(sid, call),
+        board=board,
+        lingering=lingering,
+        next_place=place,
+        **changes,
+    )
 
 
-def _insert(timeline: tuple[TimelineEntry, ...],
-            entry: TimelineEntry) -> tuple[TimelineEntry, ...]:
+def _insert(timeline: tuple[TimelineEntry, ...], entry: TimelineEntry) -> tuple[TimelineEntry, ...]:
     if not timeline or timeline[-1].at <= entry.at:  # the usual case: in order
         return (*timeline, entry)
     index = bisect.bisect_right(timeline, entry.at, key=lambda e: e.at)
@@ -519,7 +598,7 @@ def _log(state: State, entry: LogEntry) -> State:
 
 def _logged(log: tuple[LogEntry, ...], entry: LogEntry) -> tuple[LogEntry, ...]:
     if len(log) >= LOG_LIMIT:
-        log = log[len(log) - LOG_LIMIT + 1:]
+        log = log[len(log) - LOG_LIMIT + 1 :]
     return (*log, entry)
 
 

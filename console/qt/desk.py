@@ -49,8 +49,11 @@ def stylesheet(theme: str = "light") -> str:
     return qss(PALETTES[theme])
 
 
-def build_window(console: Console, on_close: Callable[[], None] | None = None,
-                 open_settings: Callable[[], None] | None = None) -> MainWindow:
+def build_window(
+    console: Console,
+    on_close: Callable[[], None] | None = None,
+    open_settings: Callable[[], None] | None = None,
+) -> MainWindow:
     """The operator's window wired to a running console (the app, tests, screenshots)."""
     from console.qt.main_window import MainWindow, WindowServices
 
@@ -61,10 +64,19 @@ def build_window(console: Console, on_close: Callable[[], None] | None = None,
         from console.qt.history_view import HistoryServices, HistoryWindow
 
         if not history:
-            history.append(HistoryWindow(HistoryServices(
-                console.history, console.journal.off_reason if console.journal else None,
-                console.fire, console.delete_history, console.set_retention,
-                console.settings.history_days), window))
+            history.append(
+                HistoryWindow(
+                    HistoryServices(
+                        console.history,
+                        console.journal.off_reason if console.journal else None,
+                        console.fire,
+                        console.delete_history,
+                        console.set_retention,
+                        console.settings.history_days,
+                    ),
+                    window,
+                )
+            )
             console.session.subscribe(lambda _: history[0].live_update())
         history[0].show()
         history[0].raise_()
@@ -73,9 +85,9 @@ def build_window(console: Console, on_close: Callable[[], None] | None = None,
     services = WindowServices(
         dispatch=console.session.dispatch,
         callee_press=(lambda sid, d: console.fire(console.callee_press(sid, d)))
-        if sandbox else None,
-        callee_hangup=(lambda sid: console.fire(console.callee_hangup(sid)))
-        if sandbox else None,
+        if sandbox
+        else None,
+        callee_hangup=(lambda sid: console.fire(console.callee_hangup(sid))) if sandbox else None,
         on_close=on_close,
         open_settings=open_settings,
         open_history=open_history,
@@ -99,19 +111,23 @@ async def ask_port_taken(port: int) -> bool:
     """A taken listener port is the operator's choice, not a crash."""
     from PySide6.QtWidgets import QMessageBox
 
-    box = QMessageBox(QMessageBox.Icon.Warning, "Webhook port in use",
-                      f"Port {port}, where this profile receives webhooks, is in use by "
-                      "another program (is a second console running?).")
-    box.setInformativeText("Listen on another port for now? Webhooks for calls placed "
-                           "before may then not arrive; those calls are checked with the "
-                           "API instead. Or quit, free the port and start again.")
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Webhook port in use",
+        f"Port {port}, where this profile receives webhooks, is in use by "
+        "another program (is a second console running?).",
+    )
+    box.setInformativeText(
+        "Listen on another port for now? Webhooks for calls placed "
+        "before may then not arrive; those calls are checked with the "
+        "API instead. Or quit, free the port and start again."
+    )
     elsewhere = box.addButton("Listen on another port", QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(elsewhere)
     box.open()
     done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    box.finished.connect(lambda _: done.done() or done.set_result(
-        box.clickedButton() is elsewhere))
+    box.finished.connect(lambda _: done.done() or done.set_result(box.clickedButton() is elsewhere))
     return await done
 
 
@@ -143,8 +159,9 @@ async def _run_one(console: Console) -> bool:
     async def open_settings() -> None:
         from console.qt.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(console.settings, console.store.description,
-                                await console.keys_present(), window)
+        dialog = SettingsDialog(
+            console.settings, console.store.description, await console.keys_present(), window
+        )
 
         def on_saved(profile: Profile, key: str | None, activate: bool) -> None:
             console.settings = replace(console.settings, theme=dialog.theme_setting())
@@ -160,13 +177,15 @@ async def _run_one(console: Console) -> bool:
                 if console.needs_restart(profile, key, activate):
                     switch = True
                     closing.set()
+
             console.fire(save())
 
         dialog.saved.connect(on_saved)
         dialog.open()
 
-    window = build_window(console, on_close=closing.set,
-                          open_settings=lambda: console.fire(open_settings()))
+    window = build_window(
+        console, on_close=closing.set, open_settings=lambda: console.fire(open_settings())
+    )
     # Ctrl-C / SIGTERM in the terminal close the console cleanly; the 250 ms timer
     # below lets Python run signal handlers while Qt's loop waits.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -194,9 +213,13 @@ async def _run_one(console: Console) -> bool:
     # profile as saved now, edits from Settings included.
     saved = console.settings.profile(window.profile.name)
     if saved is not None:
-        console.settings = console.settings.with_profile(replace(
-            saved, recent_numbers=window.profile.recent_numbers,
-            last_caller_id=window.caller_id.currentText() or saved.last_caller_id))
+        console.settings = console.settings.with_profile(
+            replace(
+                saved,
+                recent_numbers=window.profile.recent_numbers,
+                last_caller_id=window.caller_id.currentText() or saved.last_caller_id,
+            )
+        )
         await console.save_settings()
     await console.close()
     window.hide()
@@ -211,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from console.qt.theme import apply_theme
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                                                   "%(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Kaphila Console")
     app.setDesktopFileName("kaphila-console")  # matches resources/kaphila-console.desktop

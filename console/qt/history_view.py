@@ -57,8 +57,13 @@ from console.services.history import ExportCancelled, History, HistoryFilter, Hi
 from console.services.journal import JournalError
 
 PAGE = 200
-RETENTION_CHOICES = ((0, "Keep forever"), (7, "Keep 7 days"), (30, "Keep 30 days"),
-                     (90, "Keep 90 days"), (365, "Keep 1 year"))
+RETENTION_CHOICES = (
+    (0, "Keep forever"),
+    (7, "Keep 7 days"),
+    (30, "Keep 30 days"),
+    (90, "Keep 90 days"),
+    (365, "Keep 1 year"),
+)
 
 Role = Qt.ItemDataRole
 Index = QModelIndex | QPersistentModelIndex
@@ -91,9 +96,9 @@ FORMATS: dict[str, Callable[[HistoryRow], str]] = {
 
 # Headings, order and sort keys come from the one column spec (console.services.columns).
 COLUMNS: tuple[tuple[str, str | None, Callable[[HistoryRow], str]], ...] = tuple(
-    (c.title or c.key, c.sort,
-     FORMATS.get(c.key, lambda r, key=c.key: str(getattr(r, key))))
-    for c in SHOWN)
+    (c.title or c.key, c.sort, FORMATS.get(c.key, lambda r, key=c.key: str(getattr(r, key))))
+    for c in SHOWN
+)
 
 
 @dataclass
@@ -151,8 +156,9 @@ class HistoryModel(QAbstractTableModel):
             return row.sid
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Role.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Role.DisplayRole
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Role.DisplayRole:
             return COLUMNS[section][0]
         return None
@@ -222,8 +228,12 @@ class HistoryWindow(QWidget):
         self.table.doubleClicked.connect(lambda _: self.open_selected())
         layout.addWidget(self.table, 1)
         layout.addLayout(self._build_actions())
-        for widget in (self.table, *self.findChildren(QPushButton),
-                       *self.findChildren(QLineEdit), *self.findChildren(QComboBox)):
+        for widget in (
+            self.table,
+            *self.findChildren(QPushButton),
+            *self.findChildren(QLineEdit),
+            *self.findChildren(QComboBox),
+        ):
             widget.setEnabled(not off)
 
     def _build_filters(self) -> QHBoxLayout:
@@ -257,8 +267,15 @@ class HistoryWindow(QWidget):
         for edit in (self.number, self.search):
             edit.textChanged.connect(self._on_filter_changed)
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
-        for widget in (self.use_dates, self.since, QLabel("to"), self.until, self.status,
-                       self.amd, self.caller):
+        for widget in (
+            self.use_dates,
+            self.since,
+            QLabel("to"),
+            self.until,
+            self.status,
+            self.amd,
+            self.caller,
+        ):
             row.addWidget(widget)
         row.addWidget(self.number, 1)
         row.addWidget(self.search, 2)
@@ -282,8 +299,9 @@ class HistoryWindow(QWidget):
             self.retention.addItem(label, days)
         index = self.retention.findData(self.services.retention_days)
         if index < 0:
-            self.retention.addItem(f"Keep {self.services.retention_days} days",
-                                   self.services.retention_days)
+            self.retention.addItem(
+                f"Keep {self.services.retention_days} days", self.services.retention_days
+            )
             index = self.retention.count() - 1
         self.retention.setCurrentIndex(index)
         self.retention.currentIndexChanged.connect(self._on_retention_changed)
@@ -306,10 +324,15 @@ class HistoryWindow(QWidget):
         if self.use_dates.isChecked():
             since = datetime.combine(self.since.date().toPython(), time()).timestamp()
             until = datetime.combine(self.until.date().addDays(1).toPython(), time()).timestamp()
-        return HistoryFilter(since=since, until=until, status=self.status.currentData(),
-                             amd=self.amd.currentData(), caller_id=self.caller.currentData(),
-                             number=self.number.text().strip() or None,
-                             text=self.search.text().strip() or None)
+        return HistoryFilter(
+            since=since,
+            until=until,
+            status=self.status.currentData(),
+            amd=self.amd.currentData(),
+            caller_id=self.caller.currentData(),
+            number=self.number.text().strip() or None,
+            text=self.search.text().strip() or None,
+        )
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -420,8 +443,8 @@ class HistoryWindow(QWidget):
         if history is None:
             return
         name, _ = QFileDialog.getSaveFileName(
-            self, "Export call history", str(Path.home() / "kaphila-calls.csv"),
-            "CSV files (*.csv)")
+            self, "Export call history", str(Path.home() / "kaphila-calls.csv"), "CSV files (*.csv)"
+        )
         if not name:
             return
         path = Path(name)
@@ -442,8 +465,9 @@ class HistoryWindow(QWidget):
 
         async def export() -> None:
             try:
-                written = await history.export_csv(self.current_filter(), path, report,
-                                                   cancel.is_set)
+                written = await history.export_csv(
+                    self.current_filter(), path, report, cancel.is_set
+                )
                 outcome = f"Exported {written:,} calls to {path}"
             except ExportCancelled:
                 outcome = "Export cancelled; no file was written."
@@ -459,9 +483,11 @@ class HistoryWindow(QWidget):
 
     def delete_history(self) -> None:
         answer = QMessageBox.question(
-            self, "Delete history",
+            self,
+            "Delete history",
             "Delete every finished call and its timeline from the history?\n"
-            "Live calls stay. This cannot be undone.")
+            "Live calls stay. This cannot be undone.",
+        )
         if answer != QMessageBox.StandardButton.Yes:
             return
 
@@ -481,8 +507,10 @@ class HistoryWindow(QWidget):
             if not isValid(self):
                 return
             kept = "forever" if not days else f"for {days} days"
-            self.message.setText(f"Calls are kept {kept}"
-                                 + (f"; {deleted:,} older calls deleted." if deleted else "."))
+            self.message.setText(
+                f"Calls are kept {kept}"
+                + (f"; {deleted:,} older calls deleted." if deleted else ".")
+            )
             if deleted:
                 self.refresh()
 
@@ -492,9 +520,13 @@ class HistoryWindow(QWidget):
 class TimelineDialog(QDialog):
     """One call from the history: its facts, its timeline, the raw webhooks."""
 
-    def __init__(self, call: Call, history: History,
-                 run: Callable[[Coroutine[Any, Any, object]], None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        call: Call,
+        history: History,
+        run: Callable[[Coroutine[Any, Any, object]], None],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("timelineDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per opened call
@@ -502,8 +534,10 @@ class TimelineDialog(QDialog):
         self.setWindowTitle(f"Call {call.sid} — {call.to}")
         layout = QVBoxLayout(self)
         amd = wording.amd(call.amd) if call.amd else "—"
-        facts = QLabel(f"<b>{call.to}</b> from {call.from_} · {wording.status(call)} · AMD {amd}"
-                       + (f" · ended: {call.end_reason}" if call.end_reason else ""))
+        facts = QLabel(
+            f"<b>{call.to}</b> from {call.from_} · {wording.status(call)} · AMD {amd}"
+            + (f" · ended: {call.end_reason}" if call.end_reason else "")
+        )
         layout.addWidget(facts)
         split = QSplitter(Qt.Orientation.Vertical, self)
         self.entries = QTableWidget(len(call.timeline), 3, split)
@@ -515,8 +549,9 @@ class TimelineDialog(QDialog):
         self.entries.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         for row, entry in enumerate(call.timeline):
             flags = " (late)" if entry.late else ""
-            for column, text in enumerate((_when(entry.at), entry.what.value.capitalize(),
-                                           wording.timeline(entry) + flags)):
+            for column, text in enumerate(
+                (_when(entry.at), entry.what.value.capitalize(), wording.timeline(entry) + flags)
+            ):
                 self.entries.setItem(row, column, QTableWidgetItem(text))
         self.entries.resizeColumnsToContents()
         self.raw = QPlainTextEdit(split)
@@ -542,8 +577,11 @@ class TimelineDialog(QDialog):
 
     def export_json(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
-            self, "Export the call's timeline",
-            str(Path.home() / f"call-{self.call.sid}.json"), "JSON files (*.json)")
+            self,
+            "Export the call's timeline",
+            str(Path.home() / f"call-{self.call.sid}.json"),
+            "JSON files (*.json)",
+        )
         if not name:
             return
 

@@ -123,7 +123,8 @@ class MainWindow(QMainWindow):
         self.session_table.setObjectName("session")
         for table in (self.table, self.session_table):
             table.selectionModel().selectionChanged.connect(
-                lambda *_, t=table: self._on_table_selection(t))
+                lambda *_, t=table: self._on_table_selection(t)
+            )
         self.tabs.addTab(self.table, "&Live board")
         self.tabs.addTab(self.session_table, "S&ession (recent calls)")
         board_layout.addWidget(self.tabs, 1)
@@ -185,10 +186,14 @@ class MainWindow(QMainWindow):
         self.listener_status.setToolTip("The full URL (with its secret token) is kept private")
         self.empty_hint.setText(
             "No calls yet. Type a number and press Enter."
-            + (" In the sandbox the last four digits choose what happens: 0001 answering "
-               "machine, 0002 AMD not sure, 0003 busy, 0004 no answer, 0005 unreachable, "
-               "0006 callee hangs up, 0007 answers gathers, any other a person answers."
-               if profile.sandbox else ""))
+            + (
+                " In the sandbox the last four digits choose what happens: 0001 answering "
+                "machine, 0002 AMD not sure, 0003 busy, 0004 no answer, 0005 unreachable, "
+                "0006 callee hangs up, 0007 answers gathers, any other a person answers."
+                if profile.sandbox
+                else ""
+            )
+        )
 
     def _focus_number(self) -> None:
         self.number.setFocus()
@@ -202,8 +207,11 @@ class MainWindow(QMainWindow):
     def focus_board(self) -> None:
         table = self.tabs.currentWidget()
         table.setFocus()
-        if isinstance(table, CallTable) and table.selected_sid() is None \
-                and table.calls.rowCount() > 0:
+        if (
+            isinstance(table, CallTable)
+            and table.selected_sid() is None
+            and table.calls.rowCount() > 0
+        ):
             table.selectRow(0)
 
     # ------------------------------------------------------------------ operator
@@ -282,8 +290,9 @@ class MainWindow(QMainWindow):
     def _selected_call(self) -> Call | None:
         if self.selected is None:
             return None
-        return (self.state.calls.get(self.selected)
-                or self.table.calls.call_at(self.table.calls.row_of(self.selected)))
+        return self.state.calls.get(self.selected) or self.table.calls.call_at(
+            self.table.calls.row_of(self.selected)
+        )
 
     def _show_selected(self) -> None:
         call = self._selected_call()
@@ -306,8 +315,9 @@ class MainWindow(QMainWindow):
         latest = max(state.requests.values(), key=lambda r: r.at, default=None)
         unreachable = latest is not None and latest.unreachable
         self.api_status.setText("API: unreachable" if unreachable else "API: reachable")
-        self.credits_status.setText("Credits: —" if state.credits is None
-                                    else f"Credits: {state.credits:,}")
+        self.credits_status.setText(
+            "Credits: —" if state.credits is None else f"Credits: {state.credits:,}"
+        )
 
     def tick(self) -> None:
         """Once a second: timers move, ages grow."""

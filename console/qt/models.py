@@ -61,10 +61,12 @@ def session_order(state: State) -> Callable[[str], tuple[float, str]]:
 class CallBoardModel(QAbstractTableModel):
     """One row per call; which calls is ``rows(state)``, new ones in ``order``."""
 
-    def __init__(self, parent: object = None,
-                 rows: Callable[[State], Mapping[str, object]] = board_rows,
-                 order: Callable[[State], Callable[[str], tuple[float, str]]] = board_order,
-                 ) -> None:
+    def __init__(
+        self,
+        parent: object = None,
+        rows: Callable[[State], Mapping[str, object]] = board_rows,
+        order: Callable[[State], Callable[[str], tuple[float, str]]] = board_order,
+    ) -> None:
         super().__init__(parent)  # type: ignore[arg-type]
         self._state = State()
         self._rows: list[str] = []
@@ -110,8 +112,7 @@ class CallBoardModel(QAbstractTableModel):
     def _drop_gone(self) -> None:
         if not self._gone:
             return
-        rows = sorted((self._index[sid] for sid in self._gone if sid in self._index),
-                      reverse=True)
+        rows = sorted((self._index[sid] for sid in self._gone if sid in self._index), reverse=True)
         self._gone.clear()
         start = 0
         while start < len(rows):  # contiguous runs, bottom first, so indexes stay valid
@@ -120,7 +121,7 @@ class CallBoardModel(QAbstractTableModel):
                 end += 1
             last, first = rows[start], rows[end]
             self.beginRemoveRows(QModelIndex(), first, last)
-            del self._rows[first:last + 1]
+            del self._rows[first : last + 1]
             self.endRemoveRows()
             start = end + 1
         self._index = {sid: i for i, sid in enumerate(self._rows)}
@@ -128,8 +129,9 @@ class CallBoardModel(QAbstractTableModel):
     def refresh(self) -> None:
         """Repaint every row (the timers move even when nothing happened)."""
         if self._rows:
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(self._rows) - 1, len(COLUMNS) - 1))
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+            )
 
     # ------------------------------------------------------------ reading
 
@@ -151,8 +153,9 @@ class CallBoardModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None

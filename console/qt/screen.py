@@ -21,8 +21,9 @@ def fit(widget: QWidget, width: int, height: int) -> None:
     w = min(width, int(area.width() * 0.95))
     h = min(height, int(area.height() * 0.95))
     widget.resize(max(w, widget.minimumWidth()), max(h, widget.minimumHeight()))
-    centre = (widget.parentWidget().frameGeometry() if widget.parentWidget() is not None
-              else area).center()
+    centre = (
+        widget.parentWidget().frameGeometry() if widget.parentWidget() is not None else area
+    ).center()
     frame = widget.frameGeometry()
     frame.moveCenter(centre)
     x = min(max(frame.left(), area.left()), area.right() - frame.width() + 1)

@@ -29,8 +29,7 @@ from console.qt import wording
 from console.qt.theme import apply_theme
 from console.services.secrets import key_problem
 
-THEME_CHOICES = (("light", "Light"), ("dark", "Dark"),
-                 ("system", "System (follow the desktop)"))
+THEME_CHOICES = (("light", "Light"), ("dark", "Dark"), ("system", "System (follow the desktop)"))
 
 
 class SettingsDialog(QDialog):
@@ -38,8 +37,13 @@ class SettingsDialog(QDialog):
 
     saved = Signal(object, object, bool)
 
-    def __init__(self, settings: Settings, key_location: str, has_key: dict[str, bool],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        key_location: str,
+        has_key: dict[str, bool],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Kaphila Console — Settings")
         self.setMinimumWidth(560)
@@ -71,8 +75,9 @@ class SettingsDialog(QDialog):
         self.region = QLineEdit()
         self.region.setMaxLength(2)
         self.webhook_base = QLineEdit()
-        self.webhook_base.setPlaceholderText("optional: https://your-tunnel.example (in front "
-                                             "of the listener)")
+        self.webhook_base.setPlaceholderText(
+            "optional: https://your-tunnel.example (in front of the listener)"
+        )
         self.listener_port = QSpinBox()
         self.listener_port.setRange(0, 65535)
         self.listener_port.setSpecialValueText("any free port")
@@ -99,13 +104,13 @@ class SettingsDialog(QDialog):
         form.addRow("Theme (all profiles)", self.theme)
         layout.addLayout(form)
         layout.addWidget(self.problems)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self._on_save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        index = next((i for i, p in enumerate(settings.profiles) if p.name == settings.active),
-                     0)
+        index = next((i for i, p in enumerate(settings.profiles) if p.name == settings.active), 0)
         self.profile_picker.setCurrentIndex(index)
         self._on_profile_picked(index)
 
@@ -129,7 +134,8 @@ class SettingsDialog(QDialog):
         self.api_key.setPlaceholderText("•••••••• stored" if stored else "paste the API key")
         self.key_note.setText(
             f"Kept in {self._key_location}; never shown again and never written to a file."
-            + (" Type a new key to replace it." if stored else ""))
+            + (" Type a new key to replace it." if stored else "")
+        )
         self.caller_ids.setPlainText("\n".join(profile.caller_ids))
         self.region.setText(profile.default_region)
         self.webhook_base.setText(profile.public_webhook_base)
@@ -162,8 +168,7 @@ class SettingsDialog(QDialog):
             elif base.sandbox and digits.isdigit() and 10 <= len(digits) <= 15:
                 caller_ids.append("+" + digits)  # the sandbox verifies whatever it is given
             else:
-                problems.append(f"Caller ID {line.strip()!r}: "
-                                f"{wording.number_problem(check)}.")
+                problems.append(f"Caller ID {line.strip()!r}: {wording.number_problem(check)}.")
         url = base.base_url if base.sandbox else self.base_url.text().strip().rstrip("/")
         if not base.sandbox and not url.startswith(("https://", "http://")):
             problems.append("The base URL must start with https://")
@@ -171,12 +176,16 @@ class SettingsDialog(QDialog):
             problems.append("Paste the profile's API key.")
         if (key := self.api_key.text().strip()) and (problem := key_problem(key)):
             problems.append(problem)
-        profile = replace(base, name=name, base_url=url,
-                          account_sid=self.account_sid.text().strip() or base.account_sid,
-                          caller_ids=tuple(caller_ids),
-                          default_region=(self.region.text().strip() or "US").upper(),
-                          public_webhook_base=self.webhook_base.text().strip(),
-                          listener_port=self.listener_port.value())
+        profile = replace(
+            base,
+            name=name,
+            base_url=url,
+            account_sid=self.account_sid.text().strip() or base.account_sid,
+            caller_ids=tuple(caller_ids),
+            default_region=(self.region.text().strip() or "US").upper(),
+            public_webhook_base=self.webhook_base.text().strip(),
+            listener_port=self.listener_port.value(),
+        )
         return (None if problems else profile), problems
 
     def _on_save(self) -> None:

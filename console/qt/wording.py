@@ -34,8 +34,12 @@ STATUS = {
 
 AMD_WORDS = {"human": "person", "machine": "machine", "unknown": "not sure"}
 ACTION_NAMES: dict[object, str] = {
-    DIAL: "Dial", ActionKind.SPEAK: "Speak", ActionKind.GATHER: "Gather",
-    ActionKind.FORWARD: "Forward", ActionKind.HANG_UP: "Hang up"}
+    DIAL: "Dial",
+    ActionKind.SPEAK: "Speak",
+    ActionKind.GATHER: "Gather",
+    ActionKind.FORWARD: "Forward",
+    ActionKind.HANG_UP: "Hang up",
+}
 
 
 NUMBER_PROBLEMS = {
@@ -100,8 +104,10 @@ def failure(req: Request) -> str:
         case Failure.BUSY if req.kind is ActionKind.HANG_UP:
             return "the call is already being hung up"
         case Failure.INTERRUPTED:
-            return ("the console stopped before Kaphila answered; check the call board "
-                    "before trying again")
+            return (
+                "the console stopped before Kaphila answered; check the call board "
+                "before trying again"
+            )
         case Failure.INTERNAL:
             return f"the console failed to send it ({req.message})"
         case _:
@@ -118,8 +124,9 @@ REFUSALS = {
 }
 
 
-def refusal(reason: Failure | None, message: str, code: int | None, status: int | None,
-            caller_id: str = "") -> str:
+def refusal(
+    reason: Failure | None, message: str, code: int | None, status: int | None, caller_id: str = ""
+) -> str:
     """What the API or the SDK said, in the operator's words, with Kaphila's HTTP
     status for support. Kaphila's own text only when there are no better words."""
     match reason:
@@ -131,8 +138,7 @@ def refusal(reason: Failure | None, message: str, code: int | None, status: int 
             return message
         case Failure.BAD_ANSWER:
             if message == "no call id":
-                return ("Kaphila's answer had no call id; check the call board before "
-                        "dialling again")
+                return "Kaphila's answer had no call id; check the call board before dialling again"
             return message
     if status is None:  # stored by an older console: already in words
         return message
@@ -142,8 +148,11 @@ def refusal(reason: Failure | None, message: str, code: int | None, status: int 
     if "gather in progress" in message or "already has a gather" in message:
         words = "A gather is already running on this call"  # Kaphila's text names ids
     if code == 20429:
-        words = "Out of credits" if status == 402 else ("Too many requests; wait a moment "
-                                                         "and try again")
+        words = (
+            "Out of credits"
+            if status == 402
+            else ("Too many requests; wait a moment and try again")
+        )
     return (words or f"Kaphila refused: {message}") + f" (Kaphila {status})"
 
 
@@ -151,8 +160,11 @@ def acting_on(call: Call | None) -> str:
     if call is None:
         return "No call selected: select one on the board (Ctrl+B)"
     verdict = "" if call.live else " · ended, nothing more can be done"
-    return (f"Acting on <b>{call_name(call)}</b> · {status(call)}"
-            + (f" · AMD {amd(call.amd)}" if call.amd else "") + verdict)
+    return (
+        f"Acting on <b>{call_name(call)}</b> · {status(call)}"
+        + (f" · AMD {amd(call.amd)}" if call.amd else "")
+        + verdict
+    )
 
 
 def characters_left(text: str, limit: int) -> str:
@@ -194,8 +206,7 @@ def _happened(entry: TimelineEntry) -> str:
             return f"Answered ({who})" if who else "Answered"
         case Happened.ENDED:
             ended = STATUS[entry.status].lower() if entry.status else "completed"
-            detail = ", ".join(x for x in (entry.detail, f"by {entry.by}" if entry.by else "")
-                               if x)
+            detail = ", ".join(x for x in (entry.detail, f"by {entry.by}" if entry.by else "") if x)
             return f"Ended: {ended}" + (f" ({detail})" if detail else "")
         case Happened.NO_ANSWER:
             return "No answer"

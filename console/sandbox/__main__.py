@@ -26,42 +26,101 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8787; 0 = any)")
-    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="also answer requests whose Host header is NAME (besides "
-                             "localhost, 127.0.0.1, ::1 and --host); repeatable")
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="a TOML file with [sandbox] settings, [[accounts]] and [faults]")
-    parser.add_argument("--account", action="append", default=[], metavar="SPEC",
-                        help="KEY:CALLERID[,CALLERID...][:CREDITS]; repeatable")
-    parser.add_argument("--time-scale", type=float, metavar="X",
-                        help="simulated seconds per real second (default 1)")
-    parser.add_argument("--rate-limit", type=float, metavar="N",
-                        help="requests per second per key (default 50; 0 = off)")
-    parser.add_argument("--max-call-seconds", type=float, metavar="S",
-                        help="a call nobody hangs up ends after this long (default 600)")
-    parser.add_argument("--max-finished-calls", type=int, metavar="N",
-                        help="finished calls kept for inspection (default 10000)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host header is NAME (besides "
+        "localhost, 127.0.0.1, ::1 and --host); repeatable",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file with [sandbox] settings, [[accounts]] and [faults]",
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="KEY:CALLERID[,CALLERID...][:CREDITS]; repeatable",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="X",
+        help="simulated seconds per real second (default 1)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="N",
+        help="requests per second per key (default 50; 0 = off)",
+    )
+    parser.add_argument(
+        "--max-call-seconds",
+        type=float,
+        metavar="S",
+        help="a call nobody hangs up ends after this long (default 600)",
+    )
+    parser.add_argument(
+        "--max-finished-calls",
+        type=int,
+        metavar="N",
+        help="finished calls kept for inspection (default 10000)",
+    )
     parser.add_argument("--call-cost", type=int, metavar="N", help="credits per call (default 1)")
-    parser.add_argument("--max-body", type=int, metavar="BYTES",
-                        help="largest request body accepted (default 65536)")
-    parser.add_argument("--request-timeout", type=float, metavar="S",
-                        help="close a connection idle, or slow to send its request, "
-                             "for this long (default 10)")
-    parser.add_argument("--webhook-attempts", type=int, metavar="N",
-                        help="delivery attempts per webhook (default 5)")
-    parser.add_argument("--webhook-timeout", type=float, metavar="S",
-                        help="seconds to wait for a webhook answer (default 5)")
-    parser.add_argument("--webhook-backoff", type=float, metavar="S",
-                        help="first retry delay in seconds, doubling (default 0.5)")
-    parser.add_argument("--allow-remote-webhooks", action="store_true", default=None,
-                        help="deliver webhooks to non-loopback hosts too (off by default)")
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME=RATE[:COUNT]",
-                        help=f"inject a fault; NAME is one of {', '.join(ALL_FAULTS)}")
+    parser.add_argument(
+        "--max-body",
+        type=int,
+        metavar="BYTES",
+        help="largest request body accepted (default 65536)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="S",
+        help="close a connection idle, or slow to send its request, for this long (default 10)",
+    )
+    parser.add_argument(
+        "--webhook-attempts",
+        type=int,
+        metavar="N",
+        help="delivery attempts per webhook (default 5)",
+    )
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        metavar="S",
+        help="seconds to wait for a webhook answer (default 5)",
+    )
+    parser.add_argument(
+        "--webhook-backoff",
+        type=float,
+        metavar="S",
+        help="first retry delay in seconds, doubling (default 0.5)",
+    )
+    parser.add_argument(
+        "--allow-remote-webhooks",
+        action="store_true",
+        default=None,
+        help="deliver webhooks to non-loopback hosts too (off by default)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=RATE[:COUNT]",
+        help=f"inject a fault; NAME is one of {', '.join(ALL_FAULTS)}",
+    )
     parser.add_argument("--delay-ms", type=int, help="how long the delay fault holds a webhook")
     parser.add_argument("--stall-ms", type=int, help="how long the stall fault holds a request")
     parser.add_argument("--seed", type=int, help="seed the simulation's randomness")
-    parser.add_argument("--scenarios", action="store_true",
-                        help="print the scenario-number table and exit")
+    parser.add_argument(
+        "--scenarios", action="store_true", help="print the scenario-number table and exit"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -74,13 +133,19 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     changes = {
         name: value
         for name, value in (
-            ("host", args.host), ("port", args.port), ("time_scale", args.time_scale),
-            ("rate_limit", args.rate_limit), ("call_cost", args.call_cost),
+            ("host", args.host),
+            ("port", args.port),
+            ("time_scale", args.time_scale),
+            ("rate_limit", args.rate_limit),
+            ("call_cost", args.call_cost),
             ("max_call_seconds", args.max_call_seconds),
             ("max_finished_calls", args.max_finished_calls),
-            ("max_body_bytes", args.max_body), ("webhook_attempts", args.webhook_attempts),
-            ("webhook_timeout", args.webhook_timeout), ("webhook_backoff", args.webhook_backoff),
-            ("seed", args.seed), ("allow_remote_webhooks", args.allow_remote_webhooks),
+            ("max_body_bytes", args.max_body),
+            ("webhook_attempts", args.webhook_attempts),
+            ("webhook_timeout", args.webhook_timeout),
+            ("webhook_backoff", args.webhook_backoff),
+            ("seed", args.seed),
+            ("allow_remote_webhooks", args.allow_remote_webhooks),
             ("request_timeout", args.request_timeout),
         )
         if value is not None
@@ -88,8 +153,11 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     faults = FaultConfig.from_mapping(config.faults.to_json())
     try:
         faults.update(_fault_flags(args.fault))
-        timing = {k: v for k, v in (("delay_ms", args.delay_ms), ("stall_ms", args.stall_ms))
-                  if v is not None}
+        timing = {
+            k: v
+            for k, v in (("delay_ms", args.delay_ms), ("stall_ms", args.stall_ms))
+            if v is not None
+        }
         faults.update(timing)
     except ValueError as exc:
         raise ConfigError(f"--fault: {exc}") from None
@@ -117,8 +185,10 @@ def _fault_flags(specs: list[str]) -> dict[str, object]:
 def banner(sandbox: Sandbox) -> str:
     lines = [f"Kaphila sandbox listening on {sandbox.url}"]
     if not _is_loopback(sandbox.host):
-        lines.append("  WARNING: not bound to loopback; /sandbox/ control has no authentication "
-                     "and anyone who can reach this address can use it")
+        lines.append(
+            "  WARNING: not bound to loopback; /sandbox/ control has no authentication "
+            "and anyone who can reach this address can use it"
+        )
     for account in sandbox.config.accounts:
         lines.append(f"  account {account.name}: API key {account.key}")
         lines.append(f"    verified caller IDs: {', '.join(account.caller_ids) or '(none)'}")
@@ -158,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenarios:
         print(table_markdown())
         return 0
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         config = config_from_args(args)
     except ConfigError as exc:
@@ -169,11 +241,17 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"kaphila-sandbox: port {config.port} on {config.host} is already in use; "
-                  "choose another with --port", file=sys.stderr)
+            print(
+                f"kaphila-sandbox: port {config.port} on {config.host} is already in use; "
+                "choose another with --port",
+                file=sys.stderr,
+            )
         else:
-            print(f"kaphila-sandbox: cannot listen on {config.host}:{config.port}: "
-                  f"{exc.strerror or exc}", file=sys.stderr)
+            print(
+                f"kaphila-sandbox: cannot listen on {config.host}:{config.port}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
         return 2
     return 0
 

@@ -55,10 +55,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, message: str,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"success": False, "error": message}, status=status,
-                             headers=headers)
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response({"success": False, "error": message}, status=status, headers=headers)
 
 
 # --------------------------------------------------------------------- body
@@ -75,8 +75,15 @@ class Body:
     def raw(self) -> dict[str, Any]:
         return self._data
 
-    def string(self, name: str, *, required: bool = True, max_len: int = 256,
-               pattern: re.Pattern[str] | None = None, hint: str = "") -> str | None:
+    def string(
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        max_len: int = 256,
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "",
+    ) -> str | None:
         value = self._data.get(name)
         if value is None:
             if required:
@@ -145,37 +152,45 @@ class _NumberError(ValueError):
 
 def _parse_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise _NumberError(f"request body has a number of {len(text.lstrip('-'))} digits; "
-                           f"numbers of more than {MAX_INT_DIGITS} digits are refused")
+        raise _NumberError(
+            f"request body has a number of {len(text.lstrip('-'))} digits; "
+            f"numbers of more than {MAX_INT_DIGITS} digits are refused"
+        )
     return int(text)
 
 
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _NumberError(f"request body has a number out of range: {text[:24]}"
-                           f"{'…' if len(text) > 24 else ''}")
+        raise _NumberError(
+            f"request body has a number out of range: {text[:24]}{'…' if len(text) > 24 else ''}"
+        )
     return value
 
 
 def _parse_constant(text: str) -> Any:
-    raise _NumberError(f"request body is not valid JSON: {text} is not a number JSON allows "
-                       "(NaN and Infinity are not JSON)")
+    raise _NumberError(
+        f"request body is not valid JSON: {text} is not a number JSON allows "
+        "(NaN and Infinity are not JSON)"
+    )
 
 
 def parse_json(raw: bytes) -> Any:
     """``json.loads`` that refuses NaN, Infinity, numbers too large for a float
     and integers of more than ``MAX_INT_DIGITS`` digits, each as a 400."""
     try:
-        return json.loads(raw, parse_int=_parse_int, parse_float=_parse_float,
-                          parse_constant=_parse_constant)
+        return json.loads(
+            raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+        )
     except _NumberError as exc:
         raise ApiError(400, str(exc)) from None
     except UnicodeDecodeError:
         raise ApiError(400, "request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc.msg} at "
-                            f"line {exc.lineno} column {exc.colno}") from None
+        raise ApiError(
+            400,
+            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from None
     except RecursionError:
         raise ApiError(400, "request body is nested too deeply") from None
     except ValueError as exc:  # anything else json or int() refuses: still bad input
@@ -201,8 +216,12 @@ def _too_large(request: web.Request) -> str:
 
 
 def _number(body: Body, name: str) -> str:
-    return body.required_string(name, max_len=32, pattern=NUMBER_RE,
-                                hint="is not a phone number of 10-15 digits without '+'")
+    return body.required_string(
+        name,
+        max_len=32,
+        pattern=NUMBER_RE,
+        hint="is not a phone number of 10-15 digits without '+'",
+    )
 
 
 def _webhook_url(body: Body) -> str | None:
@@ -293,8 +312,11 @@ async def public_api_middleware(request: web.Request, handler: Handler) -> web.S
     account = authenticate(request, sim.accounts)
     limiter = app[LIMITER_KEY]
     if not limiter.allow(account.key):
-        raise ApiError(429, f"rate limit exceeded: {limiter.rate:g} requests per second "
-                            "per API key", {"Retry-After": "1"})
+        raise ApiError(
+            429,
+            f"rate limit exceeded: {limiter.rate:g} requests per second per API key",
+            {"Retry-After": "1"},
+        )
     request[ACCOUNT_KEY] = account
     return await handler(request)
 
@@ -335,10 +357,15 @@ async def json_errors_middleware(request: web.Request, handler: Handler) -> web.
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        message = {404: f"no such endpoint: {request.method} {request.path}",
-                   405: f"{request.method} is not allowed on {request.path}"}
-        return error_response(exc.status, message.get(exc.status, exc.reason),
-                              {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None)
+        message = {
+            404: f"no such endpoint: {request.method} {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+        }
+        return error_response(
+            exc.status,
+            message.get(exc.status, exc.reason),
+            {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None,
+        )
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -372,8 +399,11 @@ async def json_body_middleware(request: web.Request, handler: Handler) -> web.St
     except TimeoutError:
         return await _timed_out(request, limit)
     if raw and not declared:
-        raise ApiError(415, f"a request body needs Content-Type: {JSON_TYPE} "
-                            "(curl: -H 'Content-Type: application/json', or --json)")
+        raise ApiError(
+            415,
+            f"a request body needs Content-Type: {JSON_TYPE} "
+            "(curl: -H 'Content-Type: application/json', or --json)",
+        )
     # `curl -X PUT URL -d '{...}'` (as the README shows for /sandbox/faults) labels
     # its JSON as a form. No browser sends a cross-origin PUT without a preflight,
     # so that label is let through on PUT when the body is a JSON object, and a
@@ -384,14 +414,17 @@ async def json_body_middleware(request: web.Request, handler: Handler) -> web.St
 
 
 def _wrong_type(content_type: str) -> str:
-    return (f"Content-Type must be {JSON_TYPE}, not {content_type[:60]!r}; send the body as "
-            "JSON with that type (curl: -H 'Content-Type: application/json', or --json)")
+    return (
+        f"Content-Type must be {JSON_TYPE}, not {content_type[:60]!r}; send the body as "
+        "JSON with that type (curl: -H 'Content-Type: application/json', or --json)"
+    )
 
 
 async def _timed_out(request: web.Request, limit: float) -> web.StreamResponse:
     """Answer 408 and close the connection: what is left of the body may never come."""
-    log.info("closing a connection whose %s %s body took over %g s", request.method,
-             request.path, limit)
+    log.info(
+        "closing a connection whose %s %s body took over %g s", request.method, request.path, limit
+    )
     response = error_response(408, f"the request body did not arrive within {limit:g} s")
     response.force_close()
     await response.prepare(request)
@@ -412,8 +445,9 @@ def _context(request: web.Request) -> tuple[Simulator, Account]:
 def _note_request(sim: Simulator, call_id: str, request: web.Request, status: int) -> None:
     call = sim.calls.get(call_id)
     if call is not None:
-        call.note(sim.clock.now(), "request", method=request.method, path=request.path,
-                  status=status)
+        call.note(
+            sim.clock.now(), "request", method=request.method, path=request.path, status=status
+        )
 
 
 async def make_call(request: web.Request) -> web.Response:
@@ -429,20 +463,29 @@ async def make_call(request: web.Request) -> web.Response:
     ring_timeout = body.integer("ringTimeout", 30, 1, 600)
     assert ring_timeout is not None
     record = body.boolean("record", False)
-    call = sim.place_call(account, number=number, caller_id=caller_id,
-                          webhook_url=webhook_url, use_amd=use_amd, voice_name=voice,
-                          ring_timeout=ring_timeout, record=record)
+    call = sim.place_call(
+        account,
+        number=number,
+        caller_id=caller_id,
+        webhook_url=webhook_url,
+        use_amd=use_amd,
+        voice_name=voice,
+        ring_timeout=ring_timeout,
+        record=record,
+    )
     _note_request(sim, call.call_id, request, 200)
-    return web.json_response({
-        "success": True,
-        "callId": call.call_id,
-        "status": call.status,
-        "amdEnabled": use_amd,
-        "voiceName": voice,
-        "credits": account.credits,
-        "ringTimeoutSeconds": ring_timeout,
-        "timestamp": call.timeline[0]["at"] if call.timeline else None,
-    })
+    return web.json_response(
+        {
+            "success": True,
+            "callId": call.call_id,
+            "status": call.status,
+            "amdEnabled": use_amd,
+            "voiceName": voice,
+            "credits": account.credits,
+            "ringTimeoutSeconds": ring_timeout,
+            "timestamp": call.timeline[0]["at"] if call.timeline else None,
+        }
+    )
 
 
 async def forward_call(request: web.Request) -> web.Response:
@@ -452,8 +495,9 @@ async def forward_call(request: web.Request) -> web.Response:
     number = _number(body, "forwardNumber")
     leg = sim.forward(account, call, number)
     _note_request(sim, call.call_id, request, 200)
-    return web.json_response({"success": True, "message": f"Call forwarded to {number}",
-                              "forwardedCallId": leg.call_id})
+    return web.json_response(
+        {"success": True, "message": f"Call forwarded to {number}", "forwardedCallId": leg.call_id}
+    )
 
 
 async def voice(request: web.Request) -> web.Response:
@@ -467,8 +511,9 @@ async def voice(request: web.Request) -> web.Response:
     voice_name = body.string("voiceName", required=False, max_len=64)
     playback_id = sim.speak(call, text, voice_name, play_to)
     _note_request(sim, call.call_id, request, 200)
-    return web.json_response({"success": True, "message": "TTS played successfully",
-                              "playbackId": playback_id})
+    return web.json_response(
+        {"success": True, "message": "TTS played successfully", "playbackId": playback_id}
+    )
 
 
 async def gather(request: web.Request) -> web.Response:
@@ -479,16 +524,32 @@ async def gather(request: web.Request) -> web.Response:
     num_digits = body.integer("numDigits", None, 1, 64)
     timeout_ms = body.integer("timeout", 10000, 100, 600_000)
     assert timeout_ms is not None
-    finish_on_key = body.string("finishOnKey", required=False, max_len=1,
-                                pattern=DTMF_KEYS, hint="is not one of 0-9, * or #")
-    valid_digits = body.string("validDigits", required=False, max_len=12,
-                               pattern=DTMF_KEYS, hint="may only hold 0-9, * and #")
-    started = sim.start_gather(call, prompt=prompt or None, num_digits=num_digits,
-                               timeout_ms=timeout_ms, finish_on_key=finish_on_key or None,
-                               valid_digits=valid_digits or None)
+    finish_on_key = body.string(
+        "finishOnKey",
+        required=False,
+        max_len=1,
+        pattern=DTMF_KEYS,
+        hint="is not one of 0-9, * or #",
+    )
+    valid_digits = body.string(
+        "validDigits",
+        required=False,
+        max_len=12,
+        pattern=DTMF_KEYS,
+        hint="may only hold 0-9, * and #",
+    )
+    started = sim.start_gather(
+        call,
+        prompt=prompt or None,
+        num_digits=num_digits,
+        timeout_ms=timeout_ms,
+        finish_on_key=finish_on_key or None,
+        valid_digits=valid_digits or None,
+    )
     _note_request(sim, call.call_id, request, 200)
-    return web.json_response({"success": True, "message": "Gather started",
-                              "gatherId": started.gather_id})
+    return web.json_response(
+        {"success": True, "message": "Gather started", "gatherId": started.gather_id}
+    )
 
 
 async def hangup(request: web.Request) -> web.Response:
@@ -497,9 +558,15 @@ async def hangup(request: web.Request) -> web.Response:
     call = sim.call_for(account, body.required_string("callId", max_len=64))
     sim.hangup(call, by="caller")
     _note_request(sim, call.call_id, request, 200)
-    return web.json_response({"success": True, "message": f"Call {call.call_id} ended",
-                              "callId": call.call_id, "status": call.status,
-                              "duration": call.duration})
+    return web.json_response(
+        {
+            "success": True,
+            "message": f"Call {call.call_id} ended",
+            "callId": call.call_id,
+            "status": call.status,
+            "duration": call.duration,
+        }
+    )
 
 
 async def get_call(request: web.Request) -> web.Response:

@@ -128,24 +128,21 @@ def parse_account_flag(text: str) -> Account:
     """``KEY:CALLERID[,CALLERID...][:CREDITS]`` as given to ``--account``."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise ConfigError(
-            f"--account {text!r}: expected KEY:CALLERID[,CALLERID...][:CREDITS]"
-        )
+        raise ConfigError(f"--account {text!r}: expected KEY:CALLERID[,CALLERID...][:CREDITS]")
     credits = DEMO_CREDITS
     if len(parts) == 3:
         try:
             credits = int(parts[2])
         except ValueError:
             raise ConfigError(
-                f"--account {text!r}: credits {parts[2]!r} is not a whole number") from None
+                f"--account {text!r}: credits {parts[2]!r} is not a whole number"
+            ) from None
     caller_ids = tuple(c.strip() for c in parts[1].split(",") if c.strip())
     return Account(key=parts[0], caller_ids=caller_ids, credits=credits, name=parts[0][:12])
 
 
 _SCALAR_FIELDS = {
-    f.name: f.type
-    for f in fields(SandboxConfig)
-    if f.name not in {"accounts", "faults"}
+    f.name: f.type for f in fields(SandboxConfig) if f.name not in {"accounts", "faults"}
 }
 
 
@@ -196,8 +193,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return value
     if expected == "bool" and isinstance(value, bool):
         return value
-    if (expected == "tuple[str, ...]" and isinstance(value, list)
-            and all(isinstance(v, str) for v in value)):
+    if (
+        expected == "tuple[str, ...]"
+        and isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+    ):
         return tuple(value)
     raise ConfigError(f"{source}: [sandbox].{name} must be of type {expected}, not {value!r}")
 

@@ -45,9 +45,14 @@ def _call(request: web.Request) -> Call:
 
 async def health(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
-    return web.json_response({"success": True, "calls": len(sim.calls),
-                              "live": sim.live_count(),
-                              "pendingWebhooks": sim.dispatcher.pending})
+    return web.json_response(
+        {
+            "success": True,
+            "calls": len(sim.calls),
+            "live": sim.live_count(),
+            "pendingWebhooks": sim.dispatcher.pending,
+        }
+    )
 
 
 def _masked(record: dict[str, Any]) -> dict[str, Any]:
@@ -87,10 +92,15 @@ async def callee_hangup(request: web.Request) -> web.Response:
 
 async def accounts(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
-    return web.json_response({"success": True, "accounts": [
-        {"name": a.name, "callerIds": list(a.caller_ids), "credits": a.credits}
-        for a in sim.accounts.values()
-    ]})
+    return web.json_response(
+        {
+            "success": True,
+            "accounts": [
+                {"name": a.name, "callerIds": list(a.caller_ids), "credits": a.credits}
+                for a in sim.accounts.values()
+            ],
+        }
+    )
 
 
 async def get_faults(request: web.Request) -> web.Response:
@@ -110,9 +120,14 @@ async def put_faults(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
-    return web.json_response({"success": True, "webhooks": sim.dispatcher.stats.to_json(),
-                              "pendingWebhooks": sim.dispatcher.pending,
-                              "requests": dict(sim.requests_received)})
+    return web.json_response(
+        {
+            "success": True,
+            "webhooks": sim.dispatcher.stats.to_json(),
+            "pendingWebhooks": sim.dispatcher.pending,
+            "requests": dict(sim.requests_received),
+        }
+    )
 
 
 async def reset(request: web.Request) -> web.Response:

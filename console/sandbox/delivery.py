@@ -78,8 +78,9 @@ def is_loopback_url(url: str) -> bool:
 
 
 class WebhookDispatcher:
-    def __init__(self, config: SandboxConfig, faults: FaultConfig, clock: SimClock,
-                 rng: random.Random) -> None:
+    def __init__(
+        self, config: SandboxConfig, faults: FaultConfig, clock: SimClock, rng: random.Random
+    ) -> None:
         self._config = config
         self.faults = faults
         self._clock = clock
@@ -157,25 +158,38 @@ class WebhookDispatcher:
                 item = box.queue.popleft()
                 if self.faults.drop.fires(self._rng):
                     self.stats.dropped += 1
-                    self._note(box.call, "fault", fault="drop", eventId=item.event_id,
-                               event=item.event)
+                    self._note(
+                        box.call, "fault", fault="drop", eventId=item.event_id, event=item.event
+                    )
                     continue
                 if box.held is None and self.faults.reorder.fires(self._rng):
                     self.stats.reordered += 1
-                    self._note(box.call, "fault", fault="reorder", eventId=item.event_id,
-                               event=item.event)
+                    self._note(
+                        box.call, "fault", fault="reorder", eventId=item.event_id, event=item.event
+                    )
                     box.held = item
                     continue
                 if self.faults.delay.fires(self._rng):
                     self.stats.delayed += 1
-                    self._note(box.call, "fault", fault="delay", eventId=item.event_id,
-                               event=item.event, delayMs=self.faults.delay_ms)
+                    self._note(
+                        box.call,
+                        "fault",
+                        fault="delay",
+                        eventId=item.event_id,
+                        event=item.event,
+                        delayMs=self.faults.delay_ms,
+                    )
                     await asyncio.sleep(self.faults.delay_ms / 1000)
                 await self._deliver(box.call, item)
                 if self.faults.duplicate.fires(self._rng):
                     self.stats.duplicated += 1
-                    self._note(box.call, "fault", fault="duplicate", eventId=item.event_id,
-                               event=item.event)
+                    self._note(
+                        box.call,
+                        "fault",
+                        fault="duplicate",
+                        eventId=item.event_id,
+                        event=item.event,
+                    )
                     await self._deliver(box.call, item)
                 if box.held is not None:
                     held, box.held = box.held, None
@@ -191,9 +205,14 @@ class WebhookDispatcher:
         assert url is not None
         if not self._config.allow_remote_webhooks and not is_loopback_url(url):
             self.stats.gave_up += 1
-            self._note(call, "delivery-refused", eventId=item.event_id, event=item.event,
-                       reason="not a loopback address; start the sandbox with "
-                              "--allow-remote-webhooks to deliver there")
+            self._note(
+                call,
+                "delivery-refused",
+                eventId=item.event_id,
+                event=item.event,
+                reason="not a loopback address; start the sandbox with "
+                "--allow-remote-webhooks to deliver there",
+            )
             return False
         attempts = self._config.webhook_attempts
         for attempt in range(1, attempts + 1):
@@ -222,24 +241,43 @@ class WebhookDispatcher:
             extra: dict[str, Any] = {}
             if isinstance(result, int) and 300 <= result < 400:
                 extra["note"] = "redirects are not followed; a 3xx answer is a failed delivery"
-                log.warning("webhook %s for call %s: %s answered %d, a redirect; "
-                            "redirects are not followed", item.event, call.call_id,
-                            masked_url(url), result)
-            self._note(call, "delivery", eventId=item.event_id, event=item.event,
-                       attempt=attempt, result=result, **extra)
+                log.warning(
+                    "webhook %s for call %s: %s answered %d, a redirect; "
+                    "redirects are not followed",
+                    item.event,
+                    call.call_id,
+                    masked_url(url),
+                    result,
+                )
+            self._note(
+                call,
+                "delivery",
+                eventId=item.event_id,
+                event=item.event,
+                attempt=attempt,
+                result=result,
+                **extra,
+            )
             if ok:
                 self.stats.delivered += 1
                 return True
             self.stats.failed_attempts += 1
             if attempt < attempts:
-                backoff = min(MAX_BACKOFF_SECONDS,
-                              self._config.webhook_backoff * 2 ** (attempt - 1))
+                backoff = min(
+                    MAX_BACKOFF_SECONDS, self._config.webhook_backoff * 2 ** (attempt - 1)
+                )
                 await asyncio.sleep(backoff)
         self.stats.gave_up += 1
-        self._note(call, "delivery-gave-up", eventId=item.event_id, event=item.event,
-                   attempts=attempts)
-        log.warning("gave up delivering %s for call %s to %s after %d attempts",
-                    item.event, call.call_id, masked_url(url), attempts)
+        self._note(
+            call, "delivery-gave-up", eventId=item.event_id, event=item.event, attempts=attempts
+        )
+        log.warning(
+            "gave up delivering %s for call %s to %s after %d attempts",
+            item.event,
+            call.call_id,
+            masked_url(url),
+            attempts,
+        )
         return False
 
     def _note(self, call: Call, kind: str, **details: Any) -> None:

@@ -78,10 +78,15 @@ class FaultConfig:
             if name in ALL_FAULTS:
                 staged[name] = _parse_fault(name, value)
             elif name in ("delay_ms", "stall_ms"):
-                if (not isinstance(value, int) or isinstance(value, bool)
-                        or not 0 <= value <= MAX_HOLD_MS):
-                    raise ValueError(f"{name} must be a whole number of milliseconds >= 0 "
-                                     f"and at most {MAX_HOLD_MS}")
+                if (
+                    not isinstance(value, int)
+                    or isinstance(value, bool)
+                    or not 0 <= value <= MAX_HOLD_MS
+                ):
+                    raise ValueError(
+                        f"{name} must be a whole number of milliseconds >= 0 "
+                        f"and at most {MAX_HOLD_MS}"
+                    )
                 staged[name] = value
             else:
                 known = ", ".join((*ALL_FAULTS, "delay_ms", "stall_ms"))

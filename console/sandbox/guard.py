@@ -106,23 +106,28 @@ def browser_refusal(request: web.Request) -> web.Response | None:
     # No Host at all is an HTTP/1.0 tool; browsers always send one.
     if len(host) > 1 or (host and not request.app[HOST_POLICY_KEY].allows(host[0])):
         return error_response(
-            421, "this sandbox does not serve that Host; use http://127.0.0.1:<port> or "
-                 "another name it listens on (a page that re-points its own name at "
-                 "127.0.0.1 is refused)")
+            421,
+            "this sandbox does not serve that Host; use http://127.0.0.1:<port> or "
+            "another name it listens on (a page that re-points its own name at "
+            "127.0.0.1 is refused)",
+        )
     if hdrs.ORIGIN in request.headers:
         return error_response(
-            403, "requests from web browsers are refused (they carry an Origin header): "
-                 "a web page must not drive the sandbox; use curl, the SDK or the console")
+            403,
+            "requests from web browsers are refused (they carry an Origin header): "
+            "a web page must not drive the sandbox; use curl, the SDK or the console",
+        )
     if request.headers.get("Sec-Fetch-Site", "").lower() in CROSS_SITE:
         return error_response(
-            403, "cross-site requests from web browsers are refused (Sec-Fetch-Site); "
-                 "use curl, the SDK or the console")
+            403,
+            "cross-site requests from web browsers are refused (Sec-Fetch-Site); "
+            "use curl, the SDK or the console",
+        )
     return None
 
 
 @web.middleware
-async def browser_guard_middleware(request: web.Request,
-                                   handler: Handler) -> web.StreamResponse:
+async def browser_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse foreign ``Host`` names and browser requests before anything else
     looks at them: no fault fires, nothing is counted, no body is read."""
     refusal = browser_refusal(request)

@@ -38,19 +38,33 @@ DEFAULT = Scenario(None, "a person answers after ~2 s", Outcome.ANSWER)
 SCENARIOS: dict[str, Scenario] = {
     s.suffix: s
     for s in (
-        Scenario("0001", "answering machine", Outcome.ANSWER,
-                 amd_status="MACHINE", amd_confidence=0.95, callee_hangup_after=45.0),
-        Scenario("0002", "AMD not sure", Outcome.ANSWER,
-                 amd_status="NOTSURE", amd_confidence=0.5),
+        Scenario(
+            "0001",
+            "answering machine",
+            Outcome.ANSWER,
+            amd_status="MACHINE",
+            amd_confidence=0.95,
+            callee_hangup_after=45.0,
+        ),
+        Scenario("0002", "AMD not sure", Outcome.ANSWER, amd_status="NOTSURE", amd_confidence=0.5),
         Scenario("0003", "busy", Outcome.BUSY, ring_seconds=1.0),
         Scenario("0004", "no answer: rings until ringTimeout", Outcome.NO_ANSWER),
         Scenario("0005", "failed / unreachable", Outcome.FAILED, ring_seconds=0.5),
-        Scenario("0006", "callee hangs up 4 s after answering", Outcome.ANSWER,
-                 callee_hangup_after=4.0),
-        Scenario("0007", "callee answers every gather with scripted digits", Outcome.ANSWER,
-                 answers_gathers=True),
-        Scenario("0008", "slow answer: rings 10 s, then a person answers", Outcome.ANSWER,
-                 ring_seconds=10.0),
+        Scenario(
+            "0006", "callee hangs up 4 s after answering", Outcome.ANSWER, callee_hangup_after=4.0
+        ),
+        Scenario(
+            "0007",
+            "callee answers every gather with scripted digits",
+            Outcome.ANSWER,
+            answers_gathers=True,
+        ),
+        Scenario(
+            "0008",
+            "slow answer: rings 10 s, then a person answers",
+            Outcome.ANSWER,
+            ring_seconds=10.0,
+        ),
     )
     if s.suffix is not None
 }
@@ -66,8 +80,9 @@ def scenario_for(number: str) -> Scenario:
     return SCENARIOS.get(number[-4:], DEFAULT)
 
 
-def scripted_digits(num_digits: int | None, finish_on_key: str | None,
-                    valid_digits: str | None) -> str:
+def scripted_digits(
+    num_digits: int | None, finish_on_key: str | None, valid_digits: str | None
+) -> str:
     """What the 0007 callee presses for one gather.
 
     It presses ``num_digits`` digits (4 when unset), counting up from 1 and,

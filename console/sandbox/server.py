@@ -62,8 +62,12 @@ class Sandbox:
         # rate limit, then the body (JSON only, read within the time limit).
         app = web.Application(
             client_max_size=config.max_body_bytes,
-            middlewares=[api.json_errors_middleware, guard.browser_guard_middleware,
-                         api.public_api_middleware, api.json_body_middleware],
+            middlewares=[
+                api.json_errors_middleware,
+                guard.browser_guard_middleware,
+                api.public_api_middleware,
+                api.json_body_middleware,
+            ],
         )
         app[api.SIMULATOR_KEY] = sim
         app[api.MAX_BODY_KEY] = config.max_body_bytes
@@ -77,9 +81,13 @@ class Sandbox:
         # is closed after request_timeout (aiohttp's keep-alive timer runs from
         # the connection's start too); a body that is not read in that time is
         # read and dropped for at most as long. The body middleware bounds reading.
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               keepalive_timeout=config.request_timeout,
-                               lingering_time=config.request_timeout)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handler_cancellation=True,
+            keepalive_timeout=config.request_timeout,
+            lingering_time=config.request_timeout,
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, config.host, config.port, backlog=1024)
@@ -107,8 +115,12 @@ class Sandbox:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
 
@@ -118,8 +130,9 @@ class SandboxThread:
     def __init__(self, config: SandboxConfig) -> None:
         self.sandbox = Sandbox(config)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name="kaphila-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="kaphila-sandbox", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -149,6 +162,10 @@ class SandboxThread:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None,
-                 exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

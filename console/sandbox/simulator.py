@@ -51,8 +51,13 @@ class SimulatorError(Exception):
 
 
 class Simulator:
-    def __init__(self, config: SandboxConfig, clock: SimClock,
-                 dispatcher: WebhookDispatcher, rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        clock: SimClock,
+        dispatcher: WebhookDispatcher,
+        rng: random.Random,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.dispatcher = dispatcher
@@ -80,10 +85,19 @@ class Simulator:
 
     # ------------------------------------------------------------------ actions
 
-    def place_call(self, account: Account, *, number: str, caller_id: str,
-                   webhook_url: str | None, use_amd: bool, voice_name: str,
-                   ring_timeout: int, record: bool,
-                   forwarded_from: str | None = None) -> Call:
+    def place_call(
+        self,
+        account: Account,
+        *,
+        number: str,
+        caller_id: str,
+        webhook_url: str | None,
+        use_amd: bool,
+        voice_name: str,
+        ring_timeout: int,
+        record: bool,
+        forwarded_from: str | None = None,
+    ) -> Call:
         """Charge the account and start a new call leg."""
         self._charge(account)
         now = self.clock.now()
@@ -136,53 +150,92 @@ class Simulator:
         call.note(self.clock.now(), "tts", **entry)
         return playback_id
 
-    def start_gather(self, call: Call, *, prompt: str | None, num_digits: int | None,
-                     timeout_ms: int, finish_on_key: str | None,
-                     valid_digits: str | None) -> Gather:
+    def start_gather(
+        self,
+        call: Call,
+        *,
+        prompt: str | None,
+        num_digits: int | None,
+        timeout_ms: int,
+        finish_on_key: str | None,
+        valid_digits: str | None,
+    ) -> Gather:
         """Start collecting digits; the timer runs once the prompt has been spoken."""
         self._require_answered(call, "gather on")
         if call.active_gather is not None:
             raise SimulatorError(
-                400, f"call {call.call_id} already has a gather in progress "
-                     f"({call.active_gather.gather_id})")
+                400,
+                f"call {call.call_id} already has a gather in progress "
+                f"({call.active_gather.gather_id})",
+            )
         now = self.clock.now()
         prompt_end = now
         if prompt:
             _, prompt_end = self._queue_speech(call, prompt)
-            entry = {"playbackId": f"gather-prompt-{call.call_id}-{len(call.gathers) + 1}",
-                     "text": prompt, "voice": call.voice_name, "playTo": "bridge",
-                     "startedAt": iso(prompt_end - self._speech_seconds(prompt)),
-                     "endedAt": iso(prompt_end), "interrupted": False}
+            entry = {
+                "playbackId": f"gather-prompt-{call.call_id}-{len(call.gathers) + 1}",
+                "text": prompt,
+                "voice": call.voice_name,
+                "playTo": "bridge",
+                "startedAt": iso(prompt_end - self._speech_seconds(prompt)),
+                "endedAt": iso(prompt_end),
+                "interrupted": False,
+            }
             call.spoken.append(entry)
         timeout = timeout_ms / 1000
         gather = Gather(
             gather_id=f"gather-{call.call_id}-{len(call.gathers) + 1}",
-            num_digits=num_digits, timeout=timeout, finish_on_key=finish_on_key,
-            valid_digits=valid_digits, prompt=prompt, started_at=now,
+            num_digits=num_digits,
+            timeout=timeout,
+            finish_on_key=finish_on_key,
+            valid_digits=valid_digits,
+            prompt=prompt,
+            started_at=now,
             deadline=prompt_end + timeout,
         )
         call.gathers.append(gather)
-        self._emit(call, "gather.started", gatherId=gather.gather_id, numDigits=num_digits,
-                   timeout=timeout_ms, finishOnKey=finish_on_key, validDigits=valid_digits)
+        self._emit(
+            call,
+            "gather.started",
+            gatherId=gather.gather_id,
+            numDigits=num_digits,
+            timeout=timeout_ms,
+            finishOnKey=finish_on_key,
+            validDigits=valid_digits,
+        )
         gather.task = self._spawn(call, self._run_gather_timer(call, gather))
         if call.scenario.answers_gathers:
             digits = scripted_digits(num_digits, finish_on_key, valid_digits)
-            self._spawn(call, self._press_later(call, digits, prompt_end - now + 0.5,
-                                                SCRIPT_DIGIT_GAP, gather))
+            self._spawn(
+                call,
+                self._press_later(call, digits, prompt_end - now + 0.5, SCRIPT_DIGIT_GAP, gather),
+            )
         return gather
 
     def forward(self, account: Account, call: Call, number: str) -> Call:
         """Bridge the callee to a new leg; the original leg ends as forwarded."""
         self._require_answered(call, "forward")
         leg = self.place_call(
-            account, number=number, caller_id=call.caller_id, webhook_url=call.webhook_url,
-            use_amd=False, voice_name=call.voice_name, ring_timeout=call.ring_timeout,
-            record=False, forwarded_from=call.call_id,
+            account,
+            number=number,
+            caller_id=call.caller_id,
+            webhook_url=call.webhook_url,
+            use_amd=False,
+            voice_name=call.voice_name,
+            ring_timeout=call.ring_timeout,
+            record=False,
+            forwarded_from=call.call_id,
         )
         call.forwarded_to = number
         call.forwarded_call_id = leg.call_id
-        self._finish(call, "completed", reason="forwarded", by="caller",
-                     forwardedTo=number, forwardedCallId=leg.call_id)
+        self._finish(
+            call,
+            "completed",
+            reason="forwarded",
+            by="caller",
+            forwardedTo=number,
+            forwardedCallId=leg.call_id,
+        )
         return leg
 
     def press(self, call: Call, digits: str) -> None:
@@ -222,8 +275,14 @@ class Simulator:
             return
         if scenario.outcome is Outcome.NO_ANSWER or scenario.ring_seconds >= call.ring_timeout:
             await self.clock.sleep(call.ring_timeout)
-            self._finish(call, "no-answer", reason="no-answer", by="system",
-                         event="call.timeout", ringTimeout=call.ring_timeout)
+            self._finish(
+                call,
+                "no-answer",
+                reason="no-answer",
+                by="system",
+                event="call.timeout",
+                ringTimeout=call.ring_timeout,
+            )
             return
         await self.clock.sleep(scenario.ring_seconds)
         self._answer(call)
@@ -244,16 +303,26 @@ class Simulator:
         if call.use_amd:
             # A little jitter so confidences look like measurements, not constants.
             confidence = call.scenario.amd_confidence + self.rng.uniform(-0.03, 0.03)
-            call.amd = {"status": call.scenario.amd_status,
-                        "confidence": round(min(0.99, max(0.01, confidence)), 2)}
+            call.amd = {
+                "status": call.scenario.amd_status,
+                "confidence": round(min(0.99, max(0.01, confidence)), 2),
+            }
             extra["amd"] = call.amd
         self._emit(call, "call.answered", **extra)
         if call.record:
             call.recording_id = f"RE{call.call_id.replace('.', '')}"
             self._emit(call, "recording.started", recordingId=call.recording_id)
 
-    def _finish(self, call: Call, status: str, *, reason: str, by: str,
-                event: str = "call.ended", **extra: Any) -> None:
+    def _finish(
+        self,
+        call: Call,
+        status: str,
+        *,
+        reason: str,
+        by: str,
+        event: str = "call.ended",
+        **extra: Any,
+    ) -> None:
         if not call.live:
             return
         now = self.clock.now()
@@ -269,9 +338,13 @@ class Simulator:
                 entry["interrupted"] = True
         self._emit(call, event, duration=call.duration, reason=reason, hangupBy=by, **extra)
         if call.recording_id is not None:
-            self._emit(call, "recording.completed", recordingId=call.recording_id,
-                       recordingUrl=f"{self.base_url}/recordings/{call.recording_id}.wav",
-                       recordingDuration=call.duration)
+            self._emit(
+                call,
+                "recording.completed",
+                recordingId=call.recording_id,
+                recordingUrl=f"{self.base_url}/recordings/{call.recording_id}.wav",
+                recordingDuration=call.duration,
+            )
         self._cancel_tasks(call)
         self._finished.append(call.call_id)
         while len(self._finished) > self.config.max_finished_calls:
@@ -279,8 +352,9 @@ class Simulator:
 
     # ------------------------------------------------------------------ digits
 
-    async def _press_later(self, call: Call, digits: str, delay: float, gap: float,
-                           only_for: Gather | None) -> None:
+    async def _press_later(
+        self, call: Call, digits: str, delay: float, gap: float, only_for: Gather | None
+    ) -> None:
         await self.clock.sleep(delay)
         for index, digit in enumerate(digits):
             if not call.live or (only_for is not None and only_for.outcome is not None):
@@ -302,8 +376,12 @@ class Simulator:
             self._end_gather(call, gather, "complete")
             return
         if gather.valid_digits and digit not in gather.valid_digits:
-            self._end_gather(call, gather, "failed",
-                             reason=f"digit {digit!r} is not one of {gather.valid_digits!r}")
+            self._end_gather(
+                call,
+                gather,
+                "failed",
+                reason=f"digit {digit!r} is not one of {gather.valid_digits!r}",
+            )
             return
         gather.digits += digit
         # The timeout is Twilio's: seconds allowed between one digit and the next.
@@ -327,13 +405,15 @@ class Simulator:
         else:
             self._end_gather(call, gather, "timeout")
 
-    def _end_gather(self, call: Call, gather: Gather, outcome: str,
-                    reason: str | None = None) -> None:
+    def _end_gather(
+        self, call: Call, gather: Gather, outcome: str, reason: str | None = None
+    ) -> None:
         gather.outcome = outcome
         gather.reason = reason
         extra: dict[str, Any] = {"reason": reason} if reason else {}
-        self._emit(call, f"gather.{outcome}", gatherId=gather.gather_id, digits=gather.digits,
-                   **extra)
+        self._emit(
+            call, f"gather.{outcome}", gatherId=gather.gather_id, digits=gather.digits, **extra
+        )
         task = gather.task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -353,16 +433,24 @@ class Simulator:
             "callerId": call.caller_id,
         }
         payload.update({k: v for k, v in fields.items() if v is not None})
-        call.timeline.append({"at": payload["timestamp"], "type": "event",
-                              "eventId": event_id, "event": event, "payload": payload})
+        call.timeline.append(
+            {
+                "at": payload["timestamp"],
+                "type": "event",
+                "eventId": event_id,
+                "event": event,
+                "payload": payload,
+            }
+        )
         self.dispatcher.submit(call, event_id, payload)
 
     def _charge(self, account: Account) -> None:
         cost = self.config.call_cost
         if account.credits < cost:
             raise SimulatorError(
-                402, f"insufficient credits: the balance is {account.credits} and a call "
-                     f"costs {cost}")
+                402,
+                f"insufficient credits: the balance is {account.credits} and a call costs {cost}",
+            )
         account.credits -= cost
 
     def _speech_seconds(self, text: str) -> float:
@@ -382,7 +470,8 @@ class Simulator:
         self._require_live(call)
         if call.status != "answered":
             raise SimulatorError(
-                400, f"cannot {action} call {call.call_id}: it is {call.status}, not answered")
+                400, f"cannot {action} call {call.call_id}: it is {call.status}, not answered"
+            )
 
     def _spawn(self, call: Call, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)

@@ -28,6 +28,8 @@ class UndecodableEvent(ValueError):
 
 
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Event)}
+
+
 def _enum_of(hint: Any) -> type[enum.Enum] | None:
     """The enum a field holds (``Kind`` or ``Kind | None``), if any."""
     for option in (hint, *typing.get_args(hint)):
@@ -37,9 +39,13 @@ def _enum_of(hint: Any) -> type[enum.Enum] | None:
 
 
 _ENUMS: dict[str, dict[str, type[enum.Enum]]] = {
-    name: {f: found for f, hint in typing.get_type_hints(cls).items()
-           if (found := _enum_of(hint)) is not None}
-    for name, cls in _TYPES.items()}
+    name: {
+        f: found
+        for f, hint in typing.get_type_hints(cls).items()
+        if (found := _enum_of(hint)) is not None
+    }
+    for name, cls in _TYPES.items()
+}
 
 
 def kinds() -> tuple[str, ...]:

@@ -20,8 +20,7 @@ from console.services.codec import storable
 
 
 def _iso(value: Any) -> str:
-    return (datetime.fromtimestamp(value).astimezone().isoformat(timespec="seconds")
-            if value else "")
+    return datetime.fromtimestamp(value).astimezone().isoformat(timespec="seconds") if value else ""
 
 
 def _seconds(value: Any) -> str:
@@ -60,16 +59,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("profile", lambda c, p: storable(p), "profile", "Profile", "profile"),
     Column("answered_at", lambda c, p: c.answered_at, "answered", to_csv=_iso),
     Column("ended_at", lambda c, p: c.ended_at, "ended", to_csv=_iso),
-    Column("duration", lambda c, p: _duration(c), "duration_s", "Duration", "duration",
-           _seconds),
+    Column("duration", lambda c, p: _duration(c), "duration_s", "Duration", "duration", _seconds),
     Column("status", lambda c, p: c.status.value, "status", "Status", "status"),
-    Column("amd", lambda c, p: storable(c.amd.answered_by) if c.amd else "", "amd", "AMD",
-           "amd"),
-    Column("amd_confidence", lambda c, p: c.amd.confidence if c.amd else None,
-           "amd_confidence", to_csv=_confidence),
+    Column("amd", lambda c, p: storable(c.amd.answered_by) if c.amd else "", "amd", "AMD", "amd"),
+    Column(
+        "amd_confidence",
+        lambda c, p: c.amd.confidence if c.amd else None,
+        "amd_confidence",
+        to_csv=_confidence,
+    ),
     Column("digits", lambda c, p: storable(c.all_digits), "digits", "Digits", "digits"),
-    Column("forwards", lambda c, p: storable(c.forwarded_to or ""), "forwarded_to",
-           "Forwarded to"),
+    Column("forwards", lambda c, p: storable(c.forwarded_to or ""), "forwarded_to", "Forwarded to"),
     Column("spoken", lambda c, p: storable(" | ".join(c.spoken)), "spoken", "Spoken"),
     Column("end_reason", lambda c, p: storable(c.end_reason or ""), "end_reason"),
     Column("placed_here", lambda c, p: int(c.placed_here), "placed_here"),

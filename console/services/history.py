@@ -52,11 +52,14 @@ class HistoryFilter:
     def where(self) -> tuple[str, tuple[Any, ...]]:
         clauses: list[str] = []
         args: list[Any] = []
-        for column, op, value in (("started_at", ">=", self.since),
-                                  ("started_at", "<", self.until),
-                                  ("status", "=", self.status), ("amd", "=", self.amd),
-                                  ("caller_id", "=", self.caller_id),
-                                  ("profile", "=", self.profile)):
+        for column, op, value in (
+            ("started_at", ">=", self.since),
+            ("started_at", "<", self.until),
+            ("status", "=", self.status),
+            ("amd", "=", self.amd),
+            ("caller_id", "=", self.caller_id),
+            ("profile", "=", self.profile),
+        ):
             if value is not None and value != "":
                 clauses.append(f"{column} {op} ?")
                 args.append(value)
@@ -112,8 +115,14 @@ class History:
         rows = await self._query(f"SELECT count(*) FROM calls{where}", args)
         return int(rows[0][0])
 
-    async def page(self, f: HistoryFilter, sort: str = "started", descending: bool = True,
-                   offset: int = 0, limit: int = 200) -> list[HistoryRow]:
+    async def page(
+        self,
+        f: HistoryFilter,
+        sort: str = "started",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 200,
+    ) -> list[HistoryRow]:
         where, args = f.where()
         column = SORT_COLUMNS.get(sort, "started_at")
         if f.number or f.text:
@@ -126,18 +135,21 @@ class History:
         rows = await self._query(
             f"SELECT {', '.join(CALL_COLUMNS)} FROM calls{where} "
             f"ORDER BY {column} {order}, sid {order} LIMIT ? OFFSET ?",
-            (*args, int(limit), int(offset)))
+            (*args, int(limit), int(offset)),
+        )
         return [HistoryRow(*row) for row in rows]
 
     async def caller_ids(self) -> list[str]:
-        rows = await self._query("SELECT DISTINCT caller_id FROM calls WHERE caller_id != '' "
-                                 "ORDER BY caller_id", ())
+        rows = await self._query(
+            "SELECT DISTINCT caller_id FROM calls WHERE caller_id != '' ORDER BY caller_id", ()
+        )
         return [str(r[0]) for r in rows]
 
     async def call(self, sid: str) -> Call | None:
         """The call with its full timeline, rebuilt from its journaled events."""
-        rows = await self._query("SELECT kind, body FROM events WHERE call_sid = ? ORDER BY id",
-                                 (sid,))
+        rows = await self._query(
+            "SELECT kind, body FROM events WHERE call_sid = ? ORDER BY id", (sid,)
+        )
         state = State()
         for kind, body in rows:
             event = decode_event(kind, body)
@@ -145,9 +157,13 @@ class History:
                 state, _ = reduce(state, event)
         return state.calls.get(sid)
 
-    async def export_csv(self, f: HistoryFilter, path: Path,
-                         progress: Callable[[int, int], None] | None = None,
-                         cancelled: Callable[[], bool] = lambda: False) -> int:
+    async def export_csv(
+        self,
+        f: HistoryFilter,
+        path: Path,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> int:
         """Write the filtered history to ``path`` (UTF-8, header row). ``progress``
         is called on the loop thread with (written, total). A cancelled or failed
         export leaves no partial file behind."""
@@ -160,8 +176,14 @@ class History:
 
         return await self._run(self._export, f, path, total, report, cancelled)
 
-    def _export(self, f: HistoryFilter, path: Path, total: int, report: Callable[[int], None],
-                cancelled: Callable[[], bool]) -> int:
+    def _export(
+        self,
+        f: HistoryFilter,
+        path: Path,
+        total: int,
+        report: Callable[[int], None],
+        cancelled: Callable[[], bool],
+    ) -> int:
         where, args = f.where()
         tmp = path.with_name(f".{path.name}.partial")
         written = 0
@@ -170,8 +192,9 @@ class History:
                 writer = csv.writer(out)
                 writer.writerow(CSV_HEADER)
                 cursor = self._connection().execute(
-                    f"SELECT {', '.join(CALL_COLUMNS)} FROM calls{where} "
-                    "ORDER BY started_at, sid", args)
+                    f"SELECT {', '.join(CALL_COLUMNS)} FROM calls{where} ORDER BY started_at, sid",
+                    args,
+                )
                 while rows := cursor.fetchmany(EXPORT_CHUNK):
                     if cancelled():
                         raise ExportCancelled(f"export to {path} cancelled")
@@ -187,18 +210,28 @@ class History:
     async def export_call_json(self, sid: str, path: Path) -> None:
         """One call's row and full timeline (with each webhook's raw body) as JSON."""
         call = await self.call(sid)
-        rows = await self._query(f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE sid = ?",
-                                 (sid,))
+        rows = await self._query(
+            f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE sid = ?", (sid,)
+        )
         if call is None or not rows:
             raise JournalError(f"No call {sid} in the history.")
         document = {
             "call": asdict(HistoryRow(*rows[0])),
-            "timeline": [{"at": _iso(e.at), "epoch": e.at, "what": e.what.value,
-                          "status": e.status.value if e.status else None,
-                          "answered_by": e.answered_by, "digits": e.digits,
-                          "detail": e.detail, "by": e.by, "late": e.late,
-                          "raw": dict(e.raw) if e.raw is not None else None}
-                         for e in call.timeline],
+            "timeline": [
+                {
+                    "at": _iso(e.at),
+                    "epoch": e.at,
+                    "what": e.what.value,
+                    "status": e.status.value if e.status else None,
+                    "answered_by": e.answered_by,
+                    "digits": e.digits,
+                    "detail": e.detail,
+                    "by": e.by,
+                    "late": e.late,
+                    "raw": dict(e.raw) if e.raw is not None else None,
+                }
+                for e in call.timeline
+            ],
             "repeated_deliveries": call.duplicates,
         }
         text = json.dumps(document, indent=2, ensure_ascii=False)

@@ -107,7 +107,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
     "ON CONFLICT (sid) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS if c != "sid"))
+    + ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS if c != "sid")
+)
 _OUTCOMES = frozenset(cls.__name__ for cls in typing.get_args(Outcome))
 
 CallRow = tuple[Any, ...]
@@ -118,8 +119,9 @@ class JournalError(Exception):
     """The journal cannot be used; the message is for the operator."""
 
 
-def connect(path: Path, *, timeout: float = 2.0,
-            max_pages: int | None = None) -> sqlite3.Connection:
+def connect(
+    path: Path, *, timeout: float = 2.0, max_pages: int | None = None
+) -> sqlite3.Connection:
     """Open (creating or migrating) the journal file; ``JournalError`` says why not.
 
     ``max_pages`` caps the file's size (SQLite's own limit; tests use it to
@@ -128,8 +130,7 @@ def connect(path: Path, *, timeout: float = 2.0,
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():  # call history is private; SQLite gives -wal/-shm the same mode
             path.touch(mode=0o600)
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
         raise JournalError(f"The history file {path} cannot be opened ({exc}).") from exc
     try:
@@ -137,7 +138,8 @@ def connect(path: Path, *, timeout: float = 2.0,
         if version > SCHEMA_VERSION:
             raise JournalError(
                 f"The history file {path} was written by a newer version of the console "
-                f"(schema {version}, this one knows {SCHEMA_VERSION}); it is left untouched.")
+                f"(schema {version}, this one knows {SCHEMA_VERSION}); it is left untouched."
+            )
         if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
             raise JournalError(f"The history file {path} cannot use write-ahead logging.")
         conn.execute("PRAGMA synchronous = FULL")
@@ -163,25 +165,34 @@ def connect(path: Path, *, timeout: float = 2.0,
 def is_damage(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, sqlite3.DatabaseError) and (
-        "not a database" in text or "disk image is malformed" in text or "corrupt" in text)
+        "not a database" in text or "disk image is malformed" in text or "corrupt" in text
+    )
 
 
 def describe(exc: BaseException, path: Path) -> str:
     """A database error in the operator's words."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return (f"History is not being saved: the history file {path} is locked by another "
-                "program (is a second console running?). The console keeps trying.")
+        return (
+            f"History is not being saved: the history file {path} is locked by another "
+            "program (is a second console running?). The console keeps trying."
+        )
     if is_damage(exc):
         return f"The history file {path} is damaged ({text})."
     if "full" in text:
-        return (f"History is not being saved: the disk holding {path} is full. Free some "
-                "space; the console keeps trying and saves again by itself.")
+        return (
+            f"History is not being saved: the disk holding {path} is full. Free some "
+            "space; the console keeps trying and saves again by itself."
+        )
     if "readonly" in text or "read-only" in text:
-        return (f"History is not being saved: the history file {path} cannot be written "
-                "(read-only). The console keeps trying.")
-    return (f"History is not being saved: the history file {path} failed ({text}). "
-            "The console keeps trying.")
+        return (
+            f"History is not being saved: the history file {path} cannot be written "
+            "(read-only). The console keeps trying."
+        )
+    return (
+        f"History is not being saved: the history file {path} failed ({text}). "
+        "The console keeps trying."
+    )
 
 
 def set_aside(path: Path) -> Path:
@@ -201,8 +212,15 @@ def set_aside(path: Path) -> Path:
 
 
 class Journal:
-    def __init__(self, path: Path, profile: str, *, timeout: float = 2.0,
-                 max_pages: int | None = None, retry_every: float = RETRY_EVERY) -> None:
+    def __init__(
+        self,
+        path: Path,
+        profile: str,
+        *,
+        timeout: float = 2.0,
+        max_pages: int | None = None,
+        retry_every: float = RETRY_EVERY,
+    ) -> None:
         self.path = path
         self._timeout = timeout
         self.profile = profile
@@ -274,10 +292,13 @@ class Journal:
         try:
             moved = set_aside(self.path)
         except OSError as exc:
-            raise JournalError(f"{why} It could not be set aside ({exc}); history is not "
-                               "being saved.") from exc
-        notice = (f"{why} It was set aside as {moved.name}, untouched, and a new history "
-                  "was started; calls from before may be missing from History.")
+            raise JournalError(
+                f"{why} It could not be set aside ({exc}); history is not being saved."
+            ) from exc
+        notice = (
+            f"{why} It was set aside as {moved.name}, untouched, and a new history "
+            "was started; calls from before may be missing from History."
+        )
         log.error("%s", notice)
         self.notices.append(notice)
         self._notify_from_thread(notice)
@@ -287,8 +308,9 @@ class Journal:
     def on(self) -> bool:
         return self._conn is not None and self.problem is None
 
-    def append(self, event: Event, call_sid: str | None, request_id: str | None,
-               row: CallRow | None) -> asyncio.Future[bool]:
+    def append(
+        self, event: Event, call_sid: str | None, request_id: str | None, row: CallRow | None
+    ) -> asyncio.Future[bool]:
         """Queue one event; the future is True once it is committed and False if it
         could not be stored (at once while the journal cannot store)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -318,12 +340,14 @@ class Journal:
             self._writing = None
             return
         loop = asyncio.get_running_loop()
-        self._writing = loop.run_in_executor(self._executor, self._write,
-                                             [entry for entry, _ in batch])
+        self._writing = loop.run_in_executor(
+            self._executor, self._write, [entry for entry, _ in batch]
+        )
         self._writing.add_done_callback(lambda done: self._written(done, batch))
 
-    def _written(self, done: asyncio.Future[None],
-                 batch: list[tuple[Entry, asyncio.Future[bool]]]) -> None:
+    def _written(
+        self, done: asyncio.Future[None], batch: list[tuple[Entry, asyncio.Future[bool]]]
+    ) -> None:
         error = done.exception()
         if error is None:
             self.stored += len(batch)
@@ -352,8 +376,9 @@ class Journal:
             self._conn = self._start_afresh(describe(exc, self.path))
             self._transaction(entries)
 
-    def _transaction(self, entries: Sequence[Entry],
-                     rows: dict[str, CallRow] | None = None) -> None:
+    def _transaction(
+        self, entries: Sequence[Entry], rows: dict[str, CallRow] | None = None
+    ) -> None:
         conn = self._conn
         assert conn is not None
         events = []
@@ -361,25 +386,37 @@ class Journal:
         rows = dict(rows or {})
         for event, call_sid, request_id, row in entries:
             kind, body = encode_event(event)
-            events.append((getattr(event, "at", 0.0), self.profile, kind,
-                           storable(call_sid) if call_sid else call_sid,
-                           storable(request_id) if request_id else request_id, body))
+            events.append(
+                (
+                    getattr(event, "at", 0.0),
+                    self.profile,
+                    kind,
+                    storable(call_sid) if call_sid else call_sid,
+                    storable(request_id) if request_id else request_id,
+                    body,
+                )
+            )
             if request_id is not None:
                 requests.append((kind, call_sid, request_id))
             if row is not None:
                 rows[row[0]] = row
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany("INSERT INTO events (at, profile, kind, call_sid, request_id, body) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", events)
+            conn.executemany(
+                "INSERT INTO events (at, profile, kind, call_sid, request_id, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                events,
+            )
             for kind, call_sid, request_id in requests:
                 if kind in _OUTCOMES:
                     conn.execute("DELETE FROM pending WHERE request_id = ?", (request_id,))
                 else:
                     conn.execute("INSERT OR IGNORE INTO pending VALUES (?)", (request_id,))
                 if call_sid is not None and kind == "DialAccepted":
-                    conn.execute("UPDATE events SET call_sid = ? WHERE request_id = ? "
-                                 "AND call_sid IS NULL", (call_sid, request_id))
+                    conn.execute(
+                        "UPDATE events SET call_sid = ? WHERE request_id = ? AND call_sid IS NULL",
+                        (call_sid, request_id),
+                    )
             conn.executemany(_UPSERT_CALL, rows.values())
             conn.execute("COMMIT")
         except BaseException:
@@ -421,8 +458,7 @@ class Journal:
                 store = self._reconnect_and_store if first else self._transaction
                 await self._run(store, backlog[:waiting], rows)
             except (JournalError, sqlite3.Error, OSError) as exc:
-                message = str(exc) if isinstance(exc, JournalError) else describe(
-                    exc, self.path)
+                message = str(exc) if isinstance(exc, JournalError) else describe(exc, self.path)
                 if message != self.problem:
                     self.problem = message
                     self._tell(message)
@@ -488,11 +524,12 @@ class Journal:
             else:
                 events.append(event)
         if unknown:
-            log.warning("journal: skipped %d events of kinds this console does not know",
-                        unknown)
+            log.warning("journal: skipped %d events of kinds this console does not know", unknown)
         if undecodable:
-            notice = (f"{undecodable} stored events in {self.path} could not be read and "
-                      "were skipped; the calls they belong to may look incomplete.")
+            notice = (
+                f"{undecodable} stored events in {self.path} could not be read and "
+                "were skipped; the calls they belong to may look incomplete."
+            )
             log.error("%s", notice)
             self.notices.append(notice)
         return events
@@ -517,8 +554,15 @@ class Journal:
             " SELECT kind, body FROM events WHERE profile = ? AND ("
             " call_sid IN (SELECT sid FROM live) OR call_sid IN (SELECT sid FROM parents)"
             " OR request_id IN (SELECT request_id FROM pending)) ORDER BY id",
-            (self.profile, *LIVE_STATUSES, self.profile, *LIVE_STATUSES, FOREIGN_REPLAY,
-             self.profile)).fetchall()
+            (
+                self.profile,
+                *LIVE_STATUSES,
+                self.profile,
+                *LIVE_STATUSES,
+                FOREIGN_REPLAY,
+                self.profile,
+            ),
+        ).fetchall()
 
     async def delete(self, before: float | None) -> int:
         """Delete finished calls (started before ``before``, or all) and their
@@ -537,12 +581,14 @@ class Journal:
         args: tuple[Any, ...] = (*LIVE_STATUSES, *(() if before is None else (before,)))
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM events WHERE call_sid IN "
-                         f"(SELECT sid FROM calls WHERE {where})", args)
-            conn.execute("DELETE FROM events WHERE call_sid IS NULL AND request_id NOT IN "
-                         "(SELECT request_id FROM pending)"
-                         + (" AND at < ?" if before is not None else ""),
-                         () if before is None else (before,))
+            conn.execute(
+                f"DELETE FROM events WHERE call_sid IN (SELECT sid FROM calls WHERE {where})", args
+            )
+            conn.execute(
+                "DELETE FROM events WHERE call_sid IS NULL AND request_id NOT IN "
+                "(SELECT request_id FROM pending)" + (" AND at < ?" if before is not None else ""),
+                () if before is None else (before,),
+            )
             count = conn.execute(f"DELETE FROM calls WHERE {where}", args).rowcount
             conn.execute("COMMIT")
         except BaseException:

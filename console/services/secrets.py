@@ -30,8 +30,10 @@ _NOT_SECURE_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrin
 def key_problem(key: str) -> str | None:
     """Why an API key cannot be used, in words that never repeat the key."""
     if not kaphila.valid_key(key):
-        return ("The API key contains a line break, a space or another character that "
-                "cannot be sent; paste it again without them.")
+        return (
+            "The API key contains a line break, a space or another character that "
+            "cannot be sent; paste it again without them."
+        )
     return None
 
 

@@ -39,8 +39,9 @@ log = logging.getLogger("kaphila.console.session")
 
 Runner = Callable[[Effect], Awaitable[Event]]
 
-INTERRUPTED = ("the console stopped before Kaphila answered; check the call board "
-               "before trying again")
+INTERRUPTED = (
+    "the console stopped before Kaphila answered; check the call board before trying again"
+)
 
 
 def failure(effect: Effect, message: str, now: float) -> Event:
@@ -50,8 +51,7 @@ def failure(effect: Effect, message: str, now: float) -> Event:
         case PlaceCall():
             return DialFailed(effect.request_id, message, now, reason=Failure.INTERNAL)
         case RunAction():
-            return ActionFailed(effect.request.request_id, message, now,
-                                reason=Failure.INTERNAL)
+            return ActionFailed(effect.request.request_id, message, now, reason=Failure.INTERNAL)
         case CheckCall():
             return CallChecked(effect.call_sid, None, now, effect.reason, reachable=False)
         case _:
@@ -59,8 +59,9 @@ def failure(effect: Effect, message: str, now: float) -> Event:
 
 
 class Session:
-    def __init__(self, run_effect: Runner, state: State | None = None,
-                 journal: Journal | None = None) -> None:
+    def __init__(
+        self, run_effect: Runner, state: State | None = None, journal: Journal | None = None
+    ) -> None:
         self._run_effect = run_effect
         self.state = state or State()
         self.journal = journal
@@ -99,8 +100,11 @@ class Session:
             request = self.state.requests.get(request_id or "")
             sid = request.call_sid if request is not None else None
         call = self.state.calls.get(sid) if sid else None
-        row = (call_row(call, self.journal.profile)
-               if call is not None and call is not before.calls.get(sid or "") else None)
+        row = (
+            call_row(call, self.journal.profile)
+            if call is not None and call is not before.calls.get(sid or "")
+            else None
+        )
         return self.journal.append(event, sid, request_id, row)
 
     def restore(self, events: Iterable[Event]) -> None:
@@ -120,8 +124,8 @@ class Session:
             outcome: Event = (
                 DialFailed(request.request_id, INTERRUPTED, now, reason=Failure.INTERRUPTED)
                 if request.kind == "dial"
-                else ActionFailed(request.request_id, INTERRUPTED, now,
-                                  reason=Failure.INTERRUPTED))
+                else ActionFailed(request.request_id, INTERRUPTED, now, reason=Failure.INTERRUPTED)
+            )
             self.dispatch(outcome)
         return len(pending)
 
@@ -146,7 +150,6 @@ class Session:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
 
 
 def _journaled(event: Event) -> bool:

@@ -18,23 +18,26 @@ class SettingsStore:
         self.secrets = secrets
 
     async def save(self, settings: Settings) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, config.save, settings,
-                                                         self.path)
+        await asyncio.get_running_loop().run_in_executor(None, config.save, settings, self.path)
 
     async def keys_present(self, settings: Settings) -> dict[str, bool]:
         loop = asyncio.get_running_loop()
-        return {p.name: bool(await loop.run_in_executor(None, self.secrets.get, p.name))
-                for p in settings.profiles}
+        return {
+            p.name: bool(await loop.run_in_executor(None, self.secrets.get, p.name))
+            for p in settings.profiles
+        }
 
-    async def save_profile(self, settings: Settings, profile: Profile, key: str | None,
-                           activate: bool) -> Settings:
+    async def save_profile(
+        self, settings: Settings, profile: Profile, key: str | None, activate: bool
+    ) -> Settings:
         """Store the key (keyring, off the loop thread), then the settings. A key that
         cannot be sent is refused (``ValueError``) before anything is stored."""
         if key and (problem := key_problem(key)):
             raise ValueError(problem)
         if key:
-            await asyncio.get_running_loop().run_in_executor(None, self.secrets.set,
-                                                             profile.name, key)
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.secrets.set, profile.name, key
+            )
         settings = settings.with_profile(profile)
         if activate:
             settings = replace(settings, active=profile.name)

@@ -58,8 +58,7 @@ def failed(exc: TwilioException) -> dict[str, Any]:
     if isinstance(exc, TwilioRestException):
         reason = Failure.BAD_ANSWER if (exc.status or 0) < 400 else Failure.REFUSED
         return {"reason": reason, "message": exc.msg, "code": exc.code, "status": exc.status}
-    return {"reason": Failure.REFUSED, "message": exc.msg or type(exc).__name__,
-            "code": exc.code}
+    return {"reason": Failure.REFUSED, "message": exc.msg or type(exc).__name__, "code": exc.code}
 
 
 class Pacer:
@@ -81,16 +80,21 @@ class Pacer:
 
 
 class Telephony:
-    def __init__(self, client: Client, webhook_url: Callable[[], str | None],
-                 executor: Executor | None = None,
-                 clock: Callable[[], float] = time.time,
-                 check_rate: float = CHECK_RATE,
-                 check_concurrency: int = CHECK_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        client: Client,
+        webhook_url: Callable[[], str | None],
+        executor: Executor | None = None,
+        clock: Callable[[], float] = time.time,
+        check_rate: float = CHECK_RATE,
+        check_concurrency: int = CHECK_CONCURRENCY,
+    ) -> None:
         self._client = client
         self._webhook_url = webhook_url
         self._own_executor = executor is None
-        self._executor = executor or ThreadPoolExecutor(max_workers=8,
-                                                        thread_name_prefix="kaphila-sdk")
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=8, thread_name_prefix="kaphila-sdk"
+        )
         self._clock = clock
         self._check_pacer = Pacer(check_rate)
         self._check_slots = asyncio.Semaphore(check_concurrency)
@@ -105,21 +109,25 @@ class Telephony:
                 return await self.check(effect)
 
     async def place_call(self, cmd: PlaceCall) -> Event:
-        options: dict[str, Any] = {"machine_detection": "enable" if cmd.amd else "none",
-                                   "timeout": cmd.ring_timeout}
+        options: dict[str, Any] = {
+            "machine_detection": "enable" if cmd.amd else "none",
+            "timeout": cmd.ring_timeout,
+        }
         if cmd.voice:
             options["voice"] = cmd.voice
         url = self._webhook_url()
         if url:
             options["url"] = url
         try:
-            call = await self._run(self._client.calls.create, to=cmd.to, from_=cmd.caller_id,
-                                   **options)
+            call = await self._run(
+                self._client.calls.create, to=cmd.to, from_=cmd.caller_id, **options
+            )
         except TwilioException as exc:
             return DialFailed(request_id=cmd.request_id, at=self._clock(), **failed(exc))
         if not call.sid:  # the SDK refuses such an answer; never leave the dial pending
-            return DialFailed(cmd.request_id, "no call id", self._clock(),
-                              reason=Failure.BAD_ANSWER)
+            return DialFailed(
+                cmd.request_id, "no call id", self._clock(), reason=Failure.BAD_ANSWER
+            )
         return DialAccepted(cmd.request_id, call.sid, self._clock(), credits=call.credits)
 
     async def act(self, effect: RunAction) -> Event:
@@ -167,9 +175,12 @@ def twiml_for(cmd: ActionRequested) -> VoiceResponse:
     if cmd.kind is ActionKind.SPEAK:
         response.say(cmd.text, voice=cmd.voice)
     elif cmd.kind is ActionKind.GATHER:
-        gather = response.gather(num_digits=cmd.num_digits, timeout=cmd.timeout,
-                                 finish_on_key=cmd.finish_on_key,
-                                 valid_digits=cmd.valid_digits or None)
+        gather = response.gather(
+            num_digits=cmd.num_digits,
+            timeout=cmd.timeout,
+            finish_on_key=cmd.finish_on_key,
+            valid_digits=cmd.valid_digits or None,
+        )
         if cmd.text:
             gather.say(cmd.text, voice=cmd.voice)
     elif cmd.kind is ActionKind.FORWARD:

@@ -29,12 +29,12 @@ HAPPENED = {
     "recording.completed": Happened.RECORDING_READY,
     "recording.failed": Happened.RECORDING_FAILED,
 }
-ANSWERED_BY: dict[str, AnsweredBy] = {"human": "human", "machine": "machine",
-                                      "unknown": "unknown"}
+ANSWERED_BY: dict[str, AnsweredBy] = {"human": "human", "machine": "machine", "unknown": "unknown"}
 
 
-def webhook_event(params: Mapping[str, str], body: Mapping[str, object], at: float,
-                  received_at: float) -> WebhookReceived:
+def webhook_event(
+    params: Mapping[str, str], body: Mapping[str, object], at: float, received_at: float
+) -> WebhookReceived:
     """One webhook: ``params`` as ``WebhookHelper.process_webhook`` returned them,
     ``body`` the JSON Kaphila sent. ``KeyError`` for an event it does not know
     (the helper refuses those first)."""
@@ -65,8 +65,12 @@ def from_stored(data: Mapping[str, object]) -> WebhookReceived:
     raw = cast(Mapping[str, object], data.get("raw") or {})
     event = data.get("event")
     merged = {**params, "KaphilaEvent": str(event or params.get("KaphilaEvent", ""))}
-    return webhook_event(merged, raw, float(cast(float, data["at"])),
-                         float(cast(float, data.get("received_at", data["at"]))))
+    return webhook_event(
+        merged,
+        raw,
+        float(cast(float, data["at"])),
+        float(cast(float, data.get("received_at", data["at"]))),
+    )
 
 
 def _text(value: object) -> str:

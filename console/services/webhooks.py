@@ -74,15 +74,16 @@ def _parse_constant(text: str) -> float:
 
 def parse_body(raw: bytes) -> object:
     """JSON with every number checked: finite, at most ``MAX_INT_DIGITS`` digits."""
-    return json.loads(raw, parse_int=_parse_int, parse_float=_parse_float,
-                      parse_constant=_parse_constant)
+    return json.loads(
+        raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+    )
 
 
 def host_name(header: str) -> str:
     """The host in a Host header, without the port or IPv6 brackets, lower case."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
+        return header[1 : header.find("]")] if "]" in header else header
     return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
@@ -99,14 +100,19 @@ def new_token() -> str:
 
 
 class WebhookListener:
-    def __init__(self, client: Client,
-                 on_event: Callable[[WebhookReceived], Awaitable[bool] | None], token: str,
-                 host: str = "127.0.0.1", port: int = 0,
-                 max_body: int = DEFAULT_MAX_BODY,
-                 clock: Callable[[], float] = time.time,
-                 allowed_hosts: Iterable[str] = (),
-                 idle_timeout: float = IDLE_TIMEOUT,
-                 body_timeout: float = BODY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        client: Client,
+        on_event: Callable[[WebhookReceived], Awaitable[bool] | None],
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body: int = DEFAULT_MAX_BODY,
+        clock: Callable[[], float] = time.time,
+        allowed_hosts: Iterable[str] = (),
+        idle_timeout: float = IDLE_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
+    ) -> None:
         self._client = client
         self._allowed_hosts = LOCAL_HOSTS | {h.lower() for h in allowed_hosts} | {host.lower()}
         self._idle_timeout = idle_timeout
@@ -133,9 +139,12 @@ class WebhookListener:
         # keepalive_timeout also bounds a connection that trickles its headers:
         # aiohttp arms it when the connection opens.
         # lingering_time: how long aiohttp reads what is left of a refused body.
-        self._runner = web.AppRunner(app, access_log=None,
-                                     keepalive_timeout=self._idle_timeout,
-                                     lingering_time=min(2.0, self._body_timeout))
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            keepalive_timeout=self._idle_timeout,
+            lingering_time=min(2.0, self._body_timeout),
+        )
         await self._runner.setup()
         try:
             await web.TCPSite(self._runner, self.host, self.port).start()
@@ -156,8 +165,10 @@ class WebhookListener:
         """Why a request is not Kaphila's (a browser's, a rebinding attack's), if it is not."""
         if host_name(request.headers.get("Host", "")) not in self._allowed_hosts:
             return 421, "this listener does not serve that host name"
-        if "Origin" in request.headers or request.headers.get(
-                "Sec-Fetch-Site", "none") not in ("none", "same-origin"):
+        if "Origin" in request.headers or request.headers.get("Sec-Fetch-Site", "none") not in (
+            "none",
+            "same-origin",
+        ):
             return 403, "requests from web pages are refused"
         if request.content_type != "application/json":
             return 415, "the body must be application/json"
@@ -184,8 +195,11 @@ class WebhookListener:
         except (ValueError, RecursionError):
             return self._reject(400, "body is not valid JSON", request)
         if not isinstance(payload, dict):
-            return self._reject(400, "a Kaphila webhook must be a JSON object, not "
-                                f"{type(payload).__name__}", request)
+            return self._reject(
+                400,
+                f"a Kaphila webhook must be a JSON object, not {type(payload).__name__}",
+                request,
+            )
         now = self._clock()
         try:
             at = _timestamp(payload.get("timestamp"), now)
@@ -199,12 +213,14 @@ class WebhookListener:
         event = webhook_event(params, payload, at, now)
         stored = self._on_event(event)
         if stored is not None and not await stored:
-            return self._reject(503, "the console could not store this event; "
-                                "deliver it again", request)
+            return self._reject(
+                503, "the console could not store this event; deliver it again", request
+            )
         return web.Response(status=204)
 
-    def _reject(self, status: int, reason: str, request: web.Request,
-                log_it: bool = True) -> web.Response:
+    def _reject(
+        self, status: int, reason: str, request: web.Request, log_it: bool = True
+    ) -> web.Response:
         self.rejected += 1
         if log_it:
             log.warning("webhook refused (%d): %s, from %s", status, reason, request.remote)

@@ -17,8 +17,9 @@ def main() -> int:
     parser.add_argument("only", nargs="*", help="run only these benchmark modules")
     args = parser.parse_args()
     rows: list[Row] = []
-    names = sorted(m.name for m in pkgutil.iter_modules(tests.bench.__path__)
-                   if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(tests.bench.__path__) if m.name.startswith("bench_")
+    )
     for name in names:
         if args.only and name not in args.only and name.removeprefix("bench_") not in args.only:
             continue

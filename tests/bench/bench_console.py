@@ -30,7 +30,7 @@ STALL_MS = 50.0
 # flight than before to keep the rate up (Kaphila's sender is not ours).
 IN_FLIGHT = 256
 
-COLD_START = r'''
+COLD_START = r"""
 import time, os
 t0 = time.perf_counter()
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -48,17 +48,17 @@ async def main():
     print(f"READY {time.perf_counter() - t0:.3f}", flush=True)
     await console.close()
 qasync.run(main())
-'''
+"""
 
 
 def cold_start_seconds(runs: int = 3) -> float:
     samples = []
     for _ in range(runs):
         home = tempfile.mkdtemp()
-        env = {**os.environ, "XDG_CONFIG_HOME": f"{home}/config",
-               "XDG_DATA_HOME": f"{home}/data"}
-        out = subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True,
-                             env=env, check=True)
+        env = {**os.environ, "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data"}
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START], capture_output=True, text=True, env=env, check=True
+        )
         line = next(x for x in out.stdout.splitlines() if x.startswith("READY"))
         samples.append(float(line.split()[1]))
     return sorted(samples)[len(samples) // 2]
@@ -75,8 +75,9 @@ async def measure() -> list[Row]:
     from console.services.secrets import MemoryStore
 
     home = Path(tempfile.mkdtemp())
-    console = await start_console(settings_path=home / "s.json", store=MemoryStore(),
-                                  data_dir=home / "data")
+    console = await start_console(
+        settings_path=home / "s.json", store=MemoryStore(), data_dir=home / "data"
+    )
     window = build_window(console)
     window.show()
     settle_after_start()  # as the console does once its window is up
@@ -151,20 +152,32 @@ async def measure() -> list[Row]:
         else:
             break
     gc.callbacks.remove(on_gc)
-    print(f"full GC pauses: {len(gc_pauses)}, longest {max(gc_pauses, default=0):.0f} ms",
-          file=sys.stderr)
+    print(
+        f"full GC pauses: {len(gc_pauses)}, longest {max(gc_pauses, default=0):.0f} ms",
+        file=sys.stderr,
+    )
     beat.stop()
     await console.close()
     cold = cold_start_seconds()
     return [
-        Row(f"console: POST -> model updated at 200/s with {live} live calls, p50 / p99",
-            f"{p50:.1f} / {p99:.1f} ms", "p99 <= 16 ms"),
-        Row("console: highest rate without a GUI stall over 50 ms",
-            f"{best:,}/s ({'; '.join(sustained)})", ">= 2,000/s"),
-        Row("console: cold start to an interactive window (median of 3)",
-            f"{cold:.2f} s", "<= 1 s"),
-        Row("console: RSS with 1,000 live calls (window, reducer, listener, sandbox)",
-            f"{rss:.0f} MB", "<= 150 MB"),
+        Row(
+            f"console: POST -> model updated at 200/s with {live} live calls, p50 / p99",
+            f"{p50:.1f} / {p99:.1f} ms",
+            "p99 <= 16 ms",
+        ),
+        Row(
+            "console: highest rate without a GUI stall over 50 ms",
+            f"{best:,}/s ({'; '.join(sustained)})",
+            ">= 2,000/s",
+        ),
+        Row(
+            "console: cold start to an interactive window (median of 3)", f"{cold:.2f} s", "<= 1 s"
+        ),
+        Row(
+            "console: RSS with 1,000 live calls (window, reducer, listener, sandbox)",
+            f"{rss:.0f} MB",
+            "<= 150 MB",
+        ),
     ]
 
 

@@ -28,10 +28,32 @@ HISTORY_CALLS = 100_000
 ANSWER_RATES = (500, 1000, 2000)
 
 CALLERS = ("+19876543210", "+19876543211", "+14155550134", "+13125550199", "+12125550111")
-STATUSES = (("completed", 60), ("no-answer", 15), ("busy", 10), ("failed", 5),
-            ("canceled", 5), ("in-progress", 5))
-WORDS = ("order", "shipped", "appointment", "reminder", "payment", "due", "thank", "you",
-         "please", "call", "back", "balance", "account", "verify", "delivery", "today")
+STATUSES = (
+    ("completed", 60),
+    ("no-answer", 15),
+    ("busy", 10),
+    ("failed", 5),
+    ("canceled", 5),
+    ("in-progress", 5),
+)
+WORDS = (
+    "order",
+    "shipped",
+    "appointment",
+    "reminder",
+    "payment",
+    "due",
+    "thank",
+    "you",
+    "please",
+    "call",
+    "back",
+    "balance",
+    "account",
+    "verify",
+    "delivery",
+    "today",
+)
 
 
 def seed_history(path: Path, calls: int) -> None:
@@ -46,21 +68,37 @@ def seed_history(path: Path, calls: int) -> None:
     for n in range(calls):
         started = now - rng.random() * 90 * 86400
         status = rng.choice(statuses)
-        answered = started + rng.uniform(2, 20) if status in ("completed", "in-progress") \
-            else None
+        answered = started + rng.uniform(2, 20) if status in ("completed", "in-progress") else None
         ended = answered + rng.uniform(5, 600) if answered and status == "completed" else None
         amd = rng.choice(("human", "human", "machine", "unknown")) if answered else ""
         spoken = " ".join(rng.choices(WORDS, k=6)) if answered and rng.random() < 0.4 else ""
-        rows.append((f"{int(started)}.{n}", "Sandbox", f"+1555{rng.randrange(10**7):07d}",
-                     rng.choice(CALLERS), started, answered, ended,
-                     (ended - answered) if ended and answered else None, status, amd,
-                     rng.random() if amd else None,
-                     str(rng.randrange(10_000)) if answered and rng.random() < 0.3 else "",
-                     "", spoken, "", 1))
+        rows.append(
+            (
+                f"{int(started)}.{n}",
+                "Sandbox",
+                f"+1555{rng.randrange(10**7):07d}",
+                rng.choice(CALLERS),
+                started,
+                answered,
+                ended,
+                (ended - answered) if ended and answered else None,
+                status,
+                amd,
+                rng.random() if amd else None,
+                str(rng.randrange(10_000)) if answered and rng.random() < 0.3 else "",
+                "",
+                spoken,
+                "",
+                1,
+            )
+        )
     marks = ", ".join("?" * len(CALL_COLUMNS))
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608 - constants
-                     f"VALUES ({marks})", rows)
+    conn.executemany(
+        f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608 - constants
+        f"VALUES ({marks})",
+        rows,
+    )
     conn.execute("COMMIT")
     conn.close()
 
@@ -71,8 +109,7 @@ async def history_rows(folder: Path) -> list[Row]:
     path = folder / "history.sqlite3"
     t0 = time.perf_counter()
     seed_history(path, HISTORY_CALLS)
-    print(f"  seeded {HISTORY_CALLS:,} calls in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+    print(f"  seeded {HISTORY_CALLS:,} calls in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     history = History(path)
     week_ago = time.time() - 7 * 86400
     filters = {
@@ -83,8 +120,7 @@ async def history_rows(folder: Path) -> list[Row]:
         "last 7 days": HistoryFilter(since=week_ago),
         "number": HistoryFilter(number="5551234"),
         "text": HistoryFilter(text="appointment"),
-        "combined": HistoryFilter(since=week_ago, status="completed", amd="human",
-                                  text="order"),
+        "combined": HistoryFilter(since=week_ago, status="completed", amd="human", text="order"),
     }
     timings: dict[str, float] = {}
     for name, f in filters.items():
@@ -109,15 +145,19 @@ async def history_rows(folder: Path) -> list[Row]:
     worst = max(timings, key=lambda k: timings[k])
     detail = ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
     return [
-        Row(f"history: query over {HISTORY_CALLS:,} calls, count + first page (median of 5)",
-            f"worst {timings[worst]:.0f} ms ({worst}); {detail} ms", "<= 100 ms"),
-        Row("history: last page sorted by number (offset 99,800)",
-            f"{sorted(deep)[1]:.0f} ms", ""),
-        Row(f"history: CSV export of {written:,} calls",
+        Row(
+            f"history: query over {HISTORY_CALLS:,} calls, count + first page (median of 5)",
+            f"worst {timings[worst]:.0f} ms ({worst}); {detail} ms",
+            "<= 100 ms",
+        ),
+        Row("history: last page sorted by number (offset 99,800)", f"{sorted(deep)[1]:.0f} ms", ""),
+        Row(
+            f"history: CSV export of {written:,} calls",
             f"{export_s:.2f} s ({written / export_s:,.0f} rows/s, "
-            f"{out.stat().st_size / 1e6:.0f} MB)", ""),
-        Row("history: database size for 100,000 calls (calls table only)", f"{size_mb:.0f} MB",
-            ""),
+            f"{out.stat().st_size / 1e6:.0f} MB)",
+            "",
+        ),
+        Row("history: database size for 100,000 calls (calls table only)", f"{size_mb:.0f} MB", ""),
     ]
 
 
@@ -129,8 +169,10 @@ async def answer_times(url: str) -> list[str]:
         result = json.loads(out)
         answers = result["answers"]
         achieved = len(answers) / result["seconds"]
-        rows.append(f"{rate}/s (got {achieved:,.0f}/s): p50 {percentile(answers, 50):.1f} / "
-                    f"p99 {percentile(answers, 99):.1f} ms")
+        rows.append(
+            f"{rate}/s (got {achieved:,.0f}/s): p50 {percentile(answers, 50):.1f} / "
+            f"p99 {percentile(answers, 99):.1f} ms"
+        )
         assert set(result["statuses"]) == {"204"}, result["statuses"]
     return rows
 
@@ -141,8 +183,9 @@ async def console_rows(folder: Path) -> list[Row]:
     from console.services.secrets import MemoryStore
     from console.services.webhook_events import webhook_event
 
-    console = await start_console(settings_path=folder / "s.json", store=MemoryStore(),
-                                  data_dir=folder / "data")
+    console = await start_console(
+        settings_path=folder / "s.json", store=MemoryStore(), data_dir=folder / "data"
+    )
     window = build_window(console)
     window.show()
     settle_after_start()
@@ -155,19 +198,32 @@ async def console_rows(folder: Path) -> list[Row]:
     answer_rows = await answer_times(console.listener.url)
 
     # 2) Raw journal throughput: appends from the loop thread, as the session makes them.
-    raw = {"callId": "x", "event": "dtmf.received", "status": "answered", "digits": "5",
-           "timestamp": "2026-01-01T00:00:01.000Z", "number": "15551230000",
-           "callerId": "19876543210"}
-    params = {"CallStatus": "in-progress", "Digits": "5", "KaphilaEvent": "dtmf.received",
-              "To": "+15551230000", "From": "+19876543210"}
+    raw = {
+        "callId": "x",
+        "event": "dtmf.received",
+        "status": "answered",
+        "digits": "5",
+        "timestamp": "2026-01-01T00:00:01.000Z",
+        "number": "15551230000",
+        "callerId": "19876543210",
+    }
+    params = {
+        "CallStatus": "in-progress",
+        "Digits": "5",
+        "KaphilaEvent": "dtmf.received",
+        "To": "+15551230000",
+        "From": "+19876543210",
+    }
     batches_before = journal.batches
     start = time.perf_counter()
     futures = []
     for n in range(JOURNAL_EVENTS):
         sid = f"j.{n % 1000}"
         event = webhook_event({**params, "CallSid": sid}, raw, float(n), float(n))
-        row = call_row(Call(sid, to="+15551230000", from_="+19876543210",
-                            status=CallStatus.IN_PROGRESS), "Sandbox")
+        row = call_row(
+            Call(sid, to="+15551230000", from_="+19876543210", status=CallStatus.IN_PROGRESS),
+            "Sandbox",
+        )
         futures.append(journal.append(event, sid, None, row))
         if n % 500 == 499:
             await asyncio.sleep(0)  # the loop keeps serving the window meanwhile
@@ -180,9 +236,12 @@ async def console_rows(folder: Path) -> list[Row]:
     stored_total = journal.stored
     await console.close()
     return [
-        Row(f"journal: {JOURNAL_EVENTS:,} events appended with the console running",
+        Row(
+            f"journal: {JOURNAL_EVENTS:,} events appended with the console running",
             f"{raw_rate:,.0f} events/s in {batches:,} batches "
-            f"({JOURNAL_EVENTS / max(batches, 1):.0f} per commit)", ">= 5,000/s"),
+            f"({JOURNAL_EVENTS / max(batches, 1):.0f} per commit)",
+            ">= 5,000/s",
+        ),
         Row("journal: listener answer time (2xx after commit)", "; ".join(answer_rows), ""),
         Row("journal: events stored in this run", f"{stored_total:,}", ""),
     ]

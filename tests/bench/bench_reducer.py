@@ -14,7 +14,7 @@ import sys
 
 from tests.bench.common import Row
 
-WORKER = r'''
+WORKER = r"""
 import gc, json, resource, sys, time, tracemalloc
 from console.core.events import DialAccepted, DialRequested
 from console.services.webhook_events import webhook_event
@@ -51,12 +51,17 @@ for _ in range(3):
         s, _ = reduce(s, event)
     best = min(best, (time.perf_counter() - started) / len(events))
 print(json.dumps({"us": best * 1e6, "mb": held / 1e6, "calls": len(state.calls)}))
-'''
+"""
 
 
 def measure(n: int, flood: bool = False) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", WORKER, str(n), "flood" if flood else "-"],
-                         capture_output=True, text=True, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, str(n), "flood" if flood else "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     result: dict[str, float] = json.loads(out.stdout)
     return result
 
@@ -67,12 +72,20 @@ def run() -> list[Row]:
     for n in (100, 10_000, 50_000):
         r = measure(n)
         base = base or r["us"]
-        rows.append(Row(f"reducer: webhook with {n:,} live calls",
-                        f"{r['us']:.1f} µs/event ({r['us'] / base:.1f}x the 100-call cost), "
-                        f"state {r['mb']:.1f} MB",
-                        "flat from 100 to 50,000"))
+        rows.append(
+            Row(
+                f"reducer: webhook with {n:,} live calls",
+                f"{r['us']:.1f} µs/event ({r['us'] / base:.1f}x the 100-call cost), "
+                f"state {r['mb']:.1f} MB",
+                "flat from 100 to 50,000",
+            )
+        )
     r = measure(100, flood=True)
-    rows.append(Row("reducer: after 50,000 unknown ids + 50,000 duplicates",
-                    f"{r['us']:.1f} µs/event, state {r['mb']:.1f} MB, "
-                    f"{int(r['calls']):,} calls held", "bounded (≤ 1,000 not placed here)"))
+    rows.append(
+        Row(
+            "reducer: after 50,000 unknown ids + 50,000 duplicates",
+            f"{r['us']:.1f} µs/event, state {r['mb']:.1f} MB, {int(r['calls']):,} calls held",
+            "bounded (≤ 1,000 not placed here)",
+        )
+    )
     return rows

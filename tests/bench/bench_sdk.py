@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL_TWILIO = ROOT / ".bench" / "twilio-9.13"
 
 # Builds and serialises a 20-verb response; prints best per-document time and the XML.
-TWIML_WORKER = r'''
+TWIML_WORKER = r"""
 import json, sys, time
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -61,7 +61,7 @@ for _ in range(7):
         build()
     best = min(best, (time.perf_counter() - started) / n)
 print(json.dumps({"seconds": best, "xml": xml}))
-'''
+"""
 
 
 def ensure_real_twilio() -> bool:
@@ -69,18 +69,38 @@ def ensure_real_twilio() -> bool:
         return True
     REAL_TWILIO.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-         str(REAL_TWILIO), "twilio==9.13.0"], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(REAL_TWILIO),
+            "twilio==9.13.0",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        print(f"could not install twilio 9.13 for the comparison: {result.stderr[-400:]}",
-              file=sys.stderr)
+        print(
+            f"could not install twilio 9.13 for the comparison: {result.stderr[-400:]}",
+            file=sys.stderr,
+        )
     return result.returncode == 0
 
 
 def run_worker(code: str, pythonpath: Path, *args: str) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                         env=env, check=True, cwd="/")
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd="/",
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -89,9 +109,14 @@ def import_ms(pythonpath: Path, runs: int = 9) -> float:
     samples = []
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                              "from twilio.rest import Client"],
-                             capture_output=True, text=True, env=env, check=True, cwd="/")
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "from twilio.rest import Client"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            cwd="/",
+        )
         total = 0
         for line in out.stderr.splitlines():
             match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)", line)
@@ -127,19 +152,38 @@ def run() -> list[Row]:
         theirs = run_worker(TWIML_WORKER, REAL_TWILIO, "2000")
         their_us = float(theirs["seconds"]) * 1e6  # type: ignore[arg-type]
         identical = "identical" if ours["xml"] == theirs["xml"] else "DIFFERENT"
-        rows.append(Row("sdk: 20-verb VoiceResponse build + str(), ours / twilio 9.13",
-                        f"{our_us:.0f} / {their_us:.0f} us = {their_us / our_us:.1f}x faster",
-                        ">= 2x"))
-        rows.append(Row("sdk: TwiML output vs twilio 9.13, byte for byte", identical,
-                        "identical"))
-        rows.append(Row("sdk: import time of `from twilio.rest import Client`, ours / 9.13",
-                        f"{import_ms(ROOT):.1f} / {import_ms(REAL_TWILIO):.1f} ms", "<= 20 ms"))
+        rows.append(
+            Row(
+                "sdk: 20-verb VoiceResponse build + str(), ours / twilio 9.13",
+                f"{our_us:.0f} / {their_us:.0f} us = {their_us / our_us:.1f}x faster",
+                ">= 2x",
+            )
+        )
+        rows.append(Row("sdk: TwiML output vs twilio 9.13, byte for byte", identical, "identical"))
+        rows.append(
+            Row(
+                "sdk: import time of `from twilio.rest import Client`, ours / 9.13",
+                f"{import_ms(ROOT):.1f} / {import_ms(REAL_TWILIO):.1f} ms",
+                "<= 20 ms",
+            )
+        )
     else:
-        rows.append(Row("sdk: 20-verb VoiceResponse build + str()", f"{our_us:.0f} us "
-                        "(twilio 9.13 not installable here)", ">= 2x"))
-        rows.append(Row("sdk: import time of `from twilio.rest import Client`",
-                        f"{import_ms(ROOT):.1f} ms", "<= 20 ms"))
+        rows.append(
+            Row(
+                "sdk: 20-verb VoiceResponse build + str()",
+                f"{our_us:.0f} us (twilio 9.13 not installable here)",
+                ">= 2x",
+            )
+        )
+        rows.append(
+            Row(
+                "sdk: import time of `from twilio.rest import Client`",
+                f"{import_ms(ROOT):.1f} ms",
+                "<= 20 ms",
+            )
+        )
     p50, p99 = create_latency()
-    rows.append(Row("sdk: calls.create against the sandbox, p50 / p99",
-                    f"{p50:.1f} / {p99:.1f} ms"))
+    rows.append(
+        Row("sdk: calls.create against the sandbox, p50 / p99", f"{p50:.1f} / {p99:.1f} ms")
+    )
     return rows

@@ -31,8 +31,10 @@ def print_table(rows: list[Row]) -> None:
     headers = ("benchmark", "result", "target")
     table = [headers, *((r.name, r.value, r.target) for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(3)]
+
     def fmt(line: tuple[str, str, str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
+
     print(fmt(headers))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for line in table[1:]:
@@ -64,9 +66,21 @@ class SandboxProcess:
         # stderr goes to a file: a pipe nobody reads could fill and stall the sandbox.
         self._stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console.sandbox", "--port", "0", "--rate-limit", "0",
-             "--account", f"{self.KEY}:{self.CALLER_ID}:10000000", *extra],
-            stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            [
+                sys.executable,
+                "-m",
+                "console.sandbox",
+                "--port",
+                "0",
+                "--rate-limit",
+                "0",
+                "--account",
+                f"{self.KEY}:{self.CALLER_ID}:10000000",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert self.proc.stdout is not None
@@ -120,7 +134,7 @@ class CountingReceiver(LoopbackHookServer):
 # Posts webhooks for call ids 0..calls-1 at a fixed rate for a while, from its own
 # process; prints JSON: how many were sent, over how long, each answer's time (ms)
 # and the count of each HTTP status.
-WEBHOOK_LOADER = r'''
+WEBHOOK_LOADER = r"""
 import asyncio, json, sys, time, aiohttp
 url, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 calls, event, in_flight = int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
@@ -153,12 +167,25 @@ async def main():
     print(json.dumps({"sent": total, "seconds": elapsed, "answers": answers,
                       "statuses": statuses}))
 asyncio.run(main())
-'''
+"""
 
 
-def start_webhook_load(url: str, rate: float, seconds: float, calls: int, event: str,
-                       in_flight: int) -> subprocess.Popen[str]:
+def start_webhook_load(
+    url: str, rate: float, seconds: float, calls: int, event: str, in_flight: int
+) -> subprocess.Popen[str]:
     """``WEBHOOK_LOADER`` in its own process; read its JSON from ``communicate()``."""
-    return subprocess.Popen([sys.executable, "-c", WEBHOOK_LOADER, url, str(rate),
-                             str(seconds), str(calls), event, str(in_flight)],
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            WEBHOOK_LOADER,
+            url,
+            str(rate),
+            str(seconds),
+            str(calls),
+            event,
+            str(in_flight),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )

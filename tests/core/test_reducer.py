@@ -58,8 +58,9 @@ def run(*events: Any, state: State | None = None) -> State:
 
 
 def test_an_answered_webhook_puts_the_call_in_progress() -> None:
-    state, effects = reduce(State(), hook("call.answered", 10.0, AnsweredBy="human",
-                                          MachineDetectionConfidence="0.92"))
+    state, effects = reduce(
+        State(), hook("call.answered", 10.0, AnsweredBy="human", MachineDetectionConfidence="0.92")
+    )
     call = state.calls[SID]
     assert call.status is CallStatus.IN_PROGRESS
     assert call.answered_at == 10.0
@@ -91,8 +92,10 @@ def test_a_duplicate_is_counted_and_changes_nothing_else() -> None:
 def test_a_late_event_takes_its_place_in_time_and_is_marked() -> None:
     state = run(hook("call.answered", 2.0), hook("call.initiated", 1.0))
     timeline = state.calls[SID].timeline
-    assert [(e.what, e.late) for e in timeline] == [(Happened.RINGING, True),
-                                                   (Happened.ANSWERED, False)]
+    assert [(e.what, e.late) for e in timeline] == [
+        (Happened.RINGING, True),
+        (Happened.ANSWERED, False),
+    ]
     assert state.log[-1].level == "warning"
 
 
@@ -112,17 +115,22 @@ def test_an_unknown_call_appears_as_not_placed_here() -> None:
 
 
 def test_a_forwarded_leg_of_our_call_counts_as_ours() -> None:
-    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
-                DialAccepted("r1", SID, at=0.1),
-                hook("call.initiated", 5.0, sid="leg.2", ParentCallSid=SID))
+    state = run(
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+        DialAccepted("r1", SID, at=0.1),
+        hook("call.initiated", 5.0, sid="leg.2", ParentCallSid=SID),
+    )
     assert state.calls["leg.2"].placed_here is True
 
 
 def test_gather_digits_show_live_then_settle() -> None:
     state = run(hook("call.answered", 1.0), hook("gather.started", 2.0))
     assert state.calls[SID].gathering
-    state = run(hook("dtmf.received", 3.0, Digits="4"),
-                hook("gather.progress", 3.0, Digits="4"), state=state)
+    state = run(
+        hook("dtmf.received", 3.0, Digits="4"),
+        hook("gather.progress", 3.0, Digits="4"),
+        state=state,
+    )
     assert state.calls[SID].digits == "4"
     state = run(hook("gather.complete", 4.0, Digits="42"), state=state)
     call = state.calls[SID]
@@ -130,27 +138,39 @@ def test_gather_digits_show_live_then_settle() -> None:
 
 
 def test_keys_pressed_outside_a_gather_are_kept_as_last_digits() -> None:
-    state = run(hook("call.answered", 1.0), hook("dtmf.received", 2.0, Digits="1"),
-                hook("dtmf.received", 3.0, Digits="#"))
+    state = run(
+        hook("call.answered", 1.0),
+        hook("dtmf.received", 2.0, Digits="1"),
+        hook("dtmf.received", 3.0, Digits="#"),
+    )
     assert state.calls[SID].digits == "1#"
 
 
 def test_the_end_records_reason_and_forwarding() -> None:
-    end = webhook_event(SID, "call.ended", 9.0, received_at=9.0,
-                        body={"reason": "forwarded", "forwardedTo": "15557654321",
-                              "hangupBy": "caller"})
+    end = webhook_event(
+        SID,
+        "call.ended",
+        9.0,
+        received_at=9.0,
+        body={"reason": "forwarded", "forwardedTo": "15557654321", "hangupBy": "caller"},
+    )
     state = run(hook("call.answered", 1.0), end)
     call = state.calls[SID]
-    assert (call.end_reason, call.forwarded_to, call.ended_at) == (
-        "forwarded", "+15557654321", 9.0)
+    assert (call.end_reason, call.forwarded_to, call.ended_at) == ("forwarded", "+15557654321", 9.0)
     last = call.timeline[-1]
     assert (last.what, last.status, last.detail, last.by) == (
-        Happened.ENDED, CallStatus.COMPLETED, "forwarded", "caller")
+        Happened.ENDED,
+        CallStatus.COMPLETED,
+        "forwarded",
+        "caller",
+    )
 
 
 def test_dialing_emits_one_place_call_effect() -> None:
-    state, effects = reduce(State(), DialRequested("r1", "+15551230000", "+19876543210",
-                                                   at=0.0, amd=True, ring_timeout=25))
+    state, effects = reduce(
+        State(),
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0, amd=True, ring_timeout=25),
+    )
     assert effects == (PlaceCall("r1", "+15551230000", "+19876543210", True, None, 25),)
     assert state.requests["r1"].state == RequestState.PENDING
 
@@ -163,35 +183,43 @@ def test_nothing_is_dialed_twice() -> None:
     # A second click while the first dial is in flight is refused, too.
     other, effects = reduce(state, DialRequested("r2", "+15551230000", "+19876543210", at=0.1))
     assert effects == ()
-    assert (other.log[-1].line, other.log[-1].number) == (Note.ALREADY_DIALING,
-                                                          "+15551230000")
+    assert (other.log[-1].line, other.log[-1].number) == (Note.ALREADY_DIALING, "+15551230000")
 
 
 def test_an_accepted_dial_creates_the_call_and_records_credits() -> None:
-    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
-                DialAccepted("r1", SID, at=0.2, credits=41))
+    state = run(
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+        DialAccepted("r1", SID, at=0.2, credits=41),
+    )
     call = state.calls[SID]
-    assert (call.placed_here, call.to, call.status) == (True, "+15551230000",
-                                                        CallStatus.QUEUED)
+    assert (call.placed_here, call.to, call.status) == (True, "+15551230000", CallStatus.QUEUED)
     assert state.credits == 41
     assert state.requests["r1"].state == RequestState.DONE
     assert board_order(state) == [SID]
 
 
 def test_webhooks_that_beat_the_api_answer_merge_into_our_call() -> None:
-    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
-                hook("call.initiated", 0.1), DialAccepted("r1", SID, at=0.2))
+    state = run(
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+        hook("call.initiated", 0.1),
+        DialAccepted("r1", SID, at=0.2),
+    )
     call = state.calls[SID]
     assert call.placed_here
     assert call.status is CallStatus.RINGING
 
 
 def test_a_failed_dial_keeps_its_message() -> None:
-    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
-                DialFailed("r1", "out of credits", at=0.1, code=20429))
+    state = run(
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+        DialFailed("r1", "out of credits", at=0.1, code=20429),
+    )
     request = state.requests["r1"]
-    assert (request.state, request.message, request.code) == (RequestState.FAILED,
-                                                               "out of credits", 20429)
+    assert (request.state, request.message, request.code) == (
+        RequestState.FAILED,
+        "out of credits",
+        20429,
+    )
     assert state.log[-1].line == state.requests["r1"]
     assert state.log[-1].level == "error"
 
@@ -215,17 +243,18 @@ def test_an_action_on_an_ended_call_fails_without_an_effect() -> None:
 
 
 def test_hang_up_is_sent_once_while_pending() -> None:
-    state = run(hook("call.answered", 1.0),
-                ActionRequested("a1", SID, ActionKind.HANG_UP, at=2.0))
+    state = run(hook("call.answered", 1.0), ActionRequested("a1", SID, ActionKind.HANG_UP, at=2.0))
     state, effects = reduce(state, ActionRequested("a2", SID, ActionKind.HANG_UP, at=2.1))
     assert effects == ()
     assert state.requests["a2"].state == RequestState.FAILED
 
 
 def test_a_failed_action_is_reported() -> None:
-    state = run(hook("call.answered", 1.0),
-                ActionRequested("a1", SID, ActionKind.FORWARD, at=2.0, text="+15557654321"),
-                ActionFailed("a1", "caller ID not verified", at=2.1, code=21210))
+    state = run(
+        hook("call.answered", 1.0),
+        ActionRequested("a1", SID, ActionKind.FORWARD, at=2.0, text="+15557654321"),
+        ActionFailed("a1", "caller ID not verified", at=2.1, code=21210),
+    )
     assert state.requests["a1"].state == RequestState.FAILED
     assert state.log[-1].line == state.requests["a1"]
     assert state.requests["a1"].message == "caller ID not verified"
@@ -245,7 +274,10 @@ def test_a_check_after_restart_moves_a_live_call_forward() -> None:
     state = run(hook("call.initiated", 1.0), CallChecked(SID, "completed", 50.0))
     call = state.calls[SID]
     assert (call.status, call.ended_at, call.timeline[-1].what) == (
-        CallStatus.COMPLETED, 50.0, CheckReason.RESTART)
+        CallStatus.COMPLETED,
+        50.0,
+        CheckReason.RESTART,
+    )
     assert call.timeline[-1].status is CallStatus.COMPLETED
 
 
@@ -258,7 +290,10 @@ def test_a_call_the_api_no_longer_knows_is_ended_as_failed_with_the_reason() -> 
     state = run(hook("call.answered", 1.0), CallChecked(SID, None, 50.0))
     call = state.calls[SID]
     assert (call.status, call.end_reason, call.live) == (
-        CallStatus.FAILED, "unknown to the API after a restart", False)
+        CallStatus.FAILED,
+        "unknown to the API after a restart",
+        False,
+    )
     assert state.log[-1].level == "warning"
 
 
@@ -284,8 +319,11 @@ def test_reduce_is_pure() -> None:
 def test_only_the_last_finished_calls_stay_in_memory() -> None:
     state = State()
     for n in range(RECENT_LIMIT + 30):
-        state = run(hook("call.answered", float(n), sid=f"c.{n}"),
-                    hook("call.ended", float(n) + 0.5, sid=f"c.{n}"), state=state)
+        state = run(
+            hook("call.answered", float(n), sid=f"c.{n}"),
+            hook("call.ended", float(n) + 0.5, sid=f"c.{n}"),
+            state=state,
+        )
     state = run(Tick(1000.0), state=state)
     assert board_order(state) == []
     assert len(state.calls) == RECENT_LIMIT
@@ -295,8 +333,9 @@ def test_only_the_last_finished_calls_stay_in_memory() -> None:
 
 
 def test_calls_not_placed_here_are_bounded_and_the_longest_silent_go_first() -> None:
-    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
-                DialAccepted("r1", SID, at=0.1))
+    state = run(
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0), DialAccepted("r1", SID, at=0.1)
+    )
     for n in range(FOREIGN_LIMIT + 50):
         state = run(hook("call.initiated", 1.0 + n, sid=f"x.{n}"), state=state)
     assert len(state.foreign) <= FOREIGN_LIMIT
@@ -318,8 +357,11 @@ def test_a_call_not_placed_here_is_dropped_after_an_hour_of_silence() -> None:
 def test_finished_requests_are_bounded_but_one_in_flight_is_kept() -> None:
     state = run(DialRequested("keep", "+15550000000", "+19876543210", at=0.0))
     for n in range(REQUEST_LIMIT + 20):
-        state = run(DialRequested(f"r{n}", f"+1555123{n:04d}", "+19876543210", at=1.0),
-                    DialFailed(f"r{n}", "no", at=1.1), state=state)
+        state = run(
+            DialRequested(f"r{n}", f"+1555123{n:04d}", "+19876543210", at=1.0),
+            DialFailed(f"r{n}", "no", at=1.1),
+            state=state,
+        )
     assert len(state.requests) == REQUEST_LIMIT + 1
     assert state.requests["keep"].state == RequestState.PENDING
     assert "r0" not in state.requests
@@ -329,8 +371,11 @@ def test_finished_requests_are_bounded_but_one_in_flight_is_kept() -> None:
 
 
 def test_a_silent_live_call_is_checked_with_the_api_once_per_silence() -> None:
-    state = run(DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
-                DialAccepted("r1", SID, at=0.0), hook("call.answered", 1.0))
+    state = run(
+        DialRequested("r1", "+15551230000", "+19876543210", at=0.0),
+        DialAccepted("r1", SID, at=0.0),
+        hook("call.answered", 1.0),
+    )
     state, effects = reduce(state, Tick(1.0 + SILENCE_CHECK - 2))
     assert effects == ()
     state, effects = reduce(state, Tick(1.0 + SILENCE_CHECK + SCAN_EVERY))
@@ -344,12 +389,13 @@ def test_a_silent_live_call_is_checked_with_the_api_once_per_silence() -> None:
 
 
 def test_an_api_answer_that_a_silent_call_ended_ends_it_on_the_board() -> None:
-    state = run(hook("call.answered", 1.0),
-                CallChecked(SID, "completed", 40.0, CheckReason.SILENT))
+    state = run(hook("call.answered", 1.0), CallChecked(SID, "completed", 40.0, CheckReason.SILENT))
     call = state.calls[SID]
     assert (call.status, call.live) == (CallStatus.COMPLETED, False)
-    assert (call.timeline[-1].what, call.timeline[-1].status) == (CheckReason.SILENT,
-                                                                  CallStatus.COMPLETED)
+    assert (call.timeline[-1].what, call.timeline[-1].status) == (
+        CheckReason.SILENT,
+        CallStatus.COMPLETED,
+    )
 
 
 def test_an_unreachable_api_changes_nothing() -> None:
@@ -359,27 +405,39 @@ def test_an_unreachable_api_changes_nothing() -> None:
 
 
 def test_after_a_restart_every_live_call_is_checked() -> None:
-    state = run(hook("call.answered", 1.0), hook("call.answered", 1.0, sid="2.2"),
-                hook("call.ended", 2.0, sid="3.3"))
+    state = run(
+        hook("call.answered", 1.0),
+        hook("call.answered", 1.0, sid="2.2"),
+        hook("call.ended", 2.0, sid="3.3"),
+    )
     _, effects = reduce(state, ReconcileRequested(5.0))
-    assert sorted(effects, key=str) == [CheckCall(SID, CheckReason.RESTART),
-                                        CheckCall("2.2", CheckReason.RESTART)]
+    assert sorted(effects, key=str) == [
+        CheckCall(SID, CheckReason.RESTART),
+        CheckCall("2.2", CheckReason.RESTART),
+    ]
 
 
 def test_what_was_spoken_is_a_fact_on_the_call() -> None:
-    state = run(hook("call.answered", 1.0),
-                ActionRequested("a1", SID, ActionKind.SPEAK, at=2.0, text="Hello"),
-                ActionSucceeded("a1", at=2.1),
-                ActionRequested("a2", SID, ActionKind.SPEAK, at=3.0, text="Spoke: twice"),
-                ActionSucceeded("a2", at=3.1))
+    state = run(
+        hook("call.answered", 1.0),
+        ActionRequested("a1", SID, ActionKind.SPEAK, at=2.0, text="Hello"),
+        ActionSucceeded("a1", at=2.1),
+        ActionRequested("a2", SID, ActionKind.SPEAK, at=3.0, text="Spoke: twice"),
+        ActionSucceeded("a2", at=3.1),
+    )
     assert state.calls[SID].spoken == ("Hello", "Spoke: twice")
 
 
 def test_every_gathers_digits_are_kept() -> None:
-    state = run(hook("call.answered", 1.0),
-                hook("gather.started", 2.0), hook("gather.complete", 3.0, Digits="12"),
-                hook("gather.started", 4.0), hook("gather.timeout", 5.0),
-                hook("gather.started", 6.0), hook("gather.complete", 7.0, Digits="9#"))
+    state = run(
+        hook("call.answered", 1.0),
+        hook("gather.started", 2.0),
+        hook("gather.complete", 3.0, Digits="12"),
+        hook("gather.started", 4.0),
+        hook("gather.timeout", 5.0),
+        hook("gather.started", 6.0),
+        hook("gather.complete", 7.0, Digits="9#"),
+    )
     call = state.calls[SID]
     assert call.gathers == ("12", "", "9#")
     assert call.all_digits == "12, -, 9#"

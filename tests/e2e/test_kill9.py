@@ -34,8 +34,7 @@ SENDERS = 4
 CALLS_AT_ONCE = 10
 KILL_AFTER_ACKS = 700
 TOKEN = "kill9-test-webhook-token"  # the console's log shows only its first 4 characters
-EVENTS = (("call.initiated", "RINGING"), ("call.answered", "ANSWERED"),
-          ("call.ended", "COMPLETED"))
+EVENTS = (("call.initiated", "RINGING"), ("call.answered", "ANSWERED"), ("call.ended", "COMPLETED"))
 
 
 class Sender(threading.Thread):
@@ -56,9 +55,14 @@ class Sender(threading.Thread):
                 sids = [f"{self.number}.{wave}.{n}" for n in range(CALLS_AT_ONCE)]
                 for second, (event, status) in enumerate(EVENTS, 1):
                     for sid in sids:
-                        body = {"callId": sid, "event": event, "status": status,
-                                "timestamp": f"2026-01-01T00:00:{second:02d}.000Z",
-                                "number": "15551230000", "callerId": "19876543210"}
+                        body = {
+                            "callId": sid,
+                            "event": event,
+                            "status": status,
+                            "timestamp": f"2026-01-01T00:00:{second:02d}.000Z",
+                            "number": "15551230000",
+                            "callerId": "19876543210",
+                        }
                         try:
                             answer = http.post(self.url, json=body, timeout=5)
                         except requests.RequestException:
@@ -75,11 +79,21 @@ def drain(stream: IO[str]) -> None:
 
 
 def start_console_process(home: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
-           "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    process = subprocess.Popen([sys.executable, "-m", "console"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stderr is not None
     deadline = time.monotonic() + 60
     for line in process.stderr:
@@ -126,15 +140,23 @@ async def test_kill_9_under_webhook_load_loses_no_acknowledged_event(tmp_path: P
     # A live profile whose API is down: the console runs, the restarted one
     # cannot reach the API either, so rebuilt calls stay as the journal left them.
     settings_path = tmp_path / "config" / config.APP_NAME / "settings.json"
-    config.save(Settings(profiles=(Profile("Live", base_url="http://127.0.0.1:9",
-                                           webhook_token=TOKEN),), active="Live"),
-                settings_path)
+    config.save(
+        Settings(
+            profiles=(Profile("Live", base_url="http://127.0.0.1:9", webhook_token=TOKEN),),
+            active="Live",
+        ),
+        settings_path,
+    )
     acked = await asyncio.to_thread(load_then_kill, tmp_path)
     data_dir = tmp_path / "data" / config.APP_NAME
     with sqlite3.connect(data_dir / FILE_NAME) as conn:
-        stored = {(sid, json.loads(body)["event"]) for sid, body in conn.execute(
-            "SELECT call_sid, json_extract(body, '$.raw') FROM events "
-            "WHERE kind = 'WebhookReceived'")}
+        stored = {
+            (sid, json.loads(body)["event"])
+            for sid, body in conn.execute(
+                "SELECT call_sid, json_extract(body, '$.raw') FROM events "
+                "WHERE kind = 'WebhookReceived'"
+            )
+        }
     print(f"\nkill -9: {len(acked)} webhooks acknowledged, {len(stored)} stored")
     assert acked <= stored, f"lost: {sorted(acked - stored)[:10]}"
 
@@ -148,7 +170,8 @@ async def test_kill_9_under_webhook_load_loses_no_acknowledged_event(tmp_path: P
         for sid in live:
             answered = (sid, "call.answered") in stored
             assert state.calls[sid].status is (
-                CallStatus.IN_PROGRESS if answered else CallStatus.INITIATED)
+                CallStatus.IN_PROGRESS if answered else CallStatus.INITIATED
+            )
         assert console.history is not None
         rows = await console.history.page(HistoryFilter(status="completed"), limit=100_000)
         assert {r.sid for r in rows} == ended

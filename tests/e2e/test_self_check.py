@@ -15,17 +15,31 @@ CHECKS = ("keyring", "fonts", "icu", "sqlite", "qt", "call")
 
 
 def run_self_check(command: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"),
-                   "XDG_DATA_HOME": str(home / "data"), **env}
+    environment = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        **env,
+    }
     environment.pop("DISPLAY", None)
-    return subprocess.run([*command, "--self-check"], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*command, "--self-check"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.e2e
 def test_the_self_check_passes_and_prints_one_line_per_check(tmp_path: Path) -> None:
-    done = run_self_check([sys.executable, "-m", "console"], tmp_path,
-                          PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    done = run_self_check(
+        [sys.executable, "-m", "console"],
+        tmp_path,
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stdout + done.stderr
     assert [line.split()[1].rstrip(":") for line in lines] == list(CHECKS)

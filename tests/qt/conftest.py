@@ -25,8 +25,9 @@ def _qasync_loop() -> asyncio.AbstractEventLoop:
     return qasync.QEventLoop(app)
 
 
-def pytest_asyncio_loop_factories(config: pytest.Config,
-                                  item: pytest.Item) -> Mapping[str, Callable[[], Any]]:
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], Any]]:
     return {"qasync": _qasync_loop}
 
 
@@ -50,16 +51,16 @@ class Running:
 
     async def sandbox_call(self, sid: str) -> dict[str, Any]:
         assert self.console.sandbox is not None
-        async with self.console.http.get(
-                f"{self.console.sandbox.url}/sandbox/calls/{sid}") as resp:
+        async with self.console.http.get(f"{self.console.sandbox.url}/sandbox/calls/{sid}") as resp:
             return dict((await resp.json())["call"])
 
 
 @pytest.fixture
 async def running(tmp_path: Path, qtbot: Any) -> AsyncIterator[Running]:
     apply_theme("light")  # a test that switched themes does not leak it into the next
-    console = await start_console(settings_path=tmp_path / "settings.json",
-                                  store=MemoryStore(), data_dir=tmp_path / "data")
+    console = await start_console(
+        settings_path=tmp_path / "settings.json", store=MemoryStore(), data_dir=tmp_path / "data"
+    )
     assert console.sandbox is not None
     # Tests run the embedded sandbox 20x faster than real time.
     console.sandbox.simulator.clock.scale = 20.0

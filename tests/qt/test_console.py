@@ -12,20 +12,27 @@ from tests.helpers import until
 from tests.qt.conftest import Running
 
 
-@pytest.mark.parametrize(("number", "status", "amd"), [
-    ("+15551230000", CallStatus.IN_PROGRESS, "human"),
-    ("+15551230001", CallStatus.IN_PROGRESS, "machine"),
-    ("+15551230002", CallStatus.IN_PROGRESS, "unknown"),  # shown as not sure
-    ("+15551230003", CallStatus.BUSY, None),
-    ("+15551230004", CallStatus.NO_ANSWER, None),
-    ("+15551230005", CallStatus.FAILED, None),
-])
+@pytest.mark.parametrize(
+    ("number", "status", "amd"),
+    [
+        ("+15551230000", CallStatus.IN_PROGRESS, "human"),
+        ("+15551230001", CallStatus.IN_PROGRESS, "machine"),
+        ("+15551230002", CallStatus.IN_PROGRESS, "unknown"),  # shown as not sure
+        ("+15551230003", CallStatus.BUSY, None),
+        ("+15551230004", CallStatus.NO_ANSWER, None),
+        ("+15551230005", CallStatus.FAILED, None),
+    ],
+)
 async def test_dialing_each_scenario_shows_its_status_and_amd(
-        running: Running, number: str, status: CallStatus, amd: str | None) -> None:
+    running: Running, number: str, status: CallStatus, amd: str | None
+) -> None:
     running.window.ring_timeout.setValue(5)
     call = await running.dial(number)
-    await until(lambda: running.call(number).status is status, within=15,
-                what=f"{number} to be {status.value}")
+    await until(
+        lambda: running.call(number).status is status,
+        within=15,
+        what=f"{number} to be {status.value}",
+    )
     call = running.call(number)
     assert (call.amd.answered_by if call.amd else None) == amd
     running.window.apply_state(running.console.session.state)
@@ -44,12 +51,14 @@ async def test_an_invalid_number_cannot_be_dialled_and_says_why(running: Running
     running.window.number.setText("+1555")
     running.window.dial()
     assert running.window.number_hint.text() == (
-        "Cannot dial: Kaphila needs 10 to 15 digits with the country code")
+        "Cannot dial: Kaphila needs 10 to 15 digits with the country code"
+    )
     assert len(running.console.session.state.requests) == 0
 
 
-async def test_speak_gather_digits_forward_and_hang_up(running: Running,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_speak_gather_digits_forward_and_hang_up(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
     window = running.window
     call = await running.dial("+15551230000")
     await until(lambda: running.call(call.to).status is CallStatus.IN_PROGRESS)
@@ -67,22 +76,31 @@ async def test_speak_gather_digits_forward_and_hang_up(running: Running,
     await until(lambda: running.call(call.to).gathering, what="the gather to start")
     window.keypad["4"].click()
     window.keypad["2"].click()
-    await until(lambda: running.call(call.to).digits == "42" and not running.call(
-        call.to).gathering, what="digits 42 to be gathered")
+    await until(
+        lambda: running.call(call.to).digits == "42" and not running.call(call.to).gathering,
+        what="digits 42 to be gathered",
+    )
     record = await running.sandbox_call(call.sid)
     assert [s["text"] for s in record["spoken"]] == ["Hello from the console", "Enter your PIN"]
     assert record["gathers"][0]["digits"] == "42"
 
     window.forward_number.setText("+15557654321")
     from PySide6.QtWidgets import QMessageBox
+
     asked: list[str] = []
-    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: (
-        asked.append(text) or QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.Yes,
+    )
     window.forward()
-    assert asked == [f"Forward {call.to} to +1 555-765-4321?\n"
-                     "This call leg ends; a new one starts."]
-    await until(lambda: running.call(call.to).status is CallStatus.COMPLETED,
-                what="the forwarded leg to end")
+    assert asked == [
+        f"Forward {call.to} to +1 555-765-4321?\nThis call leg ends; a new one starts."
+    ]
+    await until(
+        lambda: running.call(call.to).status is CallStatus.COMPLETED,
+        what="the forwarded leg to end",
+    )
     record = await running.sandbox_call(call.sid)
     assert record["forwardedTo"] == "15557654321"
     assert running.call(call.to).forwarded_to == "+15557654321"
@@ -95,8 +113,9 @@ async def test_speak_gather_digits_forward_and_hang_up(running: Running,
     await until(lambda: running.call("+15557654321").status is CallStatus.IN_PROGRESS)
     await until(lambda: window.selected == leg.sid and window.hangup_button.isEnabled())
     QTest.keySequence(window, "Ctrl+H")
-    await until(lambda: running.call("+15557654321").status is CallStatus.COMPLETED,
-                what="the hang-up")
+    await until(
+        lambda: running.call("+15557654321").status is CallStatus.COMPLETED, what="the hang-up"
+    )
     assert (await running.sandbox_call(leg.sid))["hangupBy"] == "caller"
 
 
@@ -117,7 +136,8 @@ async def test_an_unverified_caller_id_is_explained(running: Running) -> None:
     running.window.dial()
     await until(lambda: "failed" in running.window.dial_status.text(), what="the failure")
     assert running.window.dial_status.text() == (
-        "Dial failed: Caller ID +15550002222 is not verified on this account (Kaphila 400)")
+        "Dial failed: Caller ID +15550002222 is not verified on this account (Kaphila 400)"
+    )
 
 
 async def test_out_of_credits_is_explained(running: Running) -> None:
@@ -132,17 +152,18 @@ async def test_out_of_credits_is_explained(running: Running) -> None:
 
 async def test_throttling_is_explained(running: Running) -> None:
     assert running.console.sandbox is not None
-    running.console.sandbox.simulator.dispatcher.faults.update({"throttle": {"rate": 1,
-                                                                             "count": 1}})
+    running.console.sandbox.simulator.dispatcher.faults.update(
+        {"throttle": {"rate": 1, "count": 1}}
+    )
     running.window.number.setText("+15551230000")
     running.window.dial()
     await until(lambda: "failed" in running.window.dial_status.text(), what="the failure")
     assert running.window.dial_status.text() == (
-        "Dial failed: Too many requests; wait a moment and try again (Kaphila 429)")
+        "Dial failed: Too many requests; wait a moment and try again (Kaphila 429)"
+    )
 
 
-async def test_a_stopped_sandbox_is_explained_and_the_ui_keeps_working(
-        running: Running) -> None:
+async def test_a_stopped_sandbox_is_explained_and_the_ui_keeps_working(running: Running) -> None:
     assert running.console.sandbox is not None
     await running.console.sandbox.stop()
     running.window.number.setText("+15551230000")
@@ -166,26 +187,35 @@ def test_the_event_log_appends_new_entries_and_keeps_the_newest(qtbot: object) -
     from console.qt.main_window import LOG_ROWS, MainWindow, WindowServices
     from tests.helpers import webhook_event
 
-    window = MainWindow(Profile("Sandbox", sandbox=True), WindowServices(dispatch=print),
-                        "http://127.0.0.1:1/hooks/abcdef")
+    window = MainWindow(
+        Profile("Sandbox", sandbox=True),
+        WindowServices(dispatch=print),
+        "http://127.0.0.1:1/hooks/abcdef",
+    )
     qtbot.addWidget(window)  # type: ignore[attr-defined]
     state = State()
     for n in range(LOG_ROWS + 50):
-        state, _ = reduce(state, webhook_event("c1", "dtmf.received", float(n),
-                                               received_at=float(n), To="+1",
-                                               Digits=str(n % 10)))
+        state, _ = reduce(
+            state,
+            webhook_event(
+                "c1", "dtmf.received", float(n), received_at=float(n), To="+1", Digits=str(n % 10)
+            ),
+        )
         if n % 7 == 0:
             window.apply_state(state)
     window.apply_state(state)
     texts = [window.log.item(i).text() for i in range(window.log.count())]
     assert len(texts) == LOG_ROWS
-    assert all(t.endswith("  " + wording.log_line(e))
-               for t, e in zip(texts, state.log[-LOG_ROWS:], strict=True))
+    assert all(
+        t.endswith("  " + wording.log_line(e))
+        for t, e in zip(texts, state.log[-LOG_ROWS:], strict=True)
+    )
     assert texts[-1].endswith(f"+1: Pressed {(LOG_ROWS + 49) % 10}")
 
 
 async def test_finished_calls_leave_the_board_but_stay_in_the_session_list(
-        running: Running) -> None:
+    running: Running,
+) -> None:
     from console.core.events import Tick
     from console.core.reducer import BOARD_LINGER
 
@@ -210,14 +240,17 @@ async def test_shutdown_leaves_no_thread_behind(tmp_path: object) -> None:
     from console.core.events import DialRequested
     from console.services.secrets import MemoryStore
 
-    console = await start_console(settings_path=Path(str(tmp_path)) / "s.json",
-                                  store=MemoryStore())
+    console = await start_console(settings_path=Path(str(tmp_path)) / "s.json", store=MemoryStore())
     console.session.dispatch(DialRequested("r1", "+15551230000", "+19876543210", at=0.0))
     await until(lambda: console.session.state.calls != {}, what="the call")
     ours = [t.name for t in threading.enumerate() if t.name.startswith("kaphila")]
     assert ours, "the SDK worked on its own threads"
     await console.close()
-    await until(lambda: not [t for t in threading.enumerate()
-                             if t.name.startswith("kaphila") and t.is_alive()],
-                within=5, what="the console's threads to end")
+    await until(
+        lambda: (
+            not [t for t in threading.enumerate() if t.name.startswith("kaphila") and t.is_alive()]
+        ),
+        within=5,
+        what="the console's threads to end",
+    )
     assert not console.session.busy

@@ -33,8 +33,11 @@ async def finished_calls(running: Running) -> HistoryWindow:
     running.select(machine.sid)
     await until(lambda: running.window.selected == machine.sid)
     running.window.hang_up()
-    await until(lambda: not running.call(MACHINE).live and not running.call(BUSY).live,
-                within=15, what="both calls to end")
+    await until(
+        lambda: not running.call(MACHINE).live and not running.call(BUSY).live,
+        within=15,
+        what="both calls to end",
+    )
     assert running.console.journal is not None
     await running.console.journal.flush()
     QTest.keyClick(running.window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
@@ -45,10 +48,13 @@ async def finished_calls(running: Running) -> HistoryWindow:
 
 
 def column(history: HistoryWindow, name: str) -> list[str]:
-    index = [history.model.headerData(c, Qt.Orientation.Horizontal)
-             for c in range(history.model.columnCount())].index(name)
-    return [history.model.data(history.model.index(r, index))
-            for r in range(history.model.rowCount())]
+    index = [
+        history.model.headerData(c, Qt.Orientation.Horizontal)
+        for c in range(history.model.columnCount())
+    ].index(name)
+    return [
+        history.model.data(history.model.index(r, index)) for r in range(history.model.rowCount())
+    ]
 
 
 async def test_ctrl_y_opens_the_history_with_every_finished_call(running: Running) -> None:
@@ -96,12 +102,14 @@ async def test_a_call_opens_with_its_full_timeline(running: Running) -> None:
     dialog.accept()
 
 
-async def test_export_writes_the_filtered_calls(running: Running, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_export_writes_the_filtered_calls(
+    running: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     history = await finished_calls(running)
     target = tmp_path / "out.csv"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        lambda *a, **k: (str(target), "CSV files (*.csv)"))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV files (*.csv)")
+    )
     history.status.setCurrentIndex(history.status.findData("busy"))
     await until(lambda: history.model.total == 1)
     QTest.keyClick(history, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
@@ -111,9 +119,10 @@ async def test_export_writes_the_filtered_calls(running: Running, tmp_path: Path
     assert [(r["number"], r["status"]) for r in rows] == [(BUSY, "busy")]
 
 
-async def test_delete_asks_first_and_keeps_nothing_finished(running: Running,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            ) -> None:
+async def test_delete_asks_first_and_keeps_nothing_finished(
+    running: Running,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     history = await finished_calls(running)
     asked: list[str] = []
 
@@ -121,6 +130,7 @@ async def test_delete_asks_first_and_keeps_nothing_finished(running: Running,
         def question(parent: Any, title: str, text: str) -> Any:
             asked.append(text)
             return choice
+
         return question
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
@@ -143,7 +153,8 @@ async def test_the_retention_choice_is_saved(running: Running) -> None:
 
 
 async def test_a_damaged_history_file_is_set_aside_reported_and_the_console_still_dials(
-        tmp_path: Path, qtbot: Any) -> None:
+    tmp_path: Path, qtbot: Any
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / FILE_NAME).write_bytes(b"garbage, not SQLite" * 100)
@@ -175,8 +186,7 @@ async def test_the_history_refreshes_live_and_esc_closes_it(running: Running) ->
     assert not history.isVisible()
 
 
-async def test_the_window_says_history_is_not_saved_the_moment_it_happens(
-        running: Running) -> None:
+async def test_the_window_says_history_is_not_saved_the_moment_it_happens(running: Running) -> None:
     journal = running.console.journal
     assert journal is not None
     header = running.window.header
@@ -185,9 +195,15 @@ async def test_the_window_says_history_is_not_saved_the_moment_it_happens(
     await journal.flush()
     journal.max_pages = 1  # the next write finds the disk full, for real
     await journal._run(journal._reconnect_and_store, [], {})
-    body = {"callId": "77.1", "event": "call.initiated", "status": "RINGING",
-            "timestamp": "2026-01-01T00:00:01Z", "number": "15551230000",
-            "callerId": "19876543210", "padding": "x" * 60_000}  # needs new pages
+    body = {
+        "callId": "77.1",
+        "event": "call.initiated",
+        "status": "RINGING",
+        "timestamp": "2026-01-01T00:00:01Z",
+        "number": "15551230000",
+        "callerId": "19876543210",
+        "padding": "x" * 60_000,
+    }  # needs new pages
     async with running.console.http.post(running.console.listener.url, json=body) as resp:
         assert resp.status == 503  # not stored: Kaphila will deliver it again
     await until(lambda: header.history_problem.isVisible(), what="the warning in the header")
@@ -197,8 +213,7 @@ async def test_the_window_says_history_is_not_saved_the_moment_it_happens(
     await until(lambda: not header.history_problem.isVisible(), what="the warning to go")
 
 
-async def test_history_shows_amd_not_sure_as_not_sure_with_its_confidence(
-        running: Running) -> None:
+async def test_history_shows_amd_not_sure_as_not_sure_with_its_confidence(running: Running) -> None:
     call = await running.dial("+15551230002")  # AMD cannot tell
     await until(lambda: running.call(call.to).amd is not None, within=15, what="AMD")
     running.select(call.sid)

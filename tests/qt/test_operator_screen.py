@@ -35,11 +35,17 @@ class Desk:
         self.state = State()
         self.sent: list[Event] = []
         self.window = MainWindow(
-            Profile("Sandbox" if sandbox else "Live", sandbox=sandbox,
-                    caller_ids=("+19876543210",), recent_numbers=("+15551230007",)),
-            WindowServices(dispatch=self.dispatch, callee_press=lambda s, d: None,
-                           callee_hangup=lambda s: None),
-            "http://127.0.0.1:1/hooks/token")
+            Profile(
+                "Sandbox" if sandbox else "Live",
+                sandbox=sandbox,
+                caller_ids=("+19876543210",),
+                recent_numbers=("+15551230007",),
+            ),
+            WindowServices(
+                dispatch=self.dispatch, callee_press=lambda s, d: None, callee_hangup=lambda s: None
+            ),
+            "http://127.0.0.1:1/hooks/token",
+        )
         qtbot.addWidget(self.window)
         self.window.show()
 
@@ -53,8 +59,7 @@ class Desk:
         self.dispatch(DialAccepted(f"r-{sid}", sid, at=at))
 
     def hook(self, sid: str, event: str, status: str, at: float, **params: str) -> None:
-        self.dispatch(webhook_event(sid, event, at, received_at=at, CallStatus=status,
-                                    **params))
+        self.dispatch(webhook_event(sid, event, at, received_at=at, CallStatus=status, **params))
 
 
 @pytest.fixture
@@ -103,8 +108,7 @@ def test_the_pointer_over_the_board_holds_its_rows(desk: Desk, qtbot: Any) -> No
 def _enter_event() -> Any:
     from PySide6.QtGui import QEnterEvent
 
-    return QEnterEvent(QPoint(5, 5).toPointF(), QPoint(5, 5).toPointF(),
-                       QPoint(5, 5).toPointF())
+    return QEnterEvent(QPoint(5, 5).toPointF(), QPoint(5, 5).toPointF(), QPoint(5, 5).toPointF())
 
 
 def test_whole_rows_are_selected_and_tab_leaves_the_board(desk: Desk) -> None:
@@ -119,8 +123,7 @@ def test_a_newly_dialled_call_is_selected(desk: Desk) -> None:
     desk.window.select("c0")
     desk.window.number.setText("+15551230001")
     desk.window.dial()
-    [request] = [e for e in desk.sent if isinstance(e, DialRequested)
-                 and e.to == "+15551230001"]
+    [request] = [e for e in desk.sent if isinstance(e, DialRequested) and e.to == "+15551230001"]
     desk.dispatch(DialAccepted(request.request_id, "c1", at=3.0))
     assert desk.window.selected == "c1"
     assert desk.window.table.selected_sid() == "c1"
@@ -142,8 +145,10 @@ def test_the_actions_panel_names_the_call_it_acts_on(desk: Desk) -> None:
 
 def test_the_number_field_has_focus_at_start(desk: Desk, qtbot: Any) -> None:
     desk.window.activateWindow()
-    qtbot.waitUntil(lambda: desk.window.number.hasFocus() or
-                    QApplication.focusWidget() is desk.window.number, timeout=2000)
+    qtbot.waitUntil(
+        lambda: desk.window.number.hasFocus() or QApplication.focusWidget() is desk.window.number,
+        timeout=2000,
+    )
 
 
 @pytest.mark.parametrize("field", ["caller_id", "voice", "ring_timeout", "amd"])
@@ -160,8 +165,11 @@ def test_tab_order_follows_the_form(desk: Desk) -> None:
     order = [w.number]
     for _ in range(6):
         order.append(order[-1].nextInFocusChain())
-    chain = [x for x in order if x in (w.number, w.caller_id, w.amd, w.voice,
-                                       w.ring_timeout, w.dial_button)]
+    chain = [
+        x
+        for x in order
+        if x in (w.number, w.caller_id, w.amd, w.voice, w.ring_timeout, w.dial_button)
+    ]
     assert chain[:3] == [w.number, w.caller_id, w.amd]
 
 
@@ -199,8 +207,7 @@ def test_an_empty_speak_says_why(desk: Desk) -> None:
     assert not any(isinstance(e, ActionRequested) for e in desk.sent)
 
 
-def test_typed_text_is_kept_when_the_action_fails_and_cleared_when_it_is_done(
-        desk: Desk) -> None:
+def test_typed_text_is_kept_when_the_action_fails_and_cleared_when_it_is_done(desk: Desk) -> None:
     from console.core.events import ActionFailed, ActionSucceeded
 
     desk.call("c0", "+15551230000")
@@ -260,12 +267,17 @@ def test_amd_not_sure_shows_as_not_sure_with_its_confidence() -> None:
     assert wording.amd(Amd("human")) == "person"
 
 
-@pytest.mark.parametrize(("typed", "red"), [
-    ("+1 555", False), ("+1 555-123", False), ("+44 20 79", False),
-    ("+1 555-123-00001234567", True), ("call me", True),
-])
-def test_no_red_error_while_a_plausible_number_is_typed(desk: Desk, typed: str,
-                                                        red: bool) -> None:
+@pytest.mark.parametrize(
+    ("typed", "red"),
+    [
+        ("+1 555", False),
+        ("+1 555-123", False),
+        ("+44 20 79", False),
+        ("+1 555-123-00001234567", True),
+        ("call me", True),
+    ],
+)
+def test_no_red_error_while_a_plausible_number_is_typed(desk: Desk, typed: str, red: bool) -> None:
     desk.window.number.setText("")
     QTest.keyClicks(desk.window.number, typed)
     assert bool(desk.window.number_hint.property("bad")) is red
@@ -288,7 +300,8 @@ def test_a_second_gather_is_refused_in_plain_words(desk: Desk) -> None:
     desk.window.select("c0")
     desk.window.gather()
     assert desk.window.action_status.text() == (
-        "Gather failed: a gather is already running on this call")
+        "Gather failed: a gather is already running on this call"
+    )
 
 
 def test_plurals_are_right() -> None:
@@ -327,8 +340,9 @@ def test_windows_and_dialogs_open_on_screen(desk: Desk, qtbot: Any) -> None:
     from console.qt.settings_dialog import SettingsDialog
 
     area = available(desk.window)
-    history = HistoryWindow(HistoryServices(None, None, lambda work: work.close(),
-                                            _never, _never), desk.window)
+    history = HistoryWindow(
+        HistoryServices(None, None, lambda work: work.close(), _never, _never), desk.window
+    )
     settings = SettingsDialog(Settings(), "the desktop keyring", {}, desk.window)
     for shown in (desk.window, history, settings):
         if shown is not desk.window:

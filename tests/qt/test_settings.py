@@ -9,8 +9,10 @@ from console.config import SANDBOX_PROFILE, Profile, Settings
 from console.qt.settings_dialog import SettingsDialog
 from tests.qt.conftest import Running
 
-SETTINGS = Settings(profiles=(Profile(SANDBOX_PROFILE, sandbox=True,
-                                      caller_ids=("+19876543210",)),), active=SANDBOX_PROFILE)
+SETTINGS = Settings(
+    profiles=(Profile(SANDBOX_PROFILE, sandbox=True, caller_ids=("+19876543210",)),),
+    active=SANDBOX_PROFILE,
+)
 
 
 def new_live_profile(dialog: SettingsDialog) -> None:
@@ -36,8 +38,7 @@ def test_a_new_live_profile_is_emitted_with_its_key(qtbot: Any) -> None:
 
 
 def test_the_key_field_is_masked_and_a_stored_key_is_never_shown(qtbot: Any) -> None:
-    settings = Settings(profiles=(Profile("Live", base_url="https://kaphila.com"),),
-                        active="Live")
+    settings = Settings(profiles=(Profile("Live", base_url="https://kaphila.com"),), active="Live")
     dialog = SettingsDialog(settings, "the OS keyring (SecretService)", {"Live": True})
     qtbot.addWidget(dialog)
     assert dialog.api_key.echoMode() == dialog.api_key.EchoMode.Password
@@ -75,11 +76,14 @@ def test_problems_are_listed_and_nothing_is_saved(qtbot: Any) -> None:
 
 
 async def test_saving_stores_the_key_in_the_store_and_never_in_the_config_file(
-        running: Running, tmp_path: Path) -> None:
+    running: Running, tmp_path: Path
+) -> None:
     console = running.console
     message = await console.save_profile(
         Profile("Acme live", base_url="https://kaphila.com", caller_ids=("+14155550134",)),
-        "ak_typed_once_0123456789", activate=True)
+        "ak_typed_once_0123456789",
+        activate=True,
+    )
     assert message == "Switching to 'Acme live'…"
     assert console.store.get("Acme live") == "ak_typed_once_0123456789"
     assert console.settings_path is not None

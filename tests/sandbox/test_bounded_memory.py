@@ -16,16 +16,21 @@ from tests.sandbox.conftest import make_config
 
 async def test_requests_with_bad_keys_and_unknown_paths_add_no_lasting_state() -> None:
     config = make_config(rate_limit=50.0)
-    async with Sandbox(config) as sandbox, \
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as session:
+    async with (
+        Sandbox(config) as sandbox,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as session,
+    ):
 
         async def one(i: int) -> None:
             noise = secrets.token_hex(8)
             path = (f"/calls/{noise}", f"/x{noise}", "/makecall")[i % 3]
             method = "POST" if path == "/makecall" else "GET"
             async with session.request(
-                    method, sandbox.url + path, json={"n": i} if method == "POST" else None,
-                    headers={"Authorization": f"Bearer ak_{noise}"}) as resp:
+                method,
+                sandbox.url + path,
+                json={"n": i} if method == "POST" else None,
+                headers={"Authorization": f"Bearer ak_{noise}"},
+            ) as resp:
                 assert resp.status in (401, 404), await resp.text()
 
         for start in range(0, 5000, 100):

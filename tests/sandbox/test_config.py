@@ -47,23 +47,25 @@ def test_a_toml_file_sets_accounts_settings_and_faults(tmp_path: Path) -> None:
     path.write_text(GOOD_TOML)
     config = load_toml(path)
     assert (config.port, config.time_scale, config.rate_limit) == (9100, 10.0, 5.0)
-    assert config.accounts == [Account("ak_acme_0001", ("19876543210", "15550001000"), 42,
-                                       "acme")]
+    assert config.accounts == [Account("ak_acme_0001", ("19876543210", "15550001000"), 42, "acme")]
     assert config.faults.drop.rate == 0.25
     assert (config.faults.error.rate, config.faults.error.count) == (1.0, 2)
     assert config.faults.delay_ms == 100
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[sandbox\n", "is not valid TOML"),
-    ("[sandbox]\nwarp = 9\n", "unknown setting [sandbox].warp"),
-    ("[sandbox]\nport = 'high'\n", "[sandbox].port must be of type int"),
-    ("[sandbox]\ntime_scale = 0\n", "time_scale must be greater than 0"),
-    ("[[accounts]]\nkey = 'a'\ncaller_ids = ['+1555']\n", "is not 10-15 digits"),
-    ("[[accounts]]\nkey = 'a'\n[[accounts]]\nkey = 'a'\n", "two accounts share one API key"),
-    ("[[accounts]]\ncaller_ids = []\n", "key must be a string"),
-    ("[faults]\ndrop = 3\n", "[faults]: drop: rate must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[sandbox\n", "is not valid TOML"),
+        ("[sandbox]\nwarp = 9\n", "unknown setting [sandbox].warp"),
+        ("[sandbox]\nport = 'high'\n", "[sandbox].port must be of type int"),
+        ("[sandbox]\ntime_scale = 0\n", "time_scale must be greater than 0"),
+        ("[[accounts]]\nkey = 'a'\ncaller_ids = ['+1555']\n", "is not 10-15 digits"),
+        ("[[accounts]]\nkey = 'a'\n[[accounts]]\nkey = 'a'\n", "two accounts share one API key"),
+        ("[[accounts]]\ncaller_ids = []\n", "key must be a string"),
+        ("[faults]\ndrop = 3\n", "[faults]: drop: rate must be between 0 and 1"),
+    ],
+)
 def test_a_bad_toml_file_says_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "sandbox.toml"
     path.write_text(text)
@@ -78,7 +80,8 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_account_flags() -> None:
     assert parse_account_flag("ak_x:19876543210,15550001000:7") == Account(
-        "ak_x", ("19876543210", "15550001000"), 7, "ak_x")
+        "ak_x", ("19876543210", "15550001000"), 7, "ak_x"
+    )
     assert parse_account_flag("ak_y:19876543210").credits == 1000
     for bad in ("ak_x", "ak_x:19876543210:lots", ":19876543210"):
         with pytest.raises(ConfigError):
@@ -88,9 +91,20 @@ def test_account_flags() -> None:
 def test_flags_override_the_file(tmp_path: Path) -> None:
     path = tmp_path / "sandbox.toml"
     path.write_text(GOOD_TOML)
-    args = build_parser().parse_args([
-        "--config", str(path), "--port", "0", "--account", "ak_b:15550002000:3",
-        "--fault", "duplicate=0.5:4", "--stall-ms", "10"])
+    args = build_parser().parse_args(
+        [
+            "--config",
+            str(path),
+            "--port",
+            "0",
+            "--account",
+            "ak_b:15550002000:3",
+            "--fault",
+            "duplicate=0.5:4",
+            "--stall-ms",
+            "10",
+        ]
+    )
     config = config_from_args(args)
     assert config.port == 0
     assert [a.key for a in config.accounts] == ["ak_acme_0001", "ak_b"]
@@ -107,8 +121,10 @@ def test_extra_host_names_from_the_file_and_flags(tmp_path: Path) -> None:
     assert load_toml(path).allowed_hosts == ("box.lan",)
     args = build_parser().parse_args(["--config", str(path), "--allow-host", "other.lan"])
     assert config_from_args(args).allowed_hosts == ("box.lan", "other.lan")
-    for text, message in [("allowed_hosts = 'box.lan'", "must be of type tuple"),
-                          ("allowed_hosts = ['a b']", "is not a host name")]:
+    for text, message in [
+        ("allowed_hosts = 'box.lan'", "must be of type tuple"),
+        ("allowed_hosts = ['a b']", "is not a host name"),
+    ]:
         path.write_text(f"[sandbox]\n{text}\n")
         with pytest.raises(ConfigError, match=re.escape(message)):
             load_toml(path)
@@ -139,8 +155,13 @@ def test_with_no_account_a_demo_account_is_created() -> None:
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "console.sandbox", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "console.sandbox", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def test_the_command_prints_url_key_and_caller_ids_serves_and_stops_on_ctrl_c() -> None:
@@ -153,9 +174,12 @@ def test_the_command_prints_url_key_and_caller_ids_serves_and_stops_on_ctrl_c() 
         assert url, banner
         assert key, banner
         assert "19876543210" in banner[2]
-        response = requests.post(url.group(1) + "/makecall", timeout=5,
-                                 headers={"Authorization": f"Bearer {key.group(1)}"},
-                                 json={"number": "15551230000", "callerId": "19876543210"})
+        response = requests.post(
+            url.group(1) + "/makecall",
+            timeout=5,
+            headers={"Authorization": f"Bearer {key.group(1)}"},
+            json={"number": "15551230000", "callerId": "19876543210"},
+        )
         assert response.status_code == 200
         assert response.json()["credits"] == 999
     finally:

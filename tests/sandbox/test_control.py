@@ -6,12 +6,14 @@ from tests.helpers import CALLER_ID, HUMAN, TEST_KEY, SandboxApi, WebhookReceive
 
 
 async def test_one_calls_timeline_has_requests_events_deliveries_speech_digits_and_forward(
-        api: SandboxApi, receiver: WebhookReceiver) -> None:
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
     await api.post("/voice", {"callId": call_id, "text": "Welcome."})
-    await api.post("/gather", {"callId": call_id, "text": "Press 1.", "numDigits": 1,
-                               "timeout": 60000})
+    await api.post(
+        "/gather", {"callId": call_id, "text": "Press 1.", "numDigits": 1, "timeout": 60000}
+    )
     await api.post(f"/sandbox/calls/{call_id}/press", {"digits": "1"})
     await receiver.wait_event(call_id, "gather.complete")
     await api.post("/forwardcall", {"callId": call_id, "forwardNumber": "15557654321"})
@@ -24,8 +26,9 @@ async def test_one_calls_timeline_has_requests_events_deliveries_speech_digits_a
     assert requests == ["/makecall", "/voice", "/gather", "/forwardcall"]
     events = [e["event"] for e in record["timeline"] if e["type"] == "event"]
     assert events == receiver.events(call_id)
-    delivered = {e["eventId"] for e in record["timeline"]
-                 if e["type"] == "delivery" and e["result"] == 200}
+    delivered = {
+        e["eventId"] for e in record["timeline"] if e["type"] == "delivery" and e["result"] == 200
+    }
     assert delivered == {d.event_id for d in receiver.accepted(call_id)}
     assert [s["text"] for s in record["spoken"]] == ["Welcome.", "Press 1."]
     assert record["gathers"][0]["digits"] == "1"
@@ -47,8 +50,9 @@ async def test_list_calls_and_filter_live_ones(api: SandboxApi, receiver: Webhoo
     assert (health["calls"], health["live"]) == (2, 1)
 
 
-async def test_callee_hangup_ends_the_call_from_the_far_side(api: SandboxApi,
-                                                            receiver: WebhookReceiver) -> None:
+async def test_callee_hangup_ends_the_call_from_the_far_side(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
     status, body = await api.post(f"/sandbox/calls/{call_id}/hangup", {})
@@ -57,8 +61,9 @@ async def test_callee_hangup_ends_the_call_from_the_far_side(api: SandboxApi,
     assert (ended["hangupBy"], ended["reason"]) == ("callee", "callee-hangup")
 
 
-async def test_pressing_needs_digits_and_a_live_answered_call(api: SandboxApi,
-                                                              receiver: WebhookReceiver) -> None:
+async def test_pressing_needs_digits_and_a_live_answered_call(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call("15551230008", receiver.url)  # ringing
     status, body = await api.post(f"/sandbox/calls/{call_id}/press", {"digits": "1"})
     assert status == 400
@@ -70,7 +75,8 @@ async def test_pressing_needs_digits_and_a_live_answered_call(api: SandboxApi,
 
 
 async def test_accounts_show_caller_ids_and_credits_but_never_keys(
-        api: SandboxApi, receiver: WebhookReceiver) -> None:
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     await api.call(HUMAN, receiver.url)
     async with api.session.get(api.base_url + "/sandbox/accounts") as resp:
         text = await resp.text()
@@ -91,8 +97,10 @@ async def test_only_the_newest_finished_calls_are_kept(receiver: WebhookReceiver
     from console.sandbox import Sandbox
     from tests.sandbox.conftest import make_config
 
-    async with Sandbox(make_config(max_finished_calls=2)) as sandbox, \
-            aiohttp.ClientSession() as session:
+    async with (
+        Sandbox(make_config(max_finished_calls=2)) as sandbox,
+        aiohttp.ClientSession() as session,
+    ):
         api = SandboxApi(sandbox.url, TEST_KEY, session)
         busy = [await api.call("15551230003", receiver.url) for _ in range(3)]
         for call_id in busy:

@@ -11,22 +11,39 @@ ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CALL_ID = re.compile(r"^\d{10}\.\d+$")
 
 
-async def answered_call(api: SandboxApi, receiver: WebhookReceiver, number: str = HUMAN,
-                        **extra: object) -> str:
+async def answered_call(
+    api: SandboxApi, receiver: WebhookReceiver, number: str = HUMAN, **extra: object
+) -> str:
     call_id = await api.call(number, receiver.url, **extra)
     await receiver.wait_event(call_id, "call.answered")
     return call_id
 
 
-async def test_makecall_answers_with_the_documented_fields(api: SandboxApi,
-                                                           receiver: WebhookReceiver) -> None:
-    status, body = await api.post("/makecall", {
-        "number": HUMAN, "webhookUrl": receiver.url, "useAmd": True,
-        "callerId": CALLER_ID, "voiceName": "en-US-Neural2-C", "ringTimeout": 25,
-    })
+async def test_makecall_answers_with_the_documented_fields(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
+    status, body = await api.post(
+        "/makecall",
+        {
+            "number": HUMAN,
+            "webhookUrl": receiver.url,
+            "useAmd": True,
+            "callerId": CALLER_ID,
+            "voiceName": "en-US-Neural2-C",
+            "ringTimeout": 25,
+        },
+    )
     assert status == 200
-    assert set(body) == {"success", "callId", "status", "amdEnabled", "voiceName", "credits",
-                         "ringTimeoutSeconds", "timestamp"}
+    assert set(body) == {
+        "success",
+        "callId",
+        "status",
+        "amdEnabled",
+        "voiceName",
+        "credits",
+        "ringTimeoutSeconds",
+        "timestamp",
+    }
     assert body["success"] is True
     assert CALL_ID.match(body["callId"])
     assert body["status"] == "ringing"
@@ -36,8 +53,9 @@ async def test_makecall_answers_with_the_documented_fields(api: SandboxApi,
     assert ISO_MS.match(body["timestamp"])
 
 
-async def test_makecall_defaults_and_credit_balance(api: SandboxApi,
-                                                    receiver: WebhookReceiver) -> None:
+async def test_makecall_defaults_and_credit_balance(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     _, first = await api.post("/makecall", {"number": HUMAN, "callerId": CALLER_ID})
     _, second = await api.post("/makecall", {"number": HUMAN, "callerId": CALLER_ID})
     assert first["amdEnabled"] is False
@@ -48,8 +66,9 @@ async def test_makecall_defaults_and_credit_balance(api: SandboxApi,
     assert first["callId"] != second["callId"]
 
 
-async def test_get_call_reports_the_state_of_one_call(api: SandboxApi,
-                                                      receiver: WebhookReceiver) -> None:
+async def test_get_call_reports_the_state_of_one_call(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await answered_call(api, receiver, useAmd=True)
     status, body = await api.get(f"/calls/{call_id}")
     assert status == 200
@@ -64,33 +83,45 @@ async def test_get_call_reports_the_state_of_one_call(api: SandboxApi,
 
 
 async def test_voice_speaks_on_an_answered_call_and_keeps_every_text(
-        api: SandboxApi, receiver: WebhookReceiver) -> None:
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await answered_call(api, receiver)
-    status, body = await api.post("/voice", {"callId": call_id, "text": "Hello there.",
-                                             "playTo": "bridge"})
+    status, body = await api.post(
+        "/voice", {"callId": call_id, "text": "Hello there.", "playTo": "bridge"}
+    )
     assert status == 200
-    assert body == {"success": True, "message": "TTS played successfully",
-                    "playbackId": f"tts-{call_id}-1"}
-    await api.post("/voice", {"callId": call_id, "text": "Second line, a little longer.",
-                              "voiceName": "en-GB-Neural2-B"})
+    assert body == {
+        "success": True,
+        "message": "TTS played successfully",
+        "playbackId": f"tts-{call_id}-1",
+    }
+    await api.post(
+        "/voice",
+        {
+            "callId": call_id,
+            "text": "Second line, a little longer.",
+            "voiceName": "en-GB-Neural2-B",
+        },
+    )
     record = await api.sandbox_call(call_id)
     spoken = [(s["text"], s["voice"]) for s in record["spoken"]]
-    assert spoken == [("Hello there.", "en-US-Neural2-A"),
-                      ("Second line, a little longer.", "en-GB-Neural2-B")]
+    assert spoken == [
+        ("Hello there.", "en-US-Neural2-A"),
+        ("Second line, a little longer.", "en-GB-Neural2-B"),
+    ]
     # Speech takes time in proportion to the text, and queues behind earlier speech.
     first, second = record["spoken"]
     assert second["startedAt"] >= first["endedAt"]
     assert second["endedAt"] > second["startedAt"]
 
 
-async def test_gather_starts_and_reports_its_id(api: SandboxApi,
-                                                receiver: WebhookReceiver) -> None:
+async def test_gather_starts_and_reports_its_id(api: SandboxApi, receiver: WebhookReceiver) -> None:
     call_id = await answered_call(api, receiver)
-    status, body = await api.post("/gather", {"callId": call_id, "text": "Press 1.",
-                                              "numDigits": 1, "timeout": 10000})
+    status, body = await api.post(
+        "/gather", {"callId": call_id, "text": "Press 1.", "numDigits": 1, "timeout": 10000}
+    )
     assert status == 200
-    assert body == {"success": True, "message": "Gather started",
-                    "gatherId": f"gather-{call_id}-1"}
+    assert body == {"success": True, "message": "Gather started", "gatherId": f"gather-{call_id}-1"}
     started = await receiver.wait_event(call_id, "gather.started")
     assert started["gatherId"] == body["gatherId"]
     assert started["numDigits"] == 1
@@ -98,10 +129,12 @@ async def test_gather_starts_and_reports_its_id(api: SandboxApi,
 
 
 async def test_forwardcall_starts_a_new_leg_and_ends_the_original(
-        api: SandboxApi, receiver: WebhookReceiver) -> None:
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await answered_call(api, receiver)
-    status, body = await api.post("/forwardcall", {"callId": call_id,
-                                                   "forwardNumber": "15557654321"})
+    status, body = await api.post(
+        "/forwardcall", {"callId": call_id, "forwardNumber": "15557654321"}
+    )
     assert status == 200
     assert body["success"] is True
     assert body["message"] == "Call forwarded to 15557654321"
@@ -122,8 +155,9 @@ async def test_forwardcall_starts_a_new_leg_and_ends_the_original(
     assert leg_state["status"] == "answered"
 
 
-async def test_hangup_ends_an_answered_call_as_completed(api: SandboxApi,
-                                                         receiver: WebhookReceiver) -> None:
+async def test_hangup_ends_an_answered_call_as_completed(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await answered_call(api, receiver)
     status, body = await api.post("/hangup", {"callId": call_id})
     assert status == 200
@@ -135,8 +169,9 @@ async def test_hangup_ends_an_answered_call_as_completed(api: SandboxApi,
     assert ended["reason"] == "hangup"
 
 
-async def test_hangup_while_ringing_cancels_the_call(api: SandboxApi,
-                                                     receiver: WebhookReceiver) -> None:
+async def test_hangup_while_ringing_cancels_the_call(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call("15551230008", receiver.url)  # rings for 10 s
     await receiver.wait_event(call_id, "call.initiated")
     status, body = await api.post("/hangup", {"callId": call_id})
@@ -148,7 +183,8 @@ async def test_hangup_while_ringing_cancels_the_call(api: SandboxApi,
 
 
 async def test_recording_events_carry_a_url_the_sandbox_serves(
-        api: SandboxApi, receiver: WebhookReceiver, sandbox: Sandbox) -> None:
+    api: SandboxApi, receiver: WebhookReceiver, sandbox: Sandbox
+) -> None:
     import io
     import wave
 

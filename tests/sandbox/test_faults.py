@@ -30,11 +30,13 @@ async def test_drop_never_delivers_the_event(api: SandboxApi, receiver: WebhookR
     assert receiver.events(call_id) == ["call.answered"]
     record = await api.sandbox_call(call_id)
     assert [(e["fault"], e["event"]) for e in record["timeline"] if e["type"] == "fault"] == [
-        ("drop", "call.initiated")]
+        ("drop", "call.initiated")
+    ]
 
 
-async def test_duplicate_delivers_the_same_event_twice(api: SandboxApi,
-                                                       receiver: WebhookReceiver) -> None:
+async def test_duplicate_delivers_the_same_event_twice(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     await set_faults(api, duplicate={"rate": 1, "count": 1})
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
@@ -44,16 +46,18 @@ async def test_duplicate_delivers_the_same_event_twice(api: SandboxApi,
     assert first.payload == again.payload
 
 
-async def test_reorder_lets_the_next_event_overtake(api: SandboxApi,
-                                                    receiver: WebhookReceiver) -> None:
+async def test_reorder_lets_the_next_event_overtake(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     await set_faults(api, reorder={"rate": 1, "count": 1}, delay_ms=2000)
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_for(lambda: len(receiver.events(call_id)) == 2)
     assert receiver.events(call_id) == ["call.answered", "call.initiated"]
 
 
-async def test_a_held_event_is_sent_anyway_if_nothing_overtakes(api: SandboxApi,
-                                                                receiver: WebhookReceiver) -> None:
+async def test_a_held_event_is_sent_anyway_if_nothing_overtakes(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
     await set_faults(api, reorder={"rate": 1, "count": 1}, delay_ms=50)
@@ -85,8 +89,9 @@ async def test_error_fault_answers_500_then_recovers(api: SandboxApi) -> None:
 
 async def test_throttle_fault_answers_429_with_retry_after(api: SandboxApi) -> None:
     await set_faults(api, throttle={"rate": 1, "count": 1})
-    async with api.session.get(api.base_url + "/calls/1.1",
-                               headers={"Authorization": f"Bearer {TEST_KEY}"}) as resp:
+    async with api.session.get(
+        api.base_url + "/calls/1.1", headers={"Authorization": f"Bearer {TEST_KEY}"}
+    ) as resp:
         assert resp.status == 429
         assert resp.headers["Retry-After"] == "1"
 
@@ -115,16 +120,20 @@ async def test_a_fractional_rate_fires_about_that_often(api: SandboxApi) -> None
 # ------------------------------------------------------------------ configuration
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"explode": 1}, "unknown fault 'explode'"),
-    ({"drop": 2}, "drop: rate must be between 0 and 1, not 2.0"),
-    ({"drop": True}, "drop: expected a rate (0..1) or {rate, count}, not a boolean"),
-    ({"drop": {"rate": 1, "count": -1}}, "drop: count cannot be negative, not -1"),
-    ({"drop": {"often": 1}}, "drop: unknown keys ['often']"),
-    ({"delay_ms": -5}, "delay_ms must be a whole number of milliseconds >= 0"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"explode": 1}, "unknown fault 'explode'"),
+        ({"drop": 2}, "drop: rate must be between 0 and 1, not 2.0"),
+        ({"drop": True}, "drop: expected a rate (0..1) or {rate, count}, not a boolean"),
+        ({"drop": {"rate": 1, "count": -1}}, "drop: count cannot be negative, not -1"),
+        ({"drop": {"often": 1}}, "drop: unknown keys ['often']"),
+        ({"delay_ms": -5}, "delay_ms must be a whole number of milliseconds >= 0"),
+    ],
+)
 async def test_bad_fault_settings_are_refused_and_change_nothing(
-        api: SandboxApi, body: dict[str, Any], message: str) -> None:
+    api: SandboxApi, body: dict[str, Any], message: str
+) -> None:
     before = (await api.get("/sandbox/faults"))[1]["faults"]
     status, answer = await api.put("/sandbox/faults", {"duplicate": 0.5, **body})
     assert status == 400
@@ -142,7 +151,8 @@ async def test_faults_from_configuration_apply_from_the_start(receiver: WebhookR
 
 
 async def test_reset_restores_configured_faults_accounts_and_forgets_calls(
-        api: SandboxApi, receiver: WebhookReceiver) -> None:
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     await api.call(HUMAN, receiver.url)
     await set_faults(api, error={"rate": 1, "count": 5})
     status, _ = await api.post("/sandbox/reset", {})

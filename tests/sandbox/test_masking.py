@@ -10,16 +10,22 @@ from tests.helpers import HUMAN, SandboxApi
 TOKEN = "Zq7xSECRETcapabilityTOKEN0123"
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    (f"http://127.0.0.1:5000/hooks/{TOKEN}", "http://127.0.0.1:5000/hooks/Zq7x…"),
-    (f"http://127.0.0.1:5000/hooks/{TOKEN}?sig=abc#frag", "http://127.0.0.1:5000/hooks/Zq7x…"),
-    (f"https://user:pw@localhost/app/hooks/{TOKEN}/more", "https://localhost/app/hooks/Zq7x…/more"),
-    (f"http://[::1]:9/hooks/{TOKEN}", "http://[::1]:9/hooks/Zq7x…"),
-    ("http://127.0.0.1:9/hooks/ab", "http://127.0.0.1:9/hooks/ab…"),
-    ("http://127.0.0.1:9/webhook?token=s3cret", "http://127.0.0.1:9/webhook"),
-    ("http://127.0.0.1:9/webhook", "http://127.0.0.1:9/webhook"),
-    ("http://127.0.0.1:9", "http://127.0.0.1:9"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"http://127.0.0.1:5000/hooks/{TOKEN}", "http://127.0.0.1:5000/hooks/Zq7x…"),
+        (f"http://127.0.0.1:5000/hooks/{TOKEN}?sig=abc#frag", "http://127.0.0.1:5000/hooks/Zq7x…"),
+        (
+            f"https://user:pw@localhost/app/hooks/{TOKEN}/more",
+            "https://localhost/app/hooks/Zq7x…/more",
+        ),
+        (f"http://[::1]:9/hooks/{TOKEN}", "http://[::1]:9/hooks/Zq7x…"),
+        ("http://127.0.0.1:9/hooks/ab", "http://127.0.0.1:9/hooks/ab…"),
+        ("http://127.0.0.1:9/webhook?token=s3cret", "http://127.0.0.1:9/webhook"),
+        ("http://127.0.0.1:9/webhook", "http://127.0.0.1:9/webhook"),
+        ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    ],
+)
 def test_masked_url(url: str, shown: str) -> None:
     assert masked_url(url) == shown
 

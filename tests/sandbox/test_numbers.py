@@ -24,8 +24,12 @@ HUGE_NUMBERS = {
 # (method, path, field, body): "@" marks the field that gets the number;
 # {call} stands for a live, answered call.
 NUMERIC_FIELDS = [
-    ("POST", "/makecall", "ringTimeout",
-     {"number": HUMAN, "callerId": CALLER_ID, "ringTimeout": "@"}),
+    (
+        "POST",
+        "/makecall",
+        "ringTimeout",
+        {"number": HUMAN, "callerId": CALLER_ID, "ringTimeout": "@"},
+    ),
     ("POST", "/makecall", "number", {"number": "@", "callerId": CALLER_ID}),
     ("POST", "/makecall", "useAmd", {"number": HUMAN, "callerId": CALLER_ID, "useAmd": "@"}),
     ("POST", "/gather", "numDigits", {"callId": "{call}", "numDigits": "@"}),
@@ -51,18 +55,28 @@ async def live_call(api: SandboxApi, receiver: WebhookReceiver) -> str:
     return call_id
 
 
-@pytest.mark.parametrize(("method", "path", "field", "body"), NUMERIC_FIELDS,
-                         ids=[f"{m} {p} {f}" for m, p, f, _ in NUMERIC_FIELDS])
+@pytest.mark.parametrize(
+    ("method", "path", "field", "body"),
+    NUMERIC_FIELDS,
+    ids=[f"{m} {p} {f}" for m, p, f, _ in NUMERIC_FIELDS],
+)
 @pytest.mark.parametrize("number", list(HUGE_NUMBERS.values()), ids=list(HUGE_NUMBERS))
 async def test_an_absurd_number_in_any_field_is_a_clear_400(
-        api: SandboxApi, live_call: str, method: str, path: str, field: str,
-        body: dict[str, Any], number: str) -> None:
+    api: SandboxApi,
+    live_call: str,
+    method: str,
+    path: str,
+    field: str,
+    body: dict[str, Any],
+    number: str,
+) -> None:
     raw = json.dumps(body).replace('"@"', number).replace("{call}", live_call)
     before_faults = (await api.get("/sandbox/faults"))[1]["faults"]
     before_calls = (await api.get("/sandbox/calls"))[1]["calls"]
     headers = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
-    async with api.session.request(method, api.base_url + path.replace("{call}", live_call),
-                                   data=raw.encode(), headers=headers) as resp:
+    async with api.session.request(
+        method, api.base_url + path.replace("{call}", live_call), data=raw.encode(), headers=headers
+    ) as resp:
         status, answer = resp.status, await resp.json()
     assert status == 400, answer
     assert answer["success"] is False
@@ -80,4 +94,6 @@ async def test_an_absurd_number_in_any_field_is_a_clear_400(
 async def test_fault_times_are_bounded(api: SandboxApi, field: str, value: int) -> None:
     status, answer = await api.put("/sandbox/faults", {field: value})
     assert (status, answer["error"]) == (
-        400, f"faults: {field} must be a whole number of milliseconds >= 0 and at most 600000")
+        400,
+        f"faults: {field} must be a whole number of milliseconds >= 0 and at most 600000",
+    )

@@ -27,14 +27,21 @@ def assert_common_fields(receiver: WebhookReceiver, call_id: str, number: str) -
     assert stamps == sorted(stamps)
 
 
-@pytest.mark.parametrize(("number", "amd", "confidence"), [
-    (HUMAN, "HUMAN", (0.85, 0.99)),
-    ("15551230001", "MACHINE", (0.9, 0.99)),
-    ("15551230002", "NOTSURE", (0.45, 0.55)),
-])
+@pytest.mark.parametrize(
+    ("number", "amd", "confidence"),
+    [
+        (HUMAN, "HUMAN", (0.85, 0.99)),
+        ("15551230001", "MACHINE", (0.9, 0.99)),
+        ("15551230002", "NOTSURE", (0.45, 0.55)),
+    ],
+)
 async def test_answered_scenarios_report_their_amd_result(
-        api: SandboxApi, receiver: WebhookReceiver, number: str, amd: str,
-        confidence: tuple[float, float]) -> None:
+    api: SandboxApi,
+    receiver: WebhookReceiver,
+    number: str,
+    amd: str,
+    confidence: tuple[float, float],
+) -> None:
     call_id = await api.call(number, receiver.url, useAmd=True)
     answered = await receiver.wait_event(call_id, "call.answered")
     assert receiver.events(call_id) == ["call.initiated", "call.answered"]
@@ -48,19 +55,22 @@ async def test_answered_scenarios_report_their_amd_result(
     assert_common_fields(receiver, call_id, number)
 
 
-async def test_without_amd_the_answer_has_no_amd_field(api: SandboxApi,
-                                                       receiver: WebhookReceiver) -> None:
+async def test_without_amd_the_answer_has_no_amd_field(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call(HUMAN, receiver.url)
     answered = await receiver.wait_event(call_id, "call.answered")
     assert "amd" not in answered
 
 
-async def test_a_person_answers_after_about_two_seconds(api: SandboxApi,
-                                                        receiver: WebhookReceiver) -> None:
+async def test_a_person_answers_after_about_two_seconds(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
     record = await api.sandbox_call(call_id)
     from datetime import datetime
+
     created = datetime.fromisoformat(record["createdAt"])
     answered = datetime.fromisoformat(record["answeredAt"])
     assert 1.9 <= (answered - created).total_seconds() <= 3.0
@@ -85,6 +95,7 @@ async def test_0004_rings_until_ring_timeout(api: SandboxApi, receiver: WebhookR
     assert timeout["duration"] == 0
     record = await api.sandbox_call(call_id)
     from datetime import datetime
+
     rang = datetime.fromisoformat(record["endedAt"]) - datetime.fromisoformat(record["createdAt"])
     assert 19.5 <= rang.total_seconds() <= 22
 
@@ -98,8 +109,9 @@ async def test_0005_fails_as_unreachable(api: SandboxApi, receiver: WebhookRecei
     assert ended["hangupBy"] == "system"
 
 
-async def test_0006_callee_hangs_up_after_answering(api: SandboxApi,
-                                                    receiver: WebhookReceiver) -> None:
+async def test_0006_callee_hangs_up_after_answering(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call("15551230006", receiver.url)
     ended = await receiver.wait_event(call_id, "call.ended")
     assert receiver.events(call_id) == ["call.initiated", "call.answered", "call.ended"]
@@ -110,24 +122,31 @@ async def test_0006_callee_hangs_up_after_answering(api: SandboxApi,
 
 
 async def test_0007_answers_every_gather_with_scripted_digits(
-        api: SandboxApi, receiver: WebhookReceiver) -> None:
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call("15551230007", receiver.url)
     await receiver.wait_event(call_id, "call.answered")
-    await api.post("/gather", {"callId": call_id, "text": "Enter your PIN", "numDigits": 4,
-                               "timeout": 60000})
+    await api.post(
+        "/gather", {"callId": call_id, "text": "Enter your PIN", "numDigits": 4, "timeout": 60000}
+    )
     complete = await receiver.wait_event(call_id, "gather.complete")
     assert complete["digits"] == "1234"
     assert receiver.events(call_id)[2:] == [
         "gather.started",
-        "dtmf.received", "gather.progress",
-        "dtmf.received", "gather.progress",
-        "dtmf.received", "gather.progress",
-        "dtmf.received", "gather.progress",
+        "dtmf.received",
+        "gather.progress",
+        "dtmf.received",
+        "gather.progress",
+        "dtmf.received",
+        "gather.progress",
+        "dtmf.received",
+        "gather.progress",
         "gather.complete",
     ]
     # A second gather is answered too, restricted to its valid digits.
-    await api.post("/gather", {"callId": call_id, "numDigits": 1, "validDigits": "29",
-                               "timeout": 60000})
+    await api.post(
+        "/gather", {"callId": call_id, "numDigits": 1, "validDigits": "29", "timeout": 60000}
+    )
     await receiver.wait_for(lambda: receiver.events(call_id).count("gather.complete") == 2)
     second = [d.payload for d in receiver.accepted(call_id) if d.event == "gather.complete"][1]
     assert second["digits"] == "2"
@@ -136,34 +155,41 @@ async def test_0007_answers_every_gather_with_scripted_digits(
 # A slower clock than the suite's 100x: the 2 s of slack below is then 100 ms of
 # real time rather than 20 ms, which a busy CI host can take (seen: 12.04 s).
 @pytest.mark.parametrize("sandbox_config", [make_config(time_scale=20.0)])
-async def test_0008_rings_ten_seconds_then_answers(api: SandboxApi,
-                                                   receiver: WebhookReceiver) -> None:
+async def test_0008_rings_ten_seconds_then_answers(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call("15551230008", receiver.url)
     await receiver.wait_event(call_id, "call.answered")
     record = await api.sandbox_call(call_id)
     from datetime import datetime
+
     rang = datetime.fromisoformat(record["answeredAt"]) - datetime.fromisoformat(
-        record["createdAt"])
+        record["createdAt"]
+    )
     assert 9.5 <= rang.total_seconds() <= 12
 
 
-async def test_0008_with_a_shorter_ring_timeout_times_out(api: SandboxApi,
-                                                          receiver: WebhookReceiver) -> None:
+async def test_0008_with_a_shorter_ring_timeout_times_out(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call("15551230008", receiver.url, ringTimeout=5)
     await receiver.wait_event(call_id, "call.timeout")
     assert "call.answered" not in receiver.events(call_id)
 
 
 async def test_a_call_nobody_hangs_up_ends_at_the_maximum_duration(
-        receiver: WebhookReceiver) -> None:
+    receiver: WebhookReceiver,
+) -> None:
     import aiohttp
 
     from console.sandbox import Sandbox
     from tests.helpers import TEST_KEY
     from tests.sandbox.conftest import make_config
 
-    async with Sandbox(make_config(max_call_seconds=5.0)) as sandbox, \
-            aiohttp.ClientSession() as session:
+    async with (
+        Sandbox(make_config(max_call_seconds=5.0)) as sandbox,
+        aiohttp.ClientSession() as session,
+    ):
         api = SandboxApi(sandbox.url, TEST_KEY, session)
         call_id = await api.call(HUMAN, receiver.url)
         ended = await receiver.wait_event(call_id, "call.ended")
@@ -179,5 +205,6 @@ def test_the_scenario_table_is_fixed_and_documented() -> None:
     for suffix in SCENARIOS:
         assert f"`{suffix}`" in table
     from pathlib import Path
+
     readme = Path(__file__).parents[2] / "README.md"
     assert table in readme.read_text(encoding="utf-8"), "README's scenario table is stale"

@@ -41,8 +41,9 @@ async def closed_after(sandbox: Sandbox, sent: bytes) -> tuple[float, bytes]:
                 received += chunk
         return time.monotonic() - started, received
     except TimeoutError:
-        raise AssertionError(f"the server kept a stalled connection open for {WITHIN} s; "
-                             f"it sent {received[:200]!r}") from None
+        raise AssertionError(
+            f"the server kept a stalled connection open for {WITHIN} s; it sent {received[:200]!r}"
+        ) from None
     finally:
         writer.close()
 
@@ -59,15 +60,23 @@ async def test_a_connection_that_sends_nothing_is_closed(slow_sandbox: Sandbox) 
 
 
 async def test_a_request_line_and_half_the_headers_are_cut_off(slow_sandbox: Sandbox) -> None:
-    elapsed, _ = await closed_after(slow_sandbox, head("POST", "/makecall",
-                                                       "Content-Type: application/json"))
+    elapsed, _ = await closed_after(
+        slow_sandbox, head("POST", "/makecall", "Content-Type: application/json")
+    )
     assert elapsed < TIMEOUT + 2
 
 
 async def test_a_body_that_stops_halfway_is_cut_off_with_a_408(slow_sandbox: Sandbox) -> None:
     body = f'{{"number": "{HUMAN}", "callerId": "{CALLER_ID}"}}'.encode()
-    sent = head("POST", "/makecall", f"Authorization: Bearer {TEST_KEY}",
-                "Content-Type: application/json", f"Content-Length: {len(body)}", "", "")
+    sent = head(
+        "POST",
+        "/makecall",
+        f"Authorization: Bearer {TEST_KEY}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "",
+        "",
+    )
     elapsed, received = await closed_after(slow_sandbox, sent + body[:10])
     assert received.startswith(b"HTTP/1.1 408 "), received
     assert b'"success": false' in received
@@ -76,8 +85,17 @@ async def test_a_body_that_stops_halfway_is_cut_off_with_a_408(slow_sandbox: San
 
 
 async def test_a_stalled_body_on_a_control_endpoint_is_cut_off(slow_sandbox: Sandbox) -> None:
-    sent = head("PUT", "/sandbox/faults", "Content-Type: application/json",
-                "Content-Length: 100", "", "") + b'{"drop": '
+    sent = (
+        head(
+            "PUT",
+            "/sandbox/faults",
+            "Content-Type: application/json",
+            "Content-Length: 100",
+            "",
+            "",
+        )
+        + b'{"drop": '
+    )
     elapsed, received = await closed_after(slow_sandbox, sent)
     assert received.startswith(b"HTTP/1.1 408 "), received
     assert elapsed < TIMEOUT + 2
@@ -85,8 +103,10 @@ async def test_a_stalled_body_on_a_control_endpoint_is_cut_off(slow_sandbox: San
 
 async def test_a_stalled_body_nobody_reads_is_cut_off(slow_sandbox: Sandbox) -> None:
     # No key: the answer is a 401 before the body is read; the rest never comes.
-    sent = head("POST", "/makecall", "Content-Type: application/json",
-                "Content-Length: 1000", "", "") + b"{"
+    sent = (
+        head("POST", "/makecall", "Content-Type: application/json", "Content-Length: 1000", "", "")
+        + b"{"
+    )
     elapsed, received = await closed_after(slow_sandbox, sent)
     assert received.startswith(b"HTTP/1.1 401 "), received
     assert elapsed < TIMEOUT + 2

@@ -9,8 +9,9 @@ from tests.helpers import HUMAN, TEST_KEY, SandboxApi, WebhookReceiver
 from tests.sandbox.conftest import make_config
 
 
-async def test_each_event_carries_an_id_and_attempt_number(api: SandboxApi,
-                                                           receiver: WebhookReceiver) -> None:
+async def test_each_event_carries_an_id_and_attempt_number(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
     first, second = receiver.accepted(call_id)
@@ -18,8 +19,9 @@ async def test_each_event_carries_an_id_and_attempt_number(api: SandboxApi,
     assert (first.attempt, second.attempt) == (1, 1)
 
 
-async def test_a_failed_delivery_is_retried_until_it_succeeds(api: SandboxApi,
-                                                              receiver: WebhookReceiver) -> None:
+async def test_a_failed_delivery_is_retried_until_it_succeeds(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     receiver.answers = [500, 503]
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
@@ -29,13 +31,17 @@ async def test_a_failed_delivery_is_retried_until_it_succeeds(api: SandboxApi,
     # Order survives the retries: the answer waited behind the retried event.
     assert receiver.events(call_id) == ["call.initiated", "call.answered"]
     record = await api.sandbox_call(call_id)
-    attempts = [(e["attempt"], e["result"]) for e in record["timeline"]
-                if e["type"] == "delivery" and e["event"] == "call.initiated"]
+    attempts = [
+        (e["attempt"], e["result"])
+        for e in record["timeline"]
+        if e["type"] == "delivery" and e["event"] == "call.initiated"
+    ]
     assert attempts == [(1, 500), (2, 503), (3, 200)]
 
 
-async def test_delivery_gives_up_after_the_configured_attempts(api: SandboxApi,
-                                                               receiver: WebhookReceiver) -> None:
+async def test_delivery_gives_up_after_the_configured_attempts(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     receiver.answers = [500, 500, 500]  # webhook_attempts is 3 in tests
     call_id = await api.call(HUMAN, receiver.url)
     await receiver.wait_event(call_id, "call.answered")
@@ -57,19 +63,24 @@ async def test_a_receiver_that_does_not_answer_in_time_is_retried() -> None:
         call_id = await api.call(HUMAN, hook.url)
         await hook.wait_event(call_id, "call.answered")
         record = await api.sandbox_call(call_id)
-        results = [e["result"] for e in record["timeline"]
-                   if e["type"] == "delivery" and e["event"] == "call.initiated"]
+        results = [
+            e["result"]
+            for e in record["timeline"]
+            if e["type"] == "delivery" and e["event"] == "call.initiated"
+        ]
         assert results == ["timeout", 200]
     await hook.stop()
 
 
 async def test_an_unreachable_webhook_url_is_retried_then_abandoned(api: SandboxApi) -> None:
     import socket
+
     with socket.socket() as probe:  # a loopback port with nobody listening
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
     call_id = await api.call("15551230003", f"http://127.0.0.1:{dead_port}/hook")
     import asyncio
+
     async with asyncio.timeout(10):
         while True:
             record = await api.sandbox_call(call_id)
@@ -81,25 +92,25 @@ async def test_an_unreachable_webhook_url_is_retried_then_abandoned(api: Sandbox
 
 
 async def test_no_webhook_url_means_no_deliveries(api: SandboxApi) -> None:
-    status, _ = await api.post("/makecall", {"number": "15551230003",
-                                                "callerId": "19876543210"})
+    status, _ = await api.post("/makecall", {"number": "15551230003", "callerId": "19876543210"})
     assert status == 200
     _, stats = await api.get("/sandbox/stats")
     assert stats["webhooks"]["events"] == 0
 
 
-async def test_many_calls_deliver_concurrently_each_in_order(api: SandboxApi,
-                                                             receiver: WebhookReceiver) -> None:
+async def test_many_calls_deliver_concurrently_each_in_order(
+    api: SandboxApi, receiver: WebhookReceiver
+) -> None:
     call_ids = [await api.call(f"155512{i:05d}", receiver.url) for i in range(20, 60)]
     for call_id in call_ids:
         await receiver.wait_event(call_id, "call.answered")
         assert receiver.events(call_id) == ["call.initiated", "call.answered"]
 
 
-async def test_webhooks_to_non_loopback_hosts_are_refused_without_a_lookup(
-        api: SandboxApi) -> None:
+async def test_webhooks_to_non_loopback_hosts_are_refused_without_a_lookup(api: SandboxApi) -> None:
     call_id = await api.call("15551230003", "https://yourserver.com/hook")
     import asyncio
+
     async with asyncio.timeout(5):
         while True:
             record = await api.sandbox_call(call_id)
@@ -150,4 +161,6 @@ async def test_a_redirect_is_a_failed_delivery_and_is_never_followed() -> None:
     results = [e["result"] for e in record["timeline"] if e["type"] == "delivery"]
     assert results == [302] * 6
     assert [e["event"] for e in record["timeline"] if e["type"] == "delivery-gave-up"] == [
-        "call.initiated", "call.ended"]
+        "call.initiated",
+        "call.ended",
+    ]

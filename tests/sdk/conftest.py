@@ -36,16 +36,18 @@ class SandboxHandle:
         return int(stats["requests"].get(path, 0))
 
     def press(self, call_id: str, digits: str) -> None:
-        response = self.session.post(f"{self.url}/sandbox/calls/{call_id}/press",
-                                     json={"digits": digits}, timeout=5)
+        response = self.session.post(
+            f"{self.url}/sandbox/calls/{call_id}/press", json={"digits": digits}, timeout=5
+        )
         assert response.status_code == 200, response.text
 
     def faults(self, **faults: Any) -> None:
         response = self.session.put(f"{self.url}/sandbox/faults", json=faults, timeout=5)
         assert response.status_code == 200, response.text
 
-    def wait(self, predicate: Callable[[], bool], within: float = 10.0,
-             what: str = "condition") -> None:
+    def wait(
+        self, predicate: Callable[[], bool], within: float = 10.0, what: str = "condition"
+    ) -> None:
         deadline = time.monotonic() + within
         while not predicate():
             if time.monotonic() > deadline:
@@ -53,8 +55,9 @@ class SandboxHandle:
             time.sleep(0.01)
 
     def wait_status(self, call_id: str, status: str, within: float = 10.0) -> dict[str, Any]:
-        self.wait(lambda: self.call(call_id)["status"] == status, within,
-                  f"call {call_id} to be {status}")
+        self.wait(
+            lambda: self.call(call_id)["status"] == status, within, f"call {call_id} to be {status}"
+        )
         return self.call(call_id)
 
 
@@ -75,8 +78,7 @@ def sandbox() -> Iterator[SandboxHandle]:
 
 @pytest.fixture
 def client(sandbox: SandboxHandle) -> Iterator[Client]:
-    sdk = Client("AC" + "1" * 32, TEST_KEY, base_url=sandbox.url, environment={},
-                 backoff=0.01)
+    sdk = Client("AC" + "1" * 32, TEST_KEY, base_url=sandbox.url, environment={}, backoff=0.01)
     yield sdk
     sdk.close()
 

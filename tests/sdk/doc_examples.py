@@ -29,14 +29,14 @@ def make_client():
 def basic_ivr_app():
     app = Flask(__name__)
 
-    @app.route('/voice', methods=['POST'])
+    @app.route("/voice", methods=["POST"])
     def main_menu():
         form_data = WebhookHelper.process_webhook(request.get_json(), client)
 
         response = VoiceResponse()
         response.say("Welcome to Acme Company")
 
-        gather = response.gather(num_digits=1, action='/handle-menu', timeout=8)
+        gather = response.gather(num_digits=1, action="/handle-menu", timeout=8)
         gather.say("For sales, press 1")
         gather.pause(1)
         gather.say("For support, press 2")
@@ -46,28 +46,28 @@ def basic_ivr_app():
         response.say("Connecting to operator")
         return str(response)
 
-    @app.route('/handle-menu', methods=['POST'])
+    @app.route("/handle-menu", methods=["POST"])
     def handle_menu():
         form_data = WebhookHelper.process_webhook(request.get_json(), client)
-        digit = form_data.get('Digits', '')
+        digit = form_data.get("Digits", "")
 
         response = VoiceResponse()
 
-        if digit == '1':
+        if digit == "1":
             response.say("Sales department")
-            gather = response.gather(num_digits=1, action='/sales-menu')
+            gather = response.gather(num_digits=1, action="/sales-menu")
             gather.say("For new customers press 1, existing customers press 2")
 
-        elif digit == '2':
+        elif digit == "2":
             response.say("Technical support")
             response.say("Please hold while we connect you")
 
-        elif digit == '0':
+        elif digit == "0":
             response.say("Connecting to operator")
 
         else:
             response.say("Invalid selection")
-            response.redirect('/voice')
+            response.redirect("/voice")
 
         return str(response)
 
@@ -78,7 +78,7 @@ def basic_ivr_app():
 def voicemail_app():
     app = Flask(__name__)
 
-    @app.route('/voicemail', methods=['POST'])
+    @app.route("/voicemail", methods=["POST"])
     def voicemail():
         # The one line the document's migration guide says to add to a handler:
         form_data = WebhookHelper.process_webhook(request.get_json(), client)
@@ -88,12 +88,12 @@ def voicemail_app():
         response.say("Press pound when you're finished")
 
         response.record(
-            max_length=120,           # 2 minutes max
-            finish_on_key='#',        # End on pound
-            play_beep=True,           # Play beep before recording
-            action='/voicemail-done', # Process recording
-            transcribe=True,          # Enable transcription
-            transcribe_callback='/transcription-ready'
+            max_length=120,  # 2 minutes max
+            finish_on_key="#",  # End on pound
+            play_beep=True,  # Play beep before recording
+            action="/voicemail-done",  # Process recording
+            transcribe=True,  # Enable transcription
+            transcribe_callback="/transcription-ready",
         )
 
         response.say("We didn't receive your message. Please try again.")
@@ -101,12 +101,12 @@ def voicemail_app():
 
         return str(response)
 
-    @app.route('/voicemail-done', methods=['POST'])
+    @app.route("/voicemail-done", methods=["POST"])
     def voicemail_complete():
         form_data = WebhookHelper.process_webhook(request.get_json(), client)
 
-        recording_url = form_data.get('RecordingUrl')
-        duration = form_data.get('RecordingDuration', '0')
+        recording_url = form_data.get("RecordingUrl")
+        duration = form_data.get("RecordingDuration", "0")
 
         response = VoiceResponse()
 
@@ -128,23 +128,23 @@ def voicemail_app():
 def amd_app():
     app = Flask(__name__)
 
-    @app.route('/webhook', methods=['POST'])
+    @app.route("/webhook", methods=["POST"])
     def handle_amd():
         form_data = WebhookHelper.process_webhook(request.get_json(), client)
-        answered_by = form_data.get('AnsweredBy')
+        answered_by = form_data.get("AnsweredBy")
 
         response = VoiceResponse()
 
-        if answered_by == 'human':
+        if answered_by == "human":
             response.say("Hello! Thanks for picking up.")
             gather = response.gather(num_digits=1)
             gather.say("Press 1 for sales, 2 for support")
 
-        elif answered_by == 'machine':
+        elif answered_by == "machine":
             response.say("Hi, please call us back during business hours.")
             response.hangup()
 
-        elif answered_by == 'unknown':
+        elif answered_by == "unknown":
             response.say("Hello? If you can hear this, press any key.")
             response.gather(num_digits=1, timeout=3)
 
@@ -157,30 +157,30 @@ def amd_app():
 def single_digit_app():
     app = Flask(__name__)
 
-    @app.route('/single-digit', methods=['POST'])
+    @app.route("/single-digit", methods=["POST"])
     def handle_single_digit():
         form_data = WebhookHelper.process_webhook(request.get_json(), client)
-        digit = form_data.get('Digits', '')
+        digit = form_data.get("Digits", "")
 
         response = VoiceResponse()
 
         # Immediate response to each digit
         digit_responses = {
-            '1': "Sales department - please hold",
-            '2': "Technical support - transferring now",
-            '3': "Billing department - one moment",
-            '*': "Returning to main menu",
-            '#': "Goodbye!",
-            '0': "Connecting to operator"
+            "1": "Sales department - please hold",
+            "2": "Technical support - transferring now",
+            "3": "Billing department - one moment",
+            "*": "Returning to main menu",
+            "#": "Goodbye!",
+            "0": "Connecting to operator",
         }
 
         if digit in digit_responses:
             response.say(digit_responses[digit])
 
-            if digit == '#':
+            if digit == "#":
                 response.hangup()
-            elif digit == '*':
-                response.redirect('/main-menu')
+            elif digit == "*":
+                response.redirect("/main-menu")
         else:
             response.say(f"You pressed {digit}")
 
@@ -193,34 +193,25 @@ def single_digit_app():
 def bulk_call_campaign():
     """Launch a bulk calling campaign"""
 
-    phone_numbers = [
-        '+15551234567',
-        '+15551234568',
-        '+15551234569',
-        '+15551234570'
-    ]
+    phone_numbers = ["+15551234567", "+15551234568", "+15551234569", "+15551234570"]
 
     successful_calls = []
     failed_calls = []
 
     for i, number in enumerate(phone_numbers):
         try:
-            print(f"Calling {i+1}/{len(phone_numbers)}: {number}")
+            print(f"Calling {i + 1}/{len(phone_numbers)}: {number}")
 
             call = client.calls.create(
                 to=number,
-                from_='+15559876543',
-                url='https://yourserver.com/campaign-message',
-                machine_detection='enable',
-                status_callback='https://yourserver.com/call-status',
-                status_callback_event=['initiated', 'answered', 'completed']
+                from_="+15559876543",
+                url="https://yourserver.com/campaign-message",
+                machine_detection="enable",
+                status_callback="https://yourserver.com/call-status",
+                status_callback_event=["initiated", "answered", "completed"],
             )
 
-            successful_calls.append({
-                'number': number,
-                'call_sid': call.sid,
-                'status': call.status
-            })
+            successful_calls.append({"number": number, "call_sid": call.sid, "status": call.status})
 
             print(f"✓ Call created: {call.sid}")
 
@@ -228,18 +219,11 @@ def bulk_call_campaign():
             time.sleep(3)  # 3 second delay between calls
 
         except TwilioRestException as e:
-            failed_calls.append({
-                'number': number,
-                'error': e.msg,
-                'code': e.code
-            })
+            failed_calls.append({"number": number, "error": e.msg, "code": e.code})
             print(f"✗ Failed: {e.msg}")
 
         except Exception as e:
-            failed_calls.append({
-                'number': number,
-                'error': str(e)
-            })
+            failed_calls.append({"number": number, "error": str(e)})
             print(f"✗ Error: {e}")
 
     print(f"\nCampaign Results:")
@@ -252,10 +236,7 @@ def bulk_call_campaign():
 # --- Exception Handling -----------------------------------------------------
 def exception_handling_example():
     try:
-        call = client.calls.create(
-            to='+invalid',
-            from_='+15551234567'
-        )
+        call = client.calls.create(to="+invalid", from_="+15551234567")
     except TwilioRestException as e:
         print(f"API Error: {e.msg}")
         print(f"Error Code: {e.code}")

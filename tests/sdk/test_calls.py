@@ -21,8 +21,9 @@ TO = "+" + HUMAN
 FROM = "+" + CALLER_ID
 
 
-def test_quick_start_creates_a_call_with_twilio_properties(client: Client,
-                                                          sandbox: SandboxHandle) -> None:
+def test_quick_start_creates_a_call_with_twilio_properties(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     call = client.calls.create(to=TO, from_=FROM, url="http://127.0.0.1:9/webhook")
     assert re.match(r"^\d+\.\d+$", call.sid)
     assert call.status == "ringing"
@@ -33,8 +34,9 @@ def test_quick_start_creates_a_call_with_twilio_properties(client: Client,
     assert call.answered_by is None
     assert isinstance(call.date_created, datetime)
     assert call.account_sid == client.account_sid
-    assert repr(call) == (f"<Twilio.Api.V2010.CallInstance account_sid={client.account_sid} "
-                          f"sid={call.sid}>")
+    assert repr(call) == (
+        f"<Twilio.Api.V2010.CallInstance account_sid={client.account_sid} sid={call.sid}>"
+    )
     record = sandbox.call(call.sid)
     assert (record["number"], record["callerId"]) == (HUMAN, CALLER_ID)
     assert record["webhookUrl"] == "http://127.0.0.1:9/webhook"
@@ -42,40 +44,54 @@ def test_quick_start_creates_a_call_with_twilio_properties(client: Client,
 
 
 @pytest.mark.parametrize("setting", ["enable", "Enable", "DetectMessageEnd"])
-def test_machine_detection_turns_amd_on(client: Client, sandbox: SandboxHandle,
-                                        setting: str) -> None:
+def test_machine_detection_turns_amd_on(
+    client: Client, sandbox: SandboxHandle, setting: str
+) -> None:
     call = client.calls.create(to=TO, from_=FROM, machine_detection=setting)
     assert call.machine_detection == "enable"
     assert sandbox.call(call.sid)["amdEnabled"] is True
 
 
 def test_voice_timeout_and_record_reach_kaphila(client: Client, sandbox: SandboxHandle) -> None:
-    call = client.calls.create(to=TO, from_=FROM, voice="en-GB-Neural2-B", timeout=45,
-                               record=True)
+    call = client.calls.create(to=TO, from_=FROM, voice="en-GB-Neural2-B", timeout=45, record=True)
     record = sandbox.call(call.sid)
     assert (record["voiceName"], record["ringTimeoutSeconds"], record["record"]) == (
-        "en-GB-Neural2-B", 45, True)
+        "en-GB-Neural2-B",
+        45,
+        True,
+    )
 
 
-def test_status_callback_is_the_webhook_when_there_is_no_url(client: Client,
-                                                             sandbox: SandboxHandle) -> None:
+def test_status_callback_is_the_webhook_when_there_is_no_url(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     call = client.calls.create(to=TO, from_=FROM, status_callback="http://127.0.0.1:9/status")
     assert sandbox.call(call.sid)["webhookUrl"] == "http://127.0.0.1:9/status"
 
 
 def test_parameters_kaphila_cannot_honour_are_named_in_one_warning(
-        client: Client, sandbox: SandboxHandle) -> None:
+    client: Client, sandbox: SandboxHandle
+) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        client.calls.create(to=TO, from_=FROM, url="http://127.0.0.1:9/a",
-                            status_callback="http://127.0.0.1:9/b",
-                            status_callback_event=["initiated", "answered"],
-                            fallback_url="http://127.0.0.1:9/c", send_digits="1234")
+        client.calls.create(
+            to=TO,
+            from_=FROM,
+            url="http://127.0.0.1:9/a",
+            status_callback="http://127.0.0.1:9/b",
+            status_callback_event=["initiated", "answered"],
+            fallback_url="http://127.0.0.1:9/c",
+            send_digits="1234",
+        )
     compatibility = [w for w in caught if w.category is KaphilaCompatibilityWarning]
     assert len(compatibility) == 1
     message = str(compatibility[0].message)
-    for name in ("status_callback (Kaphila sends every event to url)", "fallback_url",
-                 "send_digits", "status_callback_event"):
+    for name in (
+        "status_callback (Kaphila sends every event to url)",
+        "fallback_url",
+        "send_digits",
+        "status_callback_event",
+    ):
         assert name in message
 
 
@@ -84,14 +100,17 @@ def test_an_unknown_keyword_is_a_type_error_as_in_twilio(client: Client) -> None
         client.calls.create(to=TO, from_=FROM, colour="red")
 
 
-@pytest.mark.parametrize(("to", "from_", "code", "field"), [
-    ("+invalid", FROM, 21211, "'To' number '+invalid'"),
-    ("+1555", FROM, 21211, "'To' number '+1555'"),
-    (TO, "12", 21212, "'From' number '12'"),
-])
-def test_numbers_are_checked_before_anything_is_sent(client: Client, sandbox: SandboxHandle,
-                                                     to: str, from_: str, code: int,
-                                                     field: str) -> None:
+@pytest.mark.parametrize(
+    ("to", "from_", "code", "field"),
+    [
+        ("+invalid", FROM, 21211, "'To' number '+invalid'"),
+        ("+1555", FROM, 21211, "'To' number '+1555'"),
+        (TO, "12", 21212, "'From' number '12'"),
+    ],
+)
+def test_numbers_are_checked_before_anything_is_sent(
+    client: Client, sandbox: SandboxHandle, to: str, from_: str, code: int, field: str
+) -> None:
     with pytest.raises(TwilioRestException) as raised:
         client.calls.create(to=to, from_=from_)
     assert (raised.value.code, raised.value.status) == (code, 400)
@@ -107,8 +126,9 @@ def test_an_unverified_caller_id_is_21210(client: Client) -> None:
     assert str(raised.value) == f"HTTP 400 error: {raised.value.msg}"
 
 
-def test_get_and_call_return_a_context_that_reads_and_fetches(client: Client,
-                                                              sandbox: SandboxHandle) -> None:
+def test_get_and_call_return_a_context_that_reads_and_fetches(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     sid = client.calls.create(to=TO, from_=FROM, machine_detection="enable").sid
     sandbox.wait_status(sid, "answered")
     fetched = client.calls(sid).fetch()
@@ -154,8 +174,9 @@ def test_sms_is_not_supported(client: Client) -> None:
     assert client.messages.list() == []
 
 
-def test_list_and_stream_filter_the_calls_this_client_knows(client: Client,
-                                                            sandbox: SandboxHandle) -> None:
+def test_list_and_stream_filter_the_calls_this_client_knows(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     busy = client.calls.create(to="+15551230003", from_=FROM)
     first = client.calls.create(to=TO, from_=FROM)
     second = client.calls.create(to=TO, from_=FROM)

@@ -29,8 +29,13 @@ def test_twilio_names_import_from_the_package_and_from_twilios_module_paths() ->
 def test_credentials_come_from_the_environment() -> None:
     from twilio.rest import Client
 
-    client = Client(environment={"TWILIO_ACCOUNT_SID": "ACabc", "TWILIO_AUTH_TOKEN": TEST_KEY,
-                                 "KAPHILA_BASE_URL": "http://127.0.0.1:9/"})
+    client = Client(
+        environment={
+            "TWILIO_ACCOUNT_SID": "ACabc",
+            "TWILIO_AUTH_TOKEN": TEST_KEY,
+            "KAPHILA_BASE_URL": "http://127.0.0.1:9/",
+        }
+    )
     assert client.account_sid == "ACabc"
     assert client.password == TEST_KEY
     assert client.base_url == "http://127.0.0.1:9"
@@ -40,8 +45,10 @@ def test_the_default_base_url_is_kaphilas_https_host() -> None:
     from twilio.rest import Client
 
     assert Client("AC1", TEST_KEY, environment={}).base_url == "https://kaphila.com"
-    assert Client("AC1", TEST_KEY, environment={},
-                  base_url="http://127.0.0.1:1/x/").base_url == "http://127.0.0.1:1/x"
+    assert (
+        Client("AC1", TEST_KEY, environment={}, base_url="http://127.0.0.1:1/x/").base_url
+        == "http://127.0.0.1:1/x"
+    )
 
 
 def test_missing_credentials_say_what_to_set() -> None:
@@ -71,8 +78,9 @@ def test_region_and_edge_are_accepted_with_a_warning() -> None:
 
 
 def test_importing_the_client_loads_no_http_library() -> None:
-    code = ("import sys; from twilio.rest import Client; "
-            "print(sorted(m for m in ('requests', 'urllib3', 'aiohttp') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; from twilio.rest import Client; "
+        "print(sorted(m for m in ('requests', 'urllib3', 'aiohttp') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

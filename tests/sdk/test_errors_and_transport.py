@@ -37,7 +37,10 @@ def test_an_unknown_key_is_20003(sandbox: SandboxHandle) -> None:
     with pytest.raises(TwilioRestException) as raised:
         sdk(sandbox.url, key="ak_wrong_key").calls.create(to=TO, from_=FROM)
     assert (raised.value.status, raised.value.code, raised.value.msg) == (
-        401, 20003, "unknown API key")
+        401,
+        20003,
+        "unknown API key",
+    )
     assert raised.value.method == "POST"
     assert raised.value.uri == sandbox.url + "/makecall"
 
@@ -53,8 +56,9 @@ def test_no_credits_is_20429() -> None:
         thread.stop()
 
 
-def test_a_throttled_makecall_is_20429_and_not_retried(client: Client,
-                                                       sandbox: SandboxHandle) -> None:
+def test_a_throttled_makecall_is_20429_and_not_retried(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     sandbox.faults(throttle={"rate": 1, "count": 1})
     with pytest.raises(TwilioRestException) as raised:
         client.calls.create(to=TO, from_=FROM)
@@ -64,8 +68,9 @@ def test_a_throttled_makecall_is_20429_and_not_retried(client: Client,
     assert sandbox.requests_received("/makecall") == 2
 
 
-def test_a_server_error_on_makecall_is_20500_and_never_retried(client: Client,
-                                                               sandbox: SandboxHandle) -> None:
+def test_a_server_error_on_makecall_is_20500_and_never_retried(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     sandbox.faults(error={"rate": 1, "count": 1})
     with pytest.raises(TwilioRestException) as raised:
         client.calls.create(to=TO, from_=FROM)
@@ -74,8 +79,9 @@ def test_a_server_error_on_makecall_is_20500_and_never_retried(client: Client,
     assert sandbox.requests_received("/makecall") == 1  # ...and it was not sent again
 
 
-def test_a_get_is_retried_through_server_errors_and_throttling(client: Client,
-                                                               sandbox: SandboxHandle) -> None:
+def test_a_get_is_retried_through_server_errors_and_throttling(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     sid = client.calls.create(to=TO, from_=FROM).sid
     sandbox.faults(error={"rate": 1, "count": 1}, throttle={"rate": 1, "count": 1})
     assert client.calls(sid).fetch().sid == sid
@@ -95,15 +101,16 @@ def test_a_stalled_makecall_times_out_and_is_not_sent_again(sandbox: SandboxHand
     with pytest.raises(TwilioTimeoutError) as raised:
         sdk(sandbox.url, timeout=0.3).calls.create(to=TO, from_=FROM)
     assert raised.value.request_sent is True
-    assert raised.value.msg.startswith(f"cannot reach the Kaphila API at POST {sandbox.url}"
-                                       "/makecall: no answer within 0.3 s")
+    assert raised.value.msg.startswith(
+        f"cannot reach the Kaphila API at POST {sandbox.url}/makecall: no answer within 0.3 s"
+    )
     import time
+
     time.sleep(1.6)  # past the stall: a retry would have arrived by now
     assert sandbox.requests_received("/makecall") == 1
 
 
-def test_a_stalled_get_is_retried_after_its_timeout(client: Client,
-                                                    sandbox: SandboxHandle) -> None:
+def test_a_stalled_get_is_retried_after_its_timeout(client: Client, sandbox: SandboxHandle) -> None:
     sid = client.calls.create(to=TO, from_=FROM).sid
     sandbox.faults(stall={"rate": 1, "count": 1}, stall_ms=1500)
     assert sdk(sandbox.url, timeout=0.3).calls(sid).fetch().sid == sid
@@ -115,14 +122,16 @@ def test_a_dead_server_names_the_url_and_the_cause() -> None:
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(TwilioConnectionError) as raised:
         sdk(dead).calls.create(to=TO, from_=FROM)
-    assert raised.value.msg == (f"cannot reach the Kaphila API at POST {dead}/makecall: "
-                                "connection refused")
+    assert raised.value.msg == (
+        f"cannot reach the Kaphila API at POST {dead}/makecall: connection refused"
+    )
     assert raised.value.request_sent is False
     assert isinstance(raised.value, TwilioException)
 
 
-def test_the_key_never_appears_in_logs_or_errors(sandbox: SandboxHandle,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_the_key_never_appears_in_logs_or_errors(
+    sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     client = sdk(sandbox.url)
     sid = client.calls.create(to=TO, from_=FROM).sid
@@ -130,8 +139,9 @@ def test_the_key_never_appears_in_logs_or_errors(sandbox: SandboxHandle,
     with pytest.raises(TwilioRestException) as raised:
         client.calls.create(to="+" + "1" * 16, from_=FROM)
     lines = [record.getMessage() for record in caplog.records]
-    assert any("POST " + sandbox.url + "/makecall" in line for line in lines), \
+    assert any("POST " + sandbox.url + "/makecall" in line for line in lines), (
         "DEBUG logging shows each request"
+    )
     assert any("-> 200" in line for line in lines), "DEBUG logging shows each response"
     assert all(TEST_KEY not in line for line in lines)
     assert any("Bearer [redacted]" in line for line in lines)
@@ -145,19 +155,30 @@ class RecordingHttpClient(HttpClient):
         super().__init__()
         self.requests: list[dict[str, Any]] = []
 
-    def request(self, method: str, uri: str, params: dict[str, object] | None = None,
-                data: Any = None, headers: dict[str, str] | None = None,
-                auth: tuple[str, str] | None = None, timeout: float | None = None,
-                allow_redirects: bool = False) -> Response:
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         self.requests.append({"method": method, "uri": uri, "data": data, "headers": headers})
-        return Response(200, '{"success": true, "callId": "42.1", "status": "ringing", '
-                             '"credits": 7, "timestamp": "2026-01-01T00:00:00.000Z"}')
+        return Response(
+            200,
+            '{"success": true, "callId": "42.1", "status": "ringing", '
+            '"credits": 7, "timestamp": "2026-01-01T00:00:00.000Z"}',
+        )
 
 
 def test_a_custom_http_client_with_twilios_interface_is_used() -> None:
     transport = RecordingHttpClient()
-    client = Client("AC1", TEST_KEY, http_client=transport, environment={},
-                    base_url="http://127.0.0.1:9")
+    client = Client(
+        "AC1", TEST_KEY, http_client=transport, environment={}, base_url="http://127.0.0.1:9"
+    )
     call = client.calls.create(to=TO, from_=FROM, url="http://127.0.0.1:9/hook")
     assert call.sid == "42.1"
     sent = transport.requests[0]
@@ -166,9 +187,13 @@ def test_a_custom_http_client_with_twilios_interface_is_used() -> None:
     assert sent["headers"]["Content-Type"] == "application/json"
     assert sent["headers"]["User-Agent"].startswith("kaphila-twilio-python/")
     import json
-    assert json.loads(sent["data"]) == {"number": HUMAN, "callerId": CALLER_ID,
-                                        "webhookUrl": "http://127.0.0.1:9/hook",
-                                        "useAmd": False}
+
+    assert json.loads(sent["data"]) == {
+        "number": HUMAN,
+        "callerId": CALLER_ID,
+        "webhookUrl": "http://127.0.0.1:9/hook",
+        "useAmd": False,
+    }
 
 
 def test_a_non_json_answer_is_a_clear_error() -> None:
@@ -176,8 +201,9 @@ def test_a_non_json_answer_is_a_clear_error() -> None:
         def request(self, *args: Any, **kwargs: Any) -> Response:
             return Response(502, "<html>Bad gateway</html>")
 
-    client = Client("AC1", TEST_KEY, http_client=HtmlClient(), environment={},
-                    base_url="http://127.0.0.1:9")
+    client = Client(
+        "AC1", TEST_KEY, http_client=HtmlClient(), environment={}, base_url="http://127.0.0.1:9"
+    )
     with pytest.raises(TwilioRestException) as raised:
         client.calls.create(to=TO, from_=FROM)
     assert (raised.value.status, raised.value.code) == (502, 20503)
@@ -187,14 +213,23 @@ def test_a_non_json_answer_is_a_clear_error() -> None:
 def test_the_rest_exception_keeps_twilios_constructor_and_str() -> None:
     error = TwilioRestException(404, "/x", "not here", 20404, "GET", {"a": 1})
     assert (error.status, error.uri, error.msg, error.code, error.method, error.details) == (
-        404, "/x", "not here", 20404, "GET", {"a": 1})
+        404,
+        "/x",
+        "not here",
+        20404,
+        "GET",
+        {"a": 1},
+    )
     assert str(error) == "HTTP 404 error: not here"
 
 
 # ------------------------------------------------ a key that cannot travel, a server that echoes
 
-@pytest.mark.parametrize("key", ["ak_live_abc\r\nX-Evil: 1", "ak_live_abc\n", "ak live",
-                                 "ak_live_\x00abc", "ak_lïve_abc"])
+
+@pytest.mark.parametrize(
+    "key",
+    ["ak_live_abc\r\nX-Evil: 1", "ak_live_abc\n", "ak live", "ak_live_\x00abc", "ak_lïve_abc"],
+)
 def test_a_key_that_cannot_be_sent_is_refused_without_repeating_it(key: str) -> None:
     with pytest.raises(TwilioException) as raised:
         Client("AC1", key, base_url="http://127.0.0.1:9", environment={})
@@ -204,7 +239,8 @@ def test_a_key_that_cannot_be_sent_is_refused_without_repeating_it(key: str) -> 
 
 
 def test_an_error_that_echoes_the_key_is_redacted_and_no_debug_line_has_it(
-        serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     import json
 
     from flask import Flask, request
@@ -214,9 +250,11 @@ def test_an_error_that_echoes_the_key_is_redacted_and_no_debug_line_has_it(
 
     @app.post("/makecall")
     def makecall() -> Any:
-        return app.response_class(json.dumps({"success": False, "error":
-                                              f"bad {request.headers['Authorization']}"}),
-                                  status=401, mimetype="application/json")
+        return app.response_class(
+            json.dumps({"success": False, "error": f"bad {request.headers['Authorization']}"}),
+            status=401,
+            mimetype="application/json",
+        )
 
     server = serve(app)
     caplog.set_level(logging.DEBUG)

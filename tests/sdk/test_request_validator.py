@@ -48,8 +48,10 @@ def test_multi_valued_parameters_are_sorted_values() -> None:
     import base64
     import hashlib
     import hmac
-    expected = base64.b64encode(hmac.new(b"12345", (URL + "A1A2").encode(),
-                                         hashlib.sha1).digest()).decode()
+
+    expected = base64.b64encode(
+        hmac.new(b"12345", (URL + "A1A2").encode(), hashlib.sha1).digest()
+    ).decode()
     assert signature == expected
 
 

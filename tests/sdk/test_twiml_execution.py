@@ -30,12 +30,14 @@ def test_say_speaks_with_its_voice_and_loop(client: Client, sandbox: SandboxHand
     response.say("Plain")
     client.calls(sid).update(twiml=response)
     spoken = [(s["text"], s["voice"]) for s in sandbox.call(sid)["spoken"]]
-    assert spoken == [("Hello there", "en-US-Neural2-C"), ("Hello there", "en-US-Neural2-C"),
-                      ("Plain", "en-US-Neural2-A")]
+    assert spoken == [
+        ("Hello there", "en-US-Neural2-C"),
+        ("Hello there", "en-US-Neural2-C"),
+        ("Plain", "en-US-Neural2-A"),
+    ]
 
 
-def test_ssml_inside_say_is_spoken_as_plain_text(client: Client,
-                                                 sandbox: SandboxHandle) -> None:
+def test_ssml_inside_say_is_spoken_as_plain_text(client: Client, sandbox: SandboxHandle) -> None:
     sid = live_call(client, sandbox)
     response = VoiceResponse()
     say = response.say("Your code is")
@@ -54,10 +56,20 @@ def test_gather_becomes_a_kaphila_gather(client: Client, sandbox: SandboxHandle)
     response.say("We did not get that")  # runs only if the gather times out
     client.calls(sid).update(twiml=response)
     record = sandbox.call(sid)
-    assert record["gathers"] == [{
-        "gatherId": f"gather-{sid}-1", "prompt": "Enter your PIN", "numDigits": 4,
-        "timeout": 10000, "finishOnKey": "*", "validDigits": "1234", "digits": "",
-        "outcome": None, "reason": None, "startedAt": record["gathers"][0]["startedAt"]}]
+    assert record["gathers"] == [
+        {
+            "gatherId": f"gather-{sid}-1",
+            "prompt": "Enter your PIN",
+            "numDigits": 4,
+            "timeout": 10000,
+            "finishOnKey": "*",
+            "validDigits": "1234",
+            "digits": "",
+            "outcome": None,
+            "reason": None,
+            "startedAt": record["gathers"][0]["startedAt"],
+        }
+    ]
     assert [s["text"] for s in record["spoken"]] == ["Enter your PIN"]
 
 
@@ -77,9 +89,8 @@ def test_dial_forwards_to_the_number(client: Client, sandbox: SandboxHandle) -> 
     assert (record["endReason"], record["forwardedTo"]) == ("forwarded", "15557654321")
 
 
-@pytest.mark.parametrize("verb", ["<Hangup/>", "<Reject reason=\"busy\"/>"])
-def test_hangup_and_reject_end_the_call(client: Client, sandbox: SandboxHandle,
-                                        verb: str) -> None:
+@pytest.mark.parametrize("verb", ["<Hangup/>", '<Reject reason="busy"/>'])
+def test_hangup_and_reject_end_the_call(client: Client, sandbox: SandboxHandle, verb: str) -> None:
     sid = live_call(client, sandbox)
     client.calls(sid).update(twiml=f"<Response><Say>Bye</Say>{verb}<Say>never</Say></Response>")
     record = sandbox.wait_status(sid, "completed")
@@ -90,23 +101,28 @@ def test_hangup_and_reject_end_the_call(client: Client, sandbox: SandboxHandle,
 def test_pause_waits_between_verbs(client: Client, sandbox: SandboxHandle) -> None:
     sid = live_call(client, sandbox)
     started = time.monotonic()
-    client.calls(sid).update(twiml='<Response><Say>a</Say><Pause length="0.3"/>'
-                                   '<Say>b</Say></Response>')
+    client.calls(sid).update(
+        twiml='<Response><Say>a</Say><Pause length="0.3"/><Say>b</Say></Response>'
+    )
     assert time.monotonic() - started >= 0.3
     assert [s["text"] for s in sandbox.call(sid)["spoken"]] == ["a", "b"]
 
 
-@pytest.mark.parametrize(("twiml", "what"), [
-    ("<Response><Say>first</Say><Play>x.mp3</Play></Response>", "<Play>"),
-    ("<Response><Say>first</Say><Record/></Response>", "<Record>"),
-    ("<Response><Sms>hi</Sms></Response>", "<Sms>"),
-    ("<Response><Gather><Play>x.mp3</Play></Gather></Response>", "<Play> inside <Gather>"),
-    ('<Response><Gather input="speech"/></Response>', '<Gather input="speech">'),
-    ("<Response><Dial><Conference>r</Conference></Dial></Response>", "<Dial><Conference>"),
-    ('<Response><Say loop="0">x</Say></Response>', '<Say loop="0">'),
-])
-def test_unsupported_verbs_fail_before_anything_is_sent(client: Client, sandbox: SandboxHandle,
-                                                        twiml: str, what: str) -> None:
+@pytest.mark.parametrize(
+    ("twiml", "what"),
+    [
+        ("<Response><Say>first</Say><Play>x.mp3</Play></Response>", "<Play>"),
+        ("<Response><Say>first</Say><Record/></Response>", "<Record>"),
+        ("<Response><Sms>hi</Sms></Response>", "<Sms>"),
+        ("<Response><Gather><Play>x.mp3</Play></Gather></Response>", "<Play> inside <Gather>"),
+        ('<Response><Gather input="speech"/></Response>', '<Gather input="speech">'),
+        ("<Response><Dial><Conference>r</Conference></Dial></Response>", "<Dial><Conference>"),
+        ('<Response><Say loop="0">x</Say></Response>', '<Say loop="0">'),
+    ],
+)
+def test_unsupported_verbs_fail_before_anything_is_sent(
+    client: Client, sandbox: SandboxHandle, twiml: str, what: str
+) -> None:
     sid = live_call(client, sandbox)
     with pytest.raises(KaphilaNotSupportedError) as raised:
         client.calls(sid).update(twiml=twiml)
@@ -131,8 +147,9 @@ def test_malformed_twiml_is_a_clear_error(client: Client, sandbox: SandboxHandle
         client.calls(sid).update(twiml="<Say>x</Say>")
 
 
-def test_twiml_on_an_ended_call_reports_kaphilas_error(client: Client,
-                                                       sandbox: SandboxHandle) -> None:
+def test_twiml_on_an_ended_call_reports_kaphilas_error(
+    client: Client, sandbox: SandboxHandle
+) -> None:
     sid = client.calls.create(to="+15551230003", from_=FROM).sid
     sandbox.wait_status(sid, "busy")
     with pytest.raises(TwilioRestException) as raised:
@@ -153,6 +170,7 @@ def twiml_app(routes: dict[str, Callable[[dict[str, str]], str]]) -> Any:
             params = dict(request.values)
             seen.append((request.method, path, params))
             return render(params)
+
         app.add_url_rule(path, path, view, methods=["GET", "POST"])
 
     for path, render in routes.items():
@@ -161,7 +179,8 @@ def twiml_app(routes: dict[str, Callable[[dict[str, str]], str]]) -> Any:
 
 
 def test_update_url_fetches_twiml_with_call_parameters_and_runs_it(
-        client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer]) -> None:
+    client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer]
+) -> None:
     app = twiml_app({"/next": lambda p: f"<Response><Say>Hi {p['To']}</Say></Response>"})
     server = serve(app)
     sid = live_call(client, sandbox)
@@ -174,31 +193,41 @@ def test_update_url_fetches_twiml_with_call_parameters_and_runs_it(
     assert params["From"] == FROM
 
 
-def test_redirect_follows_relative_and_absolute_urls(client: Client, sandbox: SandboxHandle,
-                                                     serve: Callable[[Any], AppServer]) -> None:
-    app = twiml_app({
-        "/a": lambda p: "<Response><Say>one</Say><Redirect>/b</Redirect><Say>no</Say></Response>",
-        "/b": lambda p: "<Response><Say>two</Say></Response>",
-    })
+def test_redirect_follows_relative_and_absolute_urls(
+    client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer]
+) -> None:
+    app = twiml_app(
+        {
+            "/a": lambda p: (
+                "<Response><Say>one</Say><Redirect>/b</Redirect><Say>no</Say></Response>"
+            ),
+            "/b": lambda p: "<Response><Say>two</Say></Response>",
+        }
+    )
     server = serve(app)
     sid = live_call(client, sandbox)
-    client.calls(sid).update(twiml=f'<Response><Redirect method="POST">{server.url}/a'
-                                   "</Redirect></Response>")
+    client.calls(sid).update(
+        twiml=f'<Response><Redirect method="POST">{server.url}/a</Redirect></Response>'
+    )
     assert [s["text"] for s in sandbox.call(sid)["spoken"]] == ["one", "two"]
 
 
-def test_endless_redirects_stop_with_an_error(client: Client, sandbox: SandboxHandle,
-                                              serve: Callable[[Any], AppServer]) -> None:
-    server = serve(twiml_app({"/loop": lambda p: "<Response><Redirect>/loop</Redirect>"
-                                                 "</Response>"}))
+def test_endless_redirects_stop_with_an_error(
+    client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer]
+) -> None:
+    server = serve(
+        twiml_app({"/loop": lambda p: "<Response><Redirect>/loop</Redirect></Response>"})
+    )
     sid = live_call(client, sandbox)
     from twilio.base.exceptions import TwilioException
+
     with pytest.raises(TwilioException, match="more than 10 <Redirect>s"):
         client.calls(sid).update(url=server.url + "/loop")
 
 
 def test_create_with_twiml_runs_it_once_the_call_is_answered(
-        client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer]) -> None:
+    client: Client, sandbox: SandboxHandle, serve: Callable[[Any], AppServer]
+) -> None:
     from flask import Flask, request
 
     from twilio import WebhookHelper
@@ -211,7 +240,11 @@ def test_create_with_twiml_runs_it_once_the_call_is_answered(
         return ""
 
     server = serve(app)
-    call = client.calls.create(to=TO, from_=FROM, url=server.url + "/hook",
-                               twiml="<Response><Say>Welcome aboard</Say></Response>")
+    call = client.calls.create(
+        to=TO,
+        from_=FROM,
+        url=server.url + "/hook",
+        twiml="<Response><Say>Welcome aboard</Say></Response>",
+    )
     sandbox.wait(lambda: bool(sandbox.call(call.sid)["spoken"]), what="the TwiML to run")
     assert [s["text"] for s in sandbox.call(call.sid)["spoken"]] == ["Welcome aboard"]

@@ -17,32 +17,43 @@ def make_client(**kwargs: Any) -> Client:
 
 def event(name: str, status: str | None, call_id: str = "100.1", **extra: Any) -> dict[str, Any]:
     stamp = f"2026-01-01T00:00:0{len(name) % 10}.000Z"
-    payload = {"callId": call_id, "event": name, "timestamp": stamp,
-               "number": "15551230000", "callerId": "19876543210", **extra}
+    payload = {
+        "callId": call_id,
+        "event": name,
+        "timestamp": stamp,
+        "number": "15551230000",
+        "callerId": "19876543210",
+        **extra,
+    }
     if status is not None:
         payload["status"] = status
     return payload
 
 
-@pytest.mark.parametrize(("name", "status", "expected"), [
-    ("call.initiated", "ringing", "ringing"),
-    ("call.initiated", None, "initiated"),
-    ("call.answered", "answered", "in-progress"),
-    ("call.ended", "completed", "completed"),
-    ("call.ended", "busy", "busy"),
-    ("call.ended", "failed", "failed"),
-    ("call.ended", "canceled", "canceled"),
-    ("call.ended", None, "completed"),
-    ("call.timeout", "no-answer", "no-answer"),
-    ("call.timeout", None, "no-answer"),
-    ("dtmf.received", "answered", "in-progress"),
-    ("gather.complete", "answered", "in-progress"),
-    ("recording.completed", "completed", "completed"),
-])
-def test_every_event_and_status_maps_to_twilios_call_status(name: str, status: str | None,
-                                                            expected: str) -> None:
-    form = WebhookHelper.process_webhook(event(name, status, call_id=f"{name}.{status}"),
-                                         make_client())
+@pytest.mark.parametrize(
+    ("name", "status", "expected"),
+    [
+        ("call.initiated", "ringing", "ringing"),
+        ("call.initiated", None, "initiated"),
+        ("call.answered", "answered", "in-progress"),
+        ("call.ended", "completed", "completed"),
+        ("call.ended", "busy", "busy"),
+        ("call.ended", "failed", "failed"),
+        ("call.ended", "canceled", "canceled"),
+        ("call.ended", None, "completed"),
+        ("call.timeout", "no-answer", "no-answer"),
+        ("call.timeout", None, "no-answer"),
+        ("dtmf.received", "answered", "in-progress"),
+        ("gather.complete", "answered", "in-progress"),
+        ("recording.completed", "completed", "completed"),
+    ],
+)
+def test_every_event_and_status_maps_to_twilios_call_status(
+    name: str, status: str | None, expected: str
+) -> None:
+    form = WebhookHelper.process_webhook(
+        event(name, status, call_id=f"{name}.{status}"), make_client()
+    )
     assert form["CallStatus"] == expected
 
 
@@ -50,38 +61,62 @@ def test_the_standard_parameters_are_there() -> None:
     client = make_client()
     form = WebhookHelper.process_webhook(event("call.answered", "answered"), client)
     assert form == {
-        "CallSid": "100.1", "AccountSid": "ACform", "From": "+19876543210",
-        "To": "+15551230000", "CallStatus": "in-progress", "Direction": "outbound-api",
-        "ApiVersion": "2010-04-01", "KaphilaEvent": "call.answered",
+        "CallSid": "100.1",
+        "AccountSid": "ACform",
+        "From": "+19876543210",
+        "To": "+15551230000",
+        "CallStatus": "in-progress",
+        "Direction": "outbound-api",
+        "ApiVersion": "2010-04-01",
+        "KaphilaEvent": "call.answered",
         "Timestamp": "2026-01-01T00:00:03.000Z",
     }
     assert form.raw["event"] == "call.answered"
 
 
-@pytest.mark.parametrize(("amd", "not_sure_as", "expected"), [
-    ("HUMAN", "human", "human"),
-    ("MACHINE", "human", "machine"),
-    ("NOTSURE", "human", "human"),
-    ("NOTSURE", "unknown", "unknown"),
-])
+@pytest.mark.parametrize(
+    ("amd", "not_sure_as", "expected"),
+    [
+        ("HUMAN", "human", "human"),
+        ("MACHINE", "human", "machine"),
+        ("NOTSURE", "human", "human"),
+        ("NOTSURE", "unknown", "unknown"),
+    ],
+)
 def test_amd_results_become_answered_by(amd: str, not_sure_as: str, expected: str) -> None:
     client = make_client(amd_not_sure_as=not_sure_as)
     form = WebhookHelper.process_webhook(
-        event("call.answered", "answered", amd={"status": amd, "confidence": 0.9}), client)
+        event("call.answered", "answered", amd={"status": amd, "confidence": 0.9}), client
+    )
     assert (form["AnsweredBy"], form["MachineDetectionConfidence"]) == (expected, "0.9")
     assert client.calls("100.1").answered_by == expected
 
 
 def test_digits_recordings_transcriptions_and_durations() -> None:
     client = make_client()
-    assert WebhookHelper.process_webhook(
-        event("gather.complete", "answered", digits="123"), client)["Digits"] == "123"
-    form = WebhookHelper.process_webhook(event(
-        "recording.completed", "completed", recordingId="RE1", duration=7,
-        recordingUrl="http://127.0.0.1:9/recordings/RE1.wav", recordingDuration=7,
-        transcriptionText="hello"), client)
+    assert (
+        WebhookHelper.process_webhook(event("gather.complete", "answered", digits="123"), client)[
+            "Digits"
+        ]
+        == "123"
+    )
+    form = WebhookHelper.process_webhook(
+        event(
+            "recording.completed",
+            "completed",
+            recordingId="RE1",
+            duration=7,
+            recordingUrl="http://127.0.0.1:9/recordings/RE1.wav",
+            recordingDuration=7,
+            transcriptionText="hello",
+        ),
+        client,
+    )
     assert (form["RecordingUrl"], form["RecordingSid"], form["RecordingDuration"]) == (
-        "http://127.0.0.1:9/recordings/RE1.wav", "RE1", "7")
+        "http://127.0.0.1:9/recordings/RE1.wav",
+        "RE1",
+        "7",
+    )
     assert form["TranscriptionText"] == "hello"
     assert form["CallDuration"] == "7"
     assert [r.sid for r in client.recordings.list()] == ["RE1"]
@@ -117,14 +152,20 @@ def test_an_early_status_arriving_late_does_not_move_backwards() -> None:
     assert client.calls("100.1").status == "in-progress"
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (None, "must be a JSON object, not NoneType"),
-    ([1], "must be a JSON object, not list"),
-    ({"event": "call.answered"}, "the webhook has no callId"),
-    ({"callId": "", "event": "call.answered"}, "the webhook has no callId"),
-    ({"callId": "1.1", "event": "call.exploded"}, "unknown Kaphila webhook event 'call.exploded'"),
-    ({"callId": "1.1"}, "unknown Kaphila webhook event None"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "must be a JSON object, not NoneType"),
+        ([1], "must be a JSON object, not list"),
+        ({"event": "call.answered"}, "the webhook has no callId"),
+        ({"callId": "", "event": "call.answered"}, "the webhook has no callId"),
+        (
+            {"callId": "1.1", "event": "call.exploded"},
+            "unknown Kaphila webhook event 'call.exploded'",
+        ),
+        ({"callId": "1.1"}, "unknown Kaphila webhook event None"),
+    ],
+)
 def test_bad_input_is_a_clear_twilio_exception(data: Any, message: str) -> None:
     with pytest.raises(TwilioException, match=message.replace("(", r"\(").replace(")", r"\)")):
         WebhookHelper.process_webhook(data, make_client())

@@ -44,10 +44,24 @@ class Rig:
             return conn.execute(sql).fetchall()
 
 
-def hook(sid: str, event: str, status: str, second: int = 1, *, day: str = "2026-01-01",
-         number: str = "15551230000", caller: str = "19876543210",
-         **extra: Any) -> dict[str, Any]:
+def hook(
+    sid: str,
+    event: str,
+    status: str,
+    second: int = 1,
+    *,
+    day: str = "2026-01-01",
+    number: str = "15551230000",
+    caller: str = "19876543210",
+    **extra: Any,
+) -> dict[str, Any]:
     """A Kaphila webhook body, as the sandbox sends them."""
-    return {"callId": sid, "event": event, "status": status,
-            "timestamp": f"{day}T00:00:{second:02d}.000Z",
-            "number": number, "callerId": caller, **extra}
+    return {
+        "callId": sid,
+        "event": event,
+        "status": status,
+        "timestamp": f"{day}T00:00:{second:02d}.000Z",
+        "number": number,
+        "callerId": caller,
+        **extra,
+    }

@@ -33,29 +33,69 @@ def day(text: str) -> float:
 async def seed(rig: Rig) -> None:
     """Four calls over three days, placed from two caller IDs."""
     plan = [
-        ("h.1", "2026-01-01", "15551230001", "19876543210",
-         [("call.answered", "ANSWERED", {"amd": {"status": "HUMAN", "confidence": 0.9}}),
-          ("call.ended", "COMPLETED", {})]),
-        ("h.2", "2026-01-02", "15551230002", "19876543211",
-         [("call.answered", "ANSWERED", {"amd": {"status": "MACHINE"}}),
-          ("call.ended", "COMPLETED", {})]),
-        ("h.3", "2026-01-03", "15551230003", "19876543210",
-         [("call.timeout", "NO-ANSWER", {})]),
-        ("h.4", "2026-01-03", "15551230004", "19876543211",
-         [("call.answered", "ANSWERED", {"amd": {"status": "UNKNOWN"}}),
-          ("gather.complete", "ANSWERED", {"digits": "42"}),
-          ("call.ended", "COMPLETED", {})]),
+        (
+            "h.1",
+            "2026-01-01",
+            "15551230001",
+            "19876543210",
+            [
+                ("call.answered", "ANSWERED", {"amd": {"status": "HUMAN", "confidence": 0.9}}),
+                ("call.ended", "COMPLETED", {}),
+            ],
+        ),
+        (
+            "h.2",
+            "2026-01-02",
+            "15551230002",
+            "19876543211",
+            [
+                ("call.answered", "ANSWERED", {"amd": {"status": "MACHINE"}}),
+                ("call.ended", "COMPLETED", {}),
+            ],
+        ),
+        ("h.3", "2026-01-03", "15551230003", "19876543210", [("call.timeout", "NO-ANSWER", {})]),
+        (
+            "h.4",
+            "2026-01-03",
+            "15551230004",
+            "19876543211",
+            [
+                ("call.answered", "ANSWERED", {"amd": {"status": "UNKNOWN"}}),
+                ("gather.complete", "ANSWERED", {"digits": "42"}),
+                ("call.ended", "COMPLETED", {}),
+            ],
+        ),
     ]
     for sid, date, number, caller, events in plan:
-        assert await rig.post(hook(sid, "call.initiated", "RINGING", 1, day=date,
-                                   number=number, caller=caller)) == 204
+        assert (
+            await rig.post(
+                hook(sid, "call.initiated", "RINGING", 1, day=date, number=number, caller=caller)
+            )
+            == 204
+        )
         for second, (event, status, extra) in enumerate(events, 2):
             if sid == "h.1" and event == "call.ended":
-                rig.session.dispatch(ActionRequested("s1", sid, ActionKind.SPEAK,
-                                                     at=day(date) + 7.2, text="Your order shipped"))
+                rig.session.dispatch(
+                    ActionRequested(
+                        "s1", sid, ActionKind.SPEAK, at=day(date) + 7.2, text="Your order shipped"
+                    )
+                )
                 rig.session.dispatch(ActionSucceeded("s1", at=day(date) + 7.5))
-            assert await rig.post(hook(sid, event, status, second + 5, day=date, number=number,
-                                       caller=caller, **extra)) == 204
+            assert (
+                await rig.post(
+                    hook(
+                        sid,
+                        event,
+                        status,
+                        second + 5,
+                        day=date,
+                        number=number,
+                        caller=caller,
+                        **extra,
+                    )
+                )
+                == 204
+            )
     await rig.journal.flush()
 
 
@@ -85,7 +125,12 @@ async def test_every_call_is_listed_newest_first_with_its_facts(history: History
     assert [r.sid for r in rows] == ["h.4", "h.3", "h.2", "h.1"]
     first = rows[-1]
     assert (first.number, first.caller_id, first.profile, first.status, first.amd) == (
-        "+15551230001", "+19876543210", "Test", "completed", "human")
+        "+15551230001",
+        "+19876543210",
+        "Test",
+        "completed",
+        "human",
+    )
     assert first.amd_confidence == pytest.approx(0.9)
     assert first.duration == pytest.approx(1.0)  # answered at :07, ended at :08
     assert first.spoken == "Your order shipped"
@@ -136,21 +181,29 @@ async def test_sorting_and_paging(history: History) -> None:
     f = HistoryFilter()
     assert await sids(history, f, sort="number", descending=False) == ["h.1", "h.2", "h.3", "h.4"]
     assert await sids(history, f, sort="number", descending=False, offset=1, limit=2) == [
-        "h.2", "h.3"]
+        "h.2",
+        "h.3",
+    ]
     assert (await sids(history, f, sort="amd", descending=False))[0] == "h.3"  # no AMD first
 
 
-async def test_a_calls_timeline_is_rebuilt_as_the_operator_saw_it(rig: Rig,
-                                                                  history: History) -> None:
+async def test_a_calls_timeline_is_rebuilt_as_the_operator_saw_it(
+    rig: Rig, history: History
+) -> None:
     call = await history.call("h.1")
     assert call is not None
     assert call == rig.session.state.calls["h.1"]
     assert [e.what for e in call.timeline] == [
-        Happened.RINGING, Happened.ANSWERED, ActionKind.SPEAK, Happened.ENDED]
+        Happened.RINGING,
+        Happened.ANSWERED,
+        ActionKind.SPEAK,
+        Happened.ENDED,
+    ]
 
 
-async def test_csv_export_holds_exactly_the_filtered_calls(history: History,
-                                                           tmp_path: Path) -> None:
+async def test_csv_export_holds_exactly_the_filtered_calls(
+    history: History, tmp_path: Path
+) -> None:
     seen: list[tuple[int, int]] = []
     path = tmp_path / "calls.csv"
     f = HistoryFilter(status="completed")
@@ -162,7 +215,8 @@ async def test_csv_export_holds_exactly_the_filtered_calls(history: History,
     expected = sorted(await history.page(f), key=lambda r: (r.started_at, r.sid))
     assert [r["call_sid"] for r in body] == [r.sid for r in expected]
     assert [(r["number"], r["status"], r["amd"], r["digits"], r["spoken"]) for r in body] == [
-        (r.number, r.status, r.amd, r.digits, r.spoken) for r in expected]
+        (r.number, r.status, r.amd, r.digits, r.spoken) for r in expected
+    ]
     assert datetime.fromisoformat(body[0]["started"]).timestamp() == expected[0].started_at
     await asyncio.sleep(0)  # progress is reported through the loop
     assert seen[-1] == (3, 3)
@@ -172,8 +226,7 @@ async def test_a_cancelled_export_leaves_no_file(history: History, tmp_path: Pat
     path = tmp_path / "calls.csv"
     with pytest.raises(ExportCancelled):
         await history.export_csv(HistoryFilter(), path, cancelled=lambda: True)
-    assert names_in(tmp_path) <= {
-        "journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"}
+    assert names_in(tmp_path) <= {"journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"}
 
 
 async def test_a_calls_timeline_exports_to_json(history: History, tmp_path: Path) -> None:

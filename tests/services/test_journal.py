@@ -33,14 +33,22 @@ from tests.helpers import until, webhook_event
 from tests.services.rig import Rig, hook, no_effects
 
 EVERY_KIND: list[Event] = [
-    webhook_event("1.1", "call.answered", 1.5, body={"amd": {"status": "HUMAN"}},
-                  AnsweredBy="human", MachineDetectionConfidence="0.9"),
-    DialRequested("r1", "+15551230000", "+19876543210", at=1.0, amd=False, voice="v",
-                  ring_timeout=20),
+    webhook_event(
+        "1.1",
+        "call.answered",
+        1.5,
+        body={"amd": {"status": "HUMAN"}},
+        AnsweredBy="human",
+        MachineDetectionConfidence="0.9",
+    ),
+    DialRequested(
+        "r1", "+15551230000", "+19876543210", at=1.0, amd=False, voice="v", ring_timeout=20
+    ),
     DialAccepted("r1", "1.1", at=1.1, credits=7),
     DialFailed("r2", "Out of credits (Kaphila 402)", at=1.2, code=20429),
-    ActionRequested("r3", "1.1", ActionKind.GATHER, at=2.0, text="Press 1", num_digits=1,
-                    valid_digits="12"),
+    ActionRequested(
+        "r3", "1.1", ActionKind.GATHER, at=2.0, text="Press 1", num_digits=1, valid_digits="12"
+    ),
     ActionSucceeded("r3", at=2.1),
     ActionFailed("r4", "Kaphila does not know this call", at=2.2, code=20404),
     CallChecked("1.1", "completed", at=3.0),
@@ -56,8 +64,7 @@ def test_every_event_kind_round_trips_through_the_codec(event: Event) -> None:
 def test_every_kind_of_the_event_union_is_covered_here() -> None:
     # Adding an event to console.core.events.Event fails this until it has a
     # round-trip case above: the list is derived, never kept by hand.
-    assert {type(e).__name__ for e in EVERY_KIND} == set(kinds()) - {"Tick",
-                                                                      "ReconcileRequested"}
+    assert {type(e).__name__ for e in EVERY_KIND} == set(kinds()) - {"Tick", "ReconcileRequested"}
 
 
 def test_an_event_kind_from_a_newer_console_is_skipped_not_guessed() -> None:
@@ -86,8 +93,12 @@ def test_the_history_file_is_readable_by_its_owner_only(rig: Rig) -> None:
 
 
 async def test_events_are_stored_in_the_order_they_were_applied(rig: Rig) -> None:
-    sequence = [("call.initiated", "RINGING"), ("call.answered", "ANSWERED"),
-                ("dtmf.received", "ANSWERED"), ("call.ended", "COMPLETED")]
+    sequence = [
+        ("call.initiated", "RINGING"),
+        ("call.answered", "ANSWERED"),
+        ("dtmf.received", "ANSWERED"),
+        ("call.ended", "COMPLETED"),
+    ]
     for second, (event, status) in enumerate(sequence, 1):
         assert await rig.post(hook("5.1", event, status, second, digits="4")) == 204
     bodies = rig.rows("SELECT body FROM events ORDER BY id")
@@ -97,8 +108,9 @@ async def test_events_are_stored_in_the_order_they_were_applied(rig: Rig) -> Non
 
 
 async def test_a_burst_is_written_in_few_batches_and_nothing_is_missing(rig: Rig) -> None:
-    statuses = await asyncio.gather(*(rig.post(hook(f"9.{n}", "call.initiated", "RINGING"))
-                                      for n in range(400)))
+    statuses = await asyncio.gather(
+        *(rig.post(hook(f"9.{n}", "call.initiated", "RINGING")) for n in range(400))
+    )
     assert set(statuses) == {204}
     assert rig.journal.stored == 400
     assert rig.journal.batches < 400
@@ -113,15 +125,20 @@ async def test_operator_requests_and_outcomes_are_stored_with_their_call(rig: Ri
     stored = rig.session.dispatch(ActionSucceeded("s1", at=3.1))
     assert stored is not None
     assert await stored
-    assert rig.rows() == [("7.1", "DialRequested"), ("7.1", "DialAccepted"),
-                          ("7.1", "WebhookReceived"), ("7.1", "ActionRequested"),
-                          ("7.1", "ActionSucceeded")]
+    assert rig.rows() == [
+        ("7.1", "DialRequested"),
+        ("7.1", "DialAccepted"),
+        ("7.1", "WebhookReceived"),
+        ("7.1", "ActionRequested"),
+        ("7.1", "ActionSucceeded"),
+    ]
     assert rig.rows("SELECT spoken, placed_here FROM calls") == [("Hello", 1)]
     assert rig.rows("SELECT * FROM pending") == []
 
 
 async def test_a_restart_brings_back_live_calls_and_fails_unanswered_requests(
-        rig: Rig, tmp_path: Path) -> None:
+    rig: Rig, tmp_path: Path
+) -> None:
     rig.session.dispatch(DialRequested("d1", "+15551230000", "+19876543210", at=1.0))
     rig.session.dispatch(DialAccepted("d1", "7.1", at=1.1))
     assert await rig.post(hook("7.1", "call.answered", "ANSWERED", amd={"status": "HUMAN"})) == 204
@@ -166,7 +183,8 @@ async def fill_disk(tmp_path: Path) -> Rig:
 
 
 async def test_after_a_write_error_webhooks_are_refused_until_storing_works_again(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     r = await fill_disk(tmp_path)
     problems: list[str | None] = []
     r.journal.on_problem(problems.append)
@@ -174,8 +192,9 @@ async def test_after_a_write_error_webhooks_are_refused_until_storing_works_agai
     async with aiohttp.ClientSession() as http:
         r.http = http
         for n in range(200):
-            statuses.append(await r.post(hook(f"3.{n}", "call.initiated", "RINGING",
-                                              padding="x" * 400)))
+            statuses.append(
+                await r.post(hook(f"3.{n}", "call.initiated", "RINGING", padding="x" * 400))
+            )
             if statuses[-1] != 204:
                 break
         assert statuses[-1] == 503
@@ -205,13 +224,13 @@ async def test_after_a_write_error_webhooks_are_refused_until_storing_works_agai
 
 
 async def test_operator_events_refused_while_failing_are_stored_when_it_comes_back(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     r = await fill_disk(tmp_path)
     async with aiohttp.ClientSession() as http:
         r.http = http
         n = 0
-        while await r.post(hook(f"3.{n}", "call.initiated", "RINGING", padding="x" * 400)) \
-                == 204:
+        while await r.post(hook(f"3.{n}", "call.initiated", "RINGING", padding="x" * 400)) == 204:
             n += 1
         r.session.dispatch(DialRequested("d1", "+15551239999", "+19876543210", at=5.0))
         r.session.dispatch(DialAccepted("d1", "9.9", at=5.1))
@@ -224,20 +243,20 @@ async def test_operator_events_refused_while_failing_are_stored_when_it_comes_ba
     assert r.rows("SELECT status FROM calls WHERE sid = '9.9'") == [("queued",)]
 
 
-async def test_a_string_utf8_cannot_encode_is_stored_escaped_and_storing_goes_on(
-        rig: Rig) -> None:
+async def test_a_string_utf8_cannot_encode_is_stored_escaped_and_storing_goes_on(rig: Rig) -> None:
     assert rig.http is not None
     body = json.dumps(hook("5.1", "call.ended", "COMPLETED", reason="x")).replace(
-        '"reason": "x"', '"reason": "bad \\ud800 text"')
+        '"reason": "x"', '"reason": "bad \\ud800 text"'
+    )
     assert "\\ud800" in body
-    async with rig.http.post(rig.listener.url, data=body,
-                             headers={"Content-Type": "application/json"}) as resp:
+    async with rig.http.post(
+        rig.listener.url, data=body, headers={"Content-Type": "application/json"}
+    ) as resp:
         assert resp.status == 204
     assert await rig.post(hook("5.2", "call.initiated", "RINGING")) == 204
     assert rig.journal.problem is None
     assert {sid for sid, _ in rig.rows()} == {"5.1", "5.2"}
-    assert rig.rows("SELECT end_reason FROM calls WHERE sid = '5.1'") == [
-        ("bad \\ud800 text",)]
+    assert rig.rows("SELECT end_reason FROM calls WHERE sid = '5.1'") == [("bad \\ud800 text",)]
     [(kind, stored)] = rig.rows("SELECT kind, body FROM events WHERE call_sid = '5.1'")
     event = decode_event(kind, stored)
     assert isinstance(event, WebhookReceived)
@@ -253,7 +272,8 @@ def _set_aside(path: Path) -> list[Path]:
 
 
 async def test_a_file_that_is_not_a_database_is_set_aside_and_a_new_one_started(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "journal.sqlite3"
     path.write_bytes(b"this is not a database, but it is someone's data\n" * 200)
     before = _digest(path)
@@ -277,7 +297,7 @@ def _damage_a_page(path: Path) -> None:
     page = 4096
     assert len(data) > 4 * page
     for offset in range(page, len(data) - page, page):
-        data[offset:offset + page] = b"\xde\xad\xbe\xef" * (page // 4)
+        data[offset : offset + page] = b"\xde\xad\xbe\xef" * (page // 4)
     path.write_bytes(bytes(data))
 
 
@@ -287,8 +307,9 @@ async def test_a_damaged_page_found_at_replay_never_stops_the_console(tmp_path: 
     assert first.journal is not None
     await first.journal.open()
     for n in range(300):
-        stored = first.dispatch(webhook_event(f"7.{n}", "call.answered", 1.0,
-                                              body={"padding": "x" * 200}))
+        stored = first.dispatch(
+            webhook_event(f"7.{n}", "call.answered", 1.0, body={"padding": "x" * 200})
+        )
         assert stored is not None
     await first.journal.close()
     _damage_a_page(path)
@@ -303,7 +324,8 @@ async def test_a_damaged_page_found_at_replay_never_stops_the_console(tmp_path: 
 
 
 async def test_a_stored_event_that_does_not_decode_is_skipped_and_reported(
-        rig: Rig, tmp_path: Path) -> None:
+    rig: Rig, tmp_path: Path
+) -> None:
     assert await rig.post(hook("8.1", "call.answered", "ANSWERED")) == 204
     assert await rig.post(hook("8.2", "call.answered", "ANSWERED")) == 204
     await rig.journal.flush()
@@ -333,8 +355,7 @@ async def test_a_file_from_a_newer_console_is_left_untouched(tmp_path: Path) -> 
     assert _digest(path) == before
 
 
-async def test_a_file_locked_by_another_program_refuses_until_it_is_free(
-        tmp_path: Path) -> None:
+async def test_a_file_locked_by_another_program_refuses_until_it_is_free(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     first = Journal(path, "Test")
     await first.open()
@@ -357,9 +378,11 @@ async def test_a_file_locked_by_another_program_refuses_until_it_is_free(
 
 
 async def test_delete_keeps_live_calls_and_removes_old_finished_ones(rig: Rig) -> None:
-    for sid, second, event, status in (("1.1", 1, "call.ended", "COMPLETED"),
-                                       ("1.2", 30, "call.ended", "COMPLETED"),
-                                       ("1.3", 2, "call.answered", "ANSWERED")):
+    for sid, second, event, status in (
+        ("1.1", 1, "call.ended", "COMPLETED"),
+        ("1.2", 30, "call.ended", "COMPLETED"),
+        ("1.3", 2, "call.answered", "ANSWERED"),
+    ):
         assert await rig.post(hook(sid, event, status, second)) == 204
     cutoff = rig.session.state.calls["1.2"].created_at
     assert await rig.journal.delete(before=cutoff) == 1
@@ -373,10 +396,20 @@ async def test_a_forwarded_leg_is_still_ours_after_a_restart(rig: Rig, tmp_path:
     rig.session.dispatch(DialRequested("d1", "+15551230000", "+19876543210", at=1.0))
     rig.session.dispatch(DialAccepted("d1", "10.1", at=1.1))
     assert await rig.post(hook("10.1", "call.answered", "ANSWERED", 2)) == 204
-    assert await rig.post(hook("10.1", "call.ended", "COMPLETED", 3,
-                               reason="forwarded", forwardedTo="15557654321")) == 204
-    assert await rig.post(hook("10.2", "call.answered", "ANSWERED", 4,
-                               number="15557654321", forwardedFrom="10.1")) == 204
+    assert (
+        await rig.post(
+            hook(
+                "10.1", "call.ended", "COMPLETED", 3, reason="forwarded", forwardedTo="15557654321"
+            )
+        )
+        == 204
+    )
+    assert (
+        await rig.post(
+            hook("10.2", "call.answered", "ANSWERED", 4, number="15557654321", forwardedFrom="10.1")
+        )
+        == 204
+    )
     assert rig.session.state.calls["10.2"].placed_here
     await rig.journal.flush()
     again = Session(no_effects, journal=Journal(rig.journal.path, "Test"))
@@ -402,11 +435,27 @@ async def test_a_flood_of_unknown_ids_does_not_slow_a_restart(rig: Rig) -> None:
 
 def test_a_webhook_stored_by_the_previous_console_still_decodes() -> None:
     # Journals before 0.2.0 stored the Twilio parameters and Kaphila's body.
-    old = json.dumps({"call_sid": "1.1", "event": "call.ended", "at": 9.0, "received_at": 9.1,
-                      "params": {"CallSid": "1.1", "CallStatus": "completed", "To": "+1555",
-                                 "ParentCallSid": "0.9"},
-                      "raw": {"reason": "forwarded", "forwardedTo": "15557654321"}})
+    old = json.dumps(
+        {
+            "call_sid": "1.1",
+            "event": "call.ended",
+            "at": 9.0,
+            "received_at": 9.1,
+            "params": {
+                "CallSid": "1.1",
+                "CallStatus": "completed",
+                "To": "+1555",
+                "ParentCallSid": "0.9",
+            },
+            "raw": {"reason": "forwarded", "forwardedTo": "15557654321"},
+        }
+    )
     event = decode_event("WebhookReceived", old)
     assert isinstance(event, WebhookReceived)
-    assert (event.happened, event.status, event.reason, event.forwarded_to, event.parent_sid) \
-        == (Happened.ENDED, CallStatus.COMPLETED, "forwarded", "+15557654321", "0.9")
+    assert (event.happened, event.status, event.reason, event.forwarded_to, event.parent_sid) == (
+        Happened.ENDED,
+        CallStatus.COMPLETED,
+        "forwarded",
+        "+15557654321",
+        "0.9",
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-CHILD = r'''
+CHILD = r"""
 import json, os, keyring
 from console.services.secrets import open_secret_store, KeyringStore
 opened = open_secret_store()
@@ -28,13 +28,13 @@ if isinstance(store, KeyringStore):
     store.delete("Live")
     result["after_delete"] = store.get("Live")
 print(json.dumps(result))
-'''
+"""
 
 
-@pytest.mark.skipif(not (shutil.which("dbus-run-session")
-                         and shutil.which("gnome-keyring-daemon")),
-                    reason="needs dbus-run-session and gnome-keyring (make test installs them "
-                           "when run as root)")
+@pytest.mark.skipif(
+    not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")),
+    reason="needs dbus-run-session and gnome-keyring (make test installs them when run as root)",
+)
 def test_the_key_round_trips_through_a_real_secret_service(tmp_path: Path) -> None:
     home = tmp_path / "home"
     config = home / ".config"
@@ -42,15 +42,24 @@ def test_the_key_round_trips_through_a_real_secret_service(tmp_path: Path) -> No
     secret = "ak_never_on_disk_0123456789"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_"))},
-        "HOME": str(home), "XDG_CONFIG_HOME": str(config),
-        "XDG_DATA_HOME": str(home / ".local" / "share"), "SECRET": secret,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(config),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "SECRET": secret,
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
-    script = ("echo -n test-password | gnome-keyring-daemon --unlock --components=secrets "
-              f">/dev/null && {sys.executable} -c \"$CHILD_CODE\"")
+    script = (
+        "echo -n test-password | gnome-keyring-daemon --unlock --components=secrets "
+        f'>/dev/null && {sys.executable} -c "$CHILD_CODE"'
+    )
     env["CHILD_CODE"] = CHILD
-    out = subprocess.run(["dbus-run-session", "--", "sh", "-c", script], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["dbus-run-session", "--", "sh", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["store"] == "KeyringStore", result

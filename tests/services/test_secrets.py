@@ -71,7 +71,8 @@ def test_a_real_backend_stores_keys_in_the_keyring(dict_keyring: DictKeyring) ->
 
 @pytest.mark.parametrize("backend", [fail.Keyring(), null.Keyring()])
 def test_no_keyring_means_a_session_only_store_and_a_clear_message(
-        backend: keyring.backend.KeyringBackend) -> None:
+    backend: keyring.backend.KeyringBackend,
+) -> None:
     opened = open_secret_store(backend)
     assert isinstance(opened.store, MemoryStore)
     assert opened.store.persistent is False
@@ -96,8 +97,9 @@ def test_a_locked_keyring_says_so() -> None:
         store.get("Live")
 
 
-def test_the_memory_store_forgets_and_writes_nothing(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_memory_store_forgets_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     store = MemoryStore()
     store.set("Sandbox", "ak_secret_2")

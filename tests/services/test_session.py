@@ -52,7 +52,8 @@ async def test_a_dial_becomes_a_live_call_with_amd_through_the_real_stack() -> N
 
 
 async def test_a_failing_service_is_logged_and_the_session_keeps_going(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def broken(effect: object) -> object:
         raise RuntimeError("bug")
 

@@ -46,8 +46,9 @@ def dial(request_id: str = "r1", to: str = "+15551230000", caller_id: str = FROM
     return PlaceCall(request_id, to, caller_id, amd=True, voice=None, ring_timeout=30)
 
 
-async def test_a_dial_is_accepted_with_its_sid_and_credits(sandbox: Sandbox,
-                                                           receiver: WebhookReceiver) -> None:
+async def test_a_dial_is_accepted_with_its_sid_and_credits(
+    sandbox: Sandbox, receiver: WebhookReceiver
+) -> None:
     telephony = telephony_for(sandbox.url, receiver.url)
     event = await telephony.run(dial())
     telephony.close()
@@ -57,11 +58,15 @@ async def test_a_dial_is_accepted_with_its_sid_and_credits(sandbox: Sandbox,
     assert answered["amd"]["status"] == "HUMAN"
 
 
-@pytest.mark.parametrize(("caller_id", "message"), [
-    ("+15550001111", "Caller ID +15550001111 is not verified on this account (Kaphila 400)"),
-])
-async def test_an_unverified_caller_id_is_explained(sandbox: Sandbox, caller_id: str,
-                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    ("caller_id", "message"),
+    [
+        ("+15550001111", "Caller ID +15550001111 is not verified on this account (Kaphila 400)"),
+    ],
+)
+async def test_an_unverified_caller_id_is_explained(
+    sandbox: Sandbox, caller_id: str, message: str
+) -> None:
     telephony = telephony_for(sandbox.url, None)
     event = await telephony.run(dial(caller_id=caller_id))
     telephony.close()
@@ -100,7 +105,8 @@ async def test_a_stopped_sandbox_is_explained() -> None:
 
 
 async def test_speak_gather_forward_and_hang_up_reach_the_call(
-        sandbox: Sandbox, receiver: WebhookReceiver, api: SandboxApi) -> None:
+    sandbox: Sandbox, receiver: WebhookReceiver, api: SandboxApi
+) -> None:
     telephony = telephony_for(sandbox.url, receiver.url)
     accepted = await telephony.run(dial())
     assert isinstance(accepted, DialAccepted)
@@ -110,26 +116,42 @@ async def test_speak_gather_forward_and_hang_up_reach_the_call(
     def action(kind: ActionKind, request_id: str, **kw: object) -> RunAction:
         return RunAction(ActionRequested(request_id, sid, kind, at=0.0, **kw))  # type: ignore[arg-type]
 
-    assert isinstance(await telephony.run(action(ActionKind.SPEAK, "a1", text="Hello",
-                                                 voice="en-GB-Neural2-B")), ActionSucceeded)
-    assert isinstance(await telephony.run(action(ActionKind.GATHER, "a2", text="Enter PIN",
-                                                 num_digits=4, timeout=30,
-                                                 valid_digits="0123456789")), ActionSucceeded)
+    assert isinstance(
+        await telephony.run(action(ActionKind.SPEAK, "a1", text="Hello", voice="en-GB-Neural2-B")),
+        ActionSucceeded,
+    )
+    assert isinstance(
+        await telephony.run(
+            action(
+                ActionKind.GATHER,
+                "a2",
+                text="Enter PIN",
+                num_digits=4,
+                timeout=30,
+                valid_digits="0123456789",
+            )
+        ),
+        ActionSucceeded,
+    )
     record = await api.sandbox_call(sid)
     assert [(s["text"], s["voice"]) for s in record["spoken"]] == [
-        ("Hello", "en-GB-Neural2-B"), ("Enter PIN", "en-US-Neural2-A")]
+        ("Hello", "en-GB-Neural2-B"),
+        ("Enter PIN", "en-US-Neural2-A"),
+    ]
     gather = record["gathers"][0]
     assert (gather["numDigits"], gather["timeout"], gather["finishOnKey"]) == (4, 30000, "#")
-    assert isinstance(await telephony.run(action(ActionKind.FORWARD, "a3",
-                                                 text="+15557654321")), ActionSucceeded)
+    assert isinstance(
+        await telephony.run(action(ActionKind.FORWARD, "a3", text="+15557654321")), ActionSucceeded
+    )
     record = await api.sandbox_call(sid)
     assert (record["status"], record["forwardedTo"]) == ("completed", "15557654321")
 
     failed = await telephony.run(action(ActionKind.HANG_UP, "a4"))
     telephony.close()
     assert isinstance(failed, ActionFailed)
-    assert said(failed) == (f"Kaphila refused: call {sid} has already ended (completed) "
-                            "(Kaphila 400)")
+    assert said(failed) == (
+        f"Kaphila refused: call {sid} has already ended (completed) (Kaphila 400)"
+    )
 
 
 # ------------------------------------------------ every outcome comes back as an event
@@ -137,6 +159,7 @@ async def test_speak_gather_forward_and_hang_up_reach_the_call(
 
 async def _odd_kaphila(answer: web.Response) -> web.AppRunner:
     """A server that answers every request the same odd way."""
+
     async def handle(request: web.Request) -> web.Response:
         return answer
 
@@ -148,13 +171,19 @@ async def _odd_kaphila(answer: web.Response) -> web.AppRunner:
     return runner
 
 
-@pytest.mark.parametrize(("answer", "words"), [
-    (web.Response(status=301, headers={"Location": "https://127.0.0.1:9/makecall"}),
-     "redirect"),
-    (web.json_response({"success": True, "status": "queued"}), "no callId"),
-])
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (
+            web.Response(status=301, headers={"Location": "https://127.0.0.1:9/makecall"}),
+            "redirect",
+        ),
+        (web.json_response({"success": True, "status": "queued"}), "no callId"),
+    ],
+)
 async def test_a_dial_whose_answer_has_no_call_id_fails_instead_of_staying_pending(
-        answer: web.Response, words: str) -> None:
+    answer: web.Response, words: str
+) -> None:
     runner = await _odd_kaphila(answer)
     host, port = runner.addresses[0][:2]
     telephony = telephony_for(f"http://{host}:{port}", None)
@@ -167,8 +196,9 @@ async def test_a_dial_whose_answer_has_no_call_id_fails_instead_of_staying_pendi
     assert words in said(event)
 
 
-async def test_a_service_that_raises_still_ends_the_request_and_the_number_can_be_redialled(
-        ) -> None:
+async def test_a_service_that_raises_still_ends_the_request_and_the_number_can_be_redialled() -> (
+    None
+):
     async def broken(effect: Effect) -> Event:
         raise RuntimeError("a bug")
 

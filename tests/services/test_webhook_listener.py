@@ -24,19 +24,32 @@ class Harness:
         self.events: list[WebhookReceived] = []
         self.client = Client("ACl", TEST_KEY, environment={}, base_url="http://127.0.0.1:9")
         self.token = new_token()
-        self.listener = WebhookListener(self.client, self.events.append, self.token,
-                                        max_body=8192, allowed_hosts=("hooks.example.test",),
-                                        idle_timeout=0.5, body_timeout=0.5)
+        self.listener = WebhookListener(
+            self.client,
+            self.events.append,
+            self.token,
+            max_body=8192,
+            allowed_hosts=("hooks.example.test",),
+            idle_timeout=0.5,
+            body_timeout=0.5,
+        )
         self.session: aiohttp.ClientSession | None = None
 
-    async def post(self, body: Any, *, path: str | None = None, raw: bytes | None = None,
-                   headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    async def post(
+        self,
+        body: Any,
+        *,
+        path: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         assert self.session is not None
         base = self.listener.url.rsplit("/hooks/", 1)[0]
         url = self.listener.url if path is None else base + path
         data = raw if raw is not None else json.dumps(body).encode()
-        async with self.session.post(url, data=data, headers={
-                "Content-Type": "application/json", **(headers or {})}) as resp:
+        async with self.session.post(
+            url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+        ) as resp:
             text = await resp.text()
             return resp.status, (json.loads(text) if text else {})
 
@@ -51,10 +64,18 @@ async def harness() -> AsyncIterator[Harness]:
     await h.listener.stop()
 
 
-def payload(event: str, status: str, ts: str = "2026-01-01T00:00:01.000Z",
-            **extra: Any) -> dict[str, Any]:
-    return {"callId": "5.1", "event": event, "status": status, "timestamp": ts,
-            "number": "15551230000", "callerId": "19876543210", **extra}
+def payload(
+    event: str, status: str, ts: str = "2026-01-01T00:00:01.000Z", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "callId": "5.1",
+        "event": event,
+        "status": status,
+        "timestamp": ts,
+        "number": "15551230000",
+        "callerId": "19876543210",
+        **extra,
+    }
 
 
 async def test_the_url_is_a_loopback_capability_url(harness: Harness) -> None:
@@ -66,7 +87,8 @@ async def test_the_url_is_a_loopback_capability_url(harness: Harness) -> None:
 
 
 async def test_the_log_names_the_listener_but_not_its_token(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="kaphila")
     h = Harness()
     await h.listener.start()
@@ -78,8 +100,9 @@ async def test_the_log_names_the_listener_but_not_its_token(
 
 
 async def test_an_event_is_translated_once_and_handed_on(harness: Harness) -> None:
-    status, _ = await harness.post(payload("call.answered", "answered",
-                                           amd={"status": "HUMAN", "confidence": 0.9}))
+    status, _ = await harness.post(
+        payload("call.answered", "answered", amd={"status": "HUMAN", "confidence": 0.9})
+    )
     assert status == 204
     [event] = harness.events
     assert (event.call_sid, event.happened) == ("5.1", Happened.ANSWERED)
@@ -91,8 +114,9 @@ async def test_an_event_is_translated_once_and_handed_on(harness: Harness) -> No
 
 
 async def test_a_wrong_token_is_404_and_applies_nothing(harness: Harness) -> None:
-    status, body = await harness.post(payload("call.answered", "answered"),
-                                      path="/hooks/not-the-token")
+    status, body = await harness.post(
+        payload("call.answered", "answered"), path="/hooks/not-the-token"
+    )
     assert (status, body) == (404, {"error": "not found"})
     assert harness.events == []
     assert harness.client.call_store.get("5.1") is None
@@ -105,15 +129,21 @@ async def test_an_oversized_body_is_413(harness: Harness) -> None:
     assert harness.events == []
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (b"{nope", "body is not valid JSON"),
-    (b"[1]", "a Kaphila webhook must be a JSON object, not list"),
-    (b'{"event": "call.answered"}', "the webhook has no callId"),
-    (b'{"callId": "5.1", "event": "call.melted"}',
-     "unknown Kaphila webhook event 'call.melted' for call 5.1"),
-])
-async def test_malformed_or_unknown_input_is_400_with_the_reason(harness: Harness, raw: bytes,
-                                                                 reason: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{nope", "body is not valid JSON"),
+        (b"[1]", "a Kaphila webhook must be a JSON object, not list"),
+        (b'{"event": "call.answered"}', "the webhook has no callId"),
+        (
+            b'{"callId": "5.1", "event": "call.melted"}',
+            "unknown Kaphila webhook event 'call.melted' for call 5.1",
+        ),
+    ],
+)
+async def test_malformed_or_unknown_input_is_400_with_the_reason(
+    harness: Harness, raw: bytes, reason: str
+) -> None:
     status, body = await harness.post(None, raw=raw)
     assert status == 400
     assert body["error"].startswith(reason)
@@ -122,7 +152,8 @@ async def test_malformed_or_unknown_input_is_400_with_the_reason(harness: Harnes
 
 
 async def test_duplicate_and_out_of_order_deliveries_reach_a_correct_state(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     ended = payload("call.ended", "completed", ts="2026-01-01T00:00:09.000Z", duration=7)
     answered = payload("call.answered", "answered", ts="2026-01-01T00:00:02.000Z")
     for body in (ended, answered, ended, answered):
@@ -133,7 +164,9 @@ async def test_duplicate_and_out_of_order_deliveries_reach_a_correct_state(
     call = state.calls["5.1"]
     assert call.status is CallStatus.COMPLETED
     assert [(e.what, e.late) for e in call.timeline] == [
-        (Happened.ANSWERED, True), (Happened.ENDED, False)]
+        (Happened.ANSWERED, True),
+        (Happened.ENDED, False),
+    ]
     assert call.duplicates == 2
 
 
@@ -150,18 +183,21 @@ async def test_other_methods_and_paths_are_refused(harness: Harness) -> None:
 # ------------------------------------------------ what a web page or a bad peer sends
 
 
-@pytest.mark.parametrize(("headers", "status"), [
-    ({"Host": "evil.example"}, 421),  # DNS rebinding: a page's name pointed at 127.0.0.1
-    ({"Host": "evil.example:8080"}, 421),
-    ({"Origin": "https://evil.example"}, 403),
-    ({"Origin": "null"}, 403),
-    ({"Sec-Fetch-Site": "cross-site"}, 403),
-    ({"Content-Type": "text/plain"}, 415),  # a page's no-preflight form post
-    ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
-])
-async def test_requests_a_web_page_can_make_are_refused(harness: Harness,
-                                                        headers: dict[str, str],
-                                                        status: int) -> None:
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "evil.example"}, 421),  # DNS rebinding: a page's name pointed at 127.0.0.1
+        ({"Host": "evil.example:8080"}, 421),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Content-Type": "text/plain"}, 415),  # a page's no-preflight form post
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    ],
+)
+async def test_requests_a_web_page_can_make_are_refused(
+    harness: Harness, headers: dict[str, str], status: int
+) -> None:
     got, body = await harness.post(payload("call.answered", "answered"), headers=headers)
     assert got == status, body
     assert harness.events == []
@@ -174,27 +210,44 @@ async def test_our_own_host_names_are_taken(harness: Harness, host: str) -> None
     assert len(harness.events) == 1
 
 
-@pytest.mark.parametrize("number", [
-    "1e400", "-1e400", "NaN", "Infinity", "1" + "0" * 400, "9" * 5000,
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1e400",
+        "-1e400",
+        "NaN",
+        "Infinity",
+        "1" + "0" * 400,
+        "9" * 5000,
+    ],
+)
 async def test_absurd_numbers_are_a_400_never_a_500(harness: Harness, number: str) -> None:
-    raw = json.dumps(payload("call.answered", "answered")).replace(
-        '"status": "answered"', f'"status": "answered", "amd": {{"status": "HUMAN", '
-        f'"confidence": {number}}}').encode()
+    raw = (
+        json.dumps(payload("call.answered", "answered"))
+        .replace(
+            '"status": "answered"',
+            f'"status": "answered", "amd": {{"status": "HUMAN", "confidence": {number}}}',
+        )
+        .encode()
+    )
     status, body = await harness.post(None, raw=raw)
     assert status == 400, body
     assert harness.events == []
 
 
-@pytest.mark.parametrize("ts", [
-    "0001-01-01T00:00:00+23:59",  # raised later, in the window
-    "9999-12-31T23:59:59-23:59",
-    "1970-01-01T00:00:00Z",
-    "yesterday",
-    "2026-13-01T00:00:00Z",
-])
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "0001-01-01T00:00:00+23:59",  # raised later, in the window
+        "9999-12-31T23:59:59-23:59",
+        "1970-01-01T00:00:00Z",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+    ],
+)
 async def test_a_timestamp_that_is_not_a_sane_time_is_refused_at_the_edge(
-        harness: Harness, ts: str) -> None:
+    harness: Harness, ts: str
+) -> None:
     status, body = await harness.post(payload("call.answered", "answered", ts=ts))
     assert status == 400
     assert "timestamp" in body["error"]
@@ -221,13 +274,17 @@ async def test_an_idle_connection_is_closed(harness: Harness) -> None:
 
 
 async def test_a_connection_trickling_its_headers_is_closed(harness: Harness) -> None:
-    assert await _closed_within(harness.listener.port,
-                                b"POST /hooks/x HTTP/1.1\r\nHost: 127.0.0.1\r\n", within=3.0)
+    assert await _closed_within(
+        harness.listener.port, b"POST /hooks/x HTTP/1.1\r\nHost: 127.0.0.1\r\n", within=3.0
+    )
 
 
 async def test_a_body_that_never_arrives_is_refused_and_the_connection_closed(
-        harness: Harness) -> None:
-    head = (f"POST /hooks/{harness.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{").encode()
+    harness: Harness,
+) -> None:
+    head = (
+        f"POST /hooks/{harness.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"
+    ).encode()
     assert await _closed_within(harness.listener.port, head, within=3.0)
     assert harness.events == []

@@ -35,8 +35,15 @@ class TwilioRestException(TwilioException):
     :param details: additional error details
     """
 
-    def __init__(self, status: int, uri: str, msg: str = "", code: int | None = None,
-                 method: str = "GET", details: object | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        uri: str,
+        msg: str = "",
+        code: int | None = None,
+        method: str = "GET",
+        details: object | None = None,
+    ) -> None:
         super().__init__(msg)
         self.uri = uri
         self.status = status
@@ -64,8 +71,10 @@ class TwilioRestException(TwilioException):
                 f"{_blue(str(self.msg))}\n"
             )
             if self.code:
-                msg += (f"\n{_white('More information may be available here:')}\n\n"
-                        f"{_blue(f'https://www.twilio.com/docs/errors/{self.code}')}\n\n")
+                msg += (
+                    f"\n{_white('More information may be available here:')}\n\n"
+                    f"{_blue(f'https://www.twilio.com/docs/errors/{self.code}')}\n\n"
+                )
             return msg
         return f"HTTP {self.status} error: {self.msg}"
 
@@ -90,8 +99,9 @@ class KaphilaNotSupportedError(TwilioRestException):
     """A Twilio feature that Kaphila does not have; nothing was sent."""
 
     def __init__(self, what: str, uri: str = "", method: str = "POST") -> None:
-        super().__init__(status=501, uri=uri, msg=f"{what} is not supported by Kaphila",
-                         code=None, method=method)
+        super().__init__(
+            status=501, uri=uri, msg=f"{what} is not supported by Kaphila", code=None, method=method
+        )
 
 
 def _red(words: str) -> str:

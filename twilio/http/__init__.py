@@ -14,8 +14,9 @@ _logger = logging.getLogger("twilio.http_client")
 
 
 class HttpClient:
-    def __init__(self, logger: logging.Logger = _logger, is_async: bool = False,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self, logger: logging.Logger = _logger, is_async: bool = False, timeout: float | None = None
+    ) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
         self.logger = logger
@@ -24,9 +25,16 @@ class HttpClient:
         self.last_request: dict[str, Any] | None = None
         self.last_response: Response | None = None
 
-    def request(self, method: str, uri: str, params: dict[str, object] | None = None,
-                data: Any = None, headers: dict[str, str] | None = None,
-                auth: tuple[str, str] | None = None, timeout: float | None = None,
-                allow_redirects: bool = False) -> Response:
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         """Make one HTTP request; raise ``TwilioConnectionError`` when no answer came."""
         raise TwilioException("HttpClient is an abstract class")

@@ -22,9 +22,15 @@ READ_TIMEOUT = 30.0
 
 
 class TwilioHttpClient(HttpClient):
-    def __init__(self, pool_connections: bool = True, request_hooks: dict[str, Any] | None = None,
-                 timeout: float | None = None, logger: logging.Logger = _logger,
-                 proxy: dict[str, str] | None = None, max_retries: int | None = None) -> None:
+    def __init__(
+        self,
+        pool_connections: bool = True,
+        request_hooks: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        logger: logging.Logger = _logger,
+        proxy: dict[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> None:
         super().__init__(logger, False, timeout)
         self.session: requests.Session | None = requests.Session() if pool_connections else None
         if self.session is not None:
@@ -37,34 +43,49 @@ class TwilioHttpClient(HttpClient):
         self.request_hooks = request_hooks or {}
         self.proxy = proxy
 
-    def request(self, method: str, uri: str, params: dict[str, object] | None = None,
-                data: Any = None, headers: dict[str, str] | None = None,
-                auth: tuple[str, str] | None = None, timeout: float | None = None,
-                allow_redirects: bool = False) -> Response:
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         limit = timeout if timeout is not None else self.timeout
-        timeouts = (min(CONNECT_TIMEOUT, limit), limit) if limit else (CONNECT_TIMEOUT,
-                                                                      READ_TIMEOUT)
+        timeouts = (
+            (min(CONNECT_TIMEOUT, limit), limit) if limit else (CONNECT_TIMEOUT, READ_TIMEOUT)
+        )
         session = self.session or requests.Session()
         try:
             answer = session.request(
-                method, uri, params=cast(Any, params), data=data, headers=headers, auth=auth,
-                timeout=timeouts, allow_redirects=allow_redirects, hooks=self.request_hooks,
+                method,
+                uri,
+                params=cast(Any, params),
+                data=data,
+                headers=headers,
+                auth=auth,
+                timeout=timeouts,
+                allow_redirects=allow_redirects,
+                hooks=self.request_hooks,
                 proxies=self.proxy,
             )
         except requests.ConnectTimeout as exc:
-            raise _no_answer(TwilioTimeoutError, method, uri, "connecting timed out",
-                             sent=False) from exc
+            raise _no_answer(
+                TwilioTimeoutError, method, uri, "connecting timed out", sent=False
+            ) from exc
         except requests.ReadTimeout as exc:
-            raise _no_answer(TwilioTimeoutError, method, uri,
-                             f"no answer within {timeouts[1]:g} s", sent=True) from exc
+            raise _no_answer(
+                TwilioTimeoutError, method, uri, f"no answer within {timeouts[1]:g} s", sent=True
+            ) from exc
         except requests.ConnectionError as exc:
             refused = _connection_refused(exc)
             cause = "connection refused" if refused else _describe(exc)
-            raise _no_answer(TwilioConnectionError, method, uri, cause,
-                             sent=not refused) from exc
+            raise _no_answer(TwilioConnectionError, method, uri, cause, sent=not refused) from exc
         except requests.RequestException as exc:
-            raise _no_answer(TwilioConnectionError, method, uri, _describe(exc),
-                             sent=None) from exc
+            raise _no_answer(TwilioConnectionError, method, uri, _describe(exc), sent=None) from exc
         finally:
             if self.session is None:
                 session.close()
@@ -77,8 +98,9 @@ class TwilioHttpClient(HttpClient):
             self.session.close()
 
 
-def _no_answer(kind: type[TwilioConnectionError], method: str, uri: str, cause: str,
-               sent: bool | None) -> TwilioConnectionError:
+def _no_answer(
+    kind: type[TwilioConnectionError], method: str, uri: str, cause: str, sent: bool | None
+) -> TwilioConnectionError:
     error = kind(method, uri, cause)
     error.request_sent = sent
     return error
@@ -95,8 +117,7 @@ def _connection_refused(exc: BaseException) -> bool:
         seen.add(id(item))
         if isinstance(item, ConnectionRefusedError | NewConnectionError):
             return True
-        stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None),
-                      *item.args))
+        stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None), *item.args))
     return False
 
 

@@ -30,44 +30,63 @@ SDK_VERSION = "9.13.0"
 
 
 class Client:
-    def __init__(self, username: str | None = None, password: str | None = None,
-                 account_sid: str | None = None, region: str | None = None,
-                 http_client: HttpClient | None = None,
-                 environment: Mapping[str, str] | None = None, edge: str | None = None,
-                 user_agent_extensions: list[str] | None = None,
-                 credential_provider: Any | None = None, *, base_url: str | None = None,
-                 timeout: float | None = None, max_retries: int = 2, backoff: float = 0.25,
-                 amd_not_sure_as: str = "human") -> None:
+    def __init__(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        account_sid: str | None = None,
+        region: str | None = None,
+        http_client: HttpClient | None = None,
+        environment: Mapping[str, str] | None = None,
+        edge: str | None = None,
+        user_agent_extensions: list[str] | None = None,
+        credential_provider: Any | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        backoff: float = 0.25,
+        amd_not_sure_as: str = "human",
+    ) -> None:
         env = os.environ if environment is None else environment
         self.username = username or env.get("TWILIO_ACCOUNT_SID")
         self.password = password or env.get("TWILIO_AUTH_TOKEN")
         if not self.password:
             if credential_provider is not None:
-                raise TwilioException("credential_provider (OAuth) is not supported by "
-                                      "Kaphila: pass the Kaphila API key as the auth token")
-            raise TwilioException("Credentials are required to create a TwilioClient: "
-                                  "set TWILIO_AUTH_TOKEN (or pass the auth token) to your "
-                                  "Kaphila API key")
+                raise TwilioException(
+                    "credential_provider (OAuth) is not supported by "
+                    "Kaphila: pass the Kaphila API key as the auth token"
+                )
+            raise TwilioException(
+                "Credentials are required to create a TwilioClient: "
+                "set TWILIO_AUTH_TOKEN (or pass the auth token) to your "
+                "Kaphila API key"
+            )
         if not kaphila.valid_key(self.password):
             # Never in the message: a key with a line break would split the
             # Authorization header, and error texts end up on screens and in logs.
-            raise TwilioException("The API key contains a line break, a space or another "
-                                  "character that cannot be sent; enter it again")
+            raise TwilioException(
+                "The API key contains a line break, a space or another "
+                "character that cannot be sent; enter it again"
+            )
         if amd_not_sure_as not in ("human", "unknown"):
             raise TwilioException("amd_not_sure_as must be 'human' or 'unknown'")
         self.account_sid = account_sid or self.username or PLACEHOLDER_ACCOUNT_SID
         self.region = region
         self.edge = edge
-        self.base_url = (base_url or env.get(kaphila.BASE_URL_ENV)
-                         or kaphila.DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (
+            base_url or env.get(kaphila.BASE_URL_ENV) or kaphila.DEFAULT_BASE_URL
+        ).rstrip("/")
         self.amd_not_sure_as = amd_not_sure_as
         self.user_agent_extensions = list(user_agent_extensions or [])
         ignored = [name for name, value in (("region", region), ("edge", edge)) if value]
         if ignored:
-            warnings.warn(f"Kaphila cannot honour these Twilio parameters: "
-                          f"{', '.join(ignored)}", KaphilaCompatibilityWarning, stacklevel=2)
-        user_agent = " ".join(["kaphila-twilio-python/" + SDK_VERSION,
-                               *self.user_agent_extensions])
+            warnings.warn(
+                f"Kaphila cannot honour these Twilio parameters: {', '.join(ignored)}",
+                KaphilaCompatibilityWarning,
+                stacklevel=2,
+            )
+        user_agent = " ".join(["kaphila-twilio-python/" + SDK_VERSION, *self.user_agent_extensions])
         self._api_args = (http_client, timeout, max_retries, backoff, user_agent)
         self._lock = threading.Lock()
         self._api: KaphilaApi | None = None
@@ -92,8 +111,15 @@ class Client:
 
                 http_client, timeout, max_retries, backoff, user_agent = self._api_args
                 assert self.password is not None
-                self._api = KaphilaApi(self.base_url, self.password, http_client, timeout,
-                                       max_retries, backoff, user_agent)
+                self._api = KaphilaApi(
+                    self.base_url,
+                    self.password,
+                    http_client,
+                    timeout,
+                    max_retries,
+                    backoff,
+                    user_agent,
+                )
             return self._api
 
     @property

@@ -25,9 +25,16 @@ REDACTED = "[redacted]"
 
 
 class KaphilaApi:
-    def __init__(self, base_url: str, api_key: str, http_client: HttpClient | None,
-                 timeout: float | None, max_retries: int, backoff: float,
-                 user_agent: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        http_client: HttpClient | None,
+        timeout: float | None,
+        max_retries: int,
+        backoff: float,
+        user_agent: str,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self._http = http_client
@@ -68,11 +75,18 @@ class KaphilaApi:
         attempts = 1 + max(0, self.max_retries)
         for attempt in range(1, attempts + 1):
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s attempt %d headers=%s body=%s", method, url, attempt,
-                          self.redact(repr(_safe_headers(headers))), self.redact(data or ""))
+                log.debug(
+                    "%s %s attempt %d headers=%s body=%s",
+                    method,
+                    url,
+                    attempt,
+                    self.redact(repr(_safe_headers(headers))),
+                    self.redact(data or ""),
+                )
             try:
-                response = self.http_client.request(method, url, data=data, headers=headers,
-                                                    timeout=self.timeout)
+                response = self.http_client.request(
+                    method, url, data=data, headers=headers, timeout=self.timeout
+                )
             except TwilioConnectionError as exc:
                 safe = exc.request_sent is False or method == "GET"
                 log.debug("%s %s failed: %s", method, url, self.redact(exc.msg))
@@ -84,8 +98,9 @@ class KaphilaApi:
                 raise
             except Exception as exc:
                 # A custom http_client raised something of its own: say what, never the key.
-                raise TwilioConnectionError(method, url, self.redact(
-                    f"{type(exc).__name__}: {exc}")) from exc
+                raise TwilioConnectionError(
+                    method, url, self.redact(f"{type(exc).__name__}: {exc}")
+                ) from exc
             status = response.status_code
             log.debug("%s %s -> %d %s", method, url, status, self.redact(response.text[:2000]))
             if 300 <= status < 400:
@@ -93,10 +108,14 @@ class KaphilaApi:
                 # Location says, and a POST would turn into a GET.
                 where = _header(response.headers, "Location")
                 raise TwilioRestException(
-                    status, url, f"Kaphila answered HTTP {status}, a redirect"
+                    status,
+                    url,
+                    f"Kaphila answered HTTP {status}, a redirect"
                     + (f" to {self.redact(where)}" if where else "")
                     + "; redirects are not followed: check the base URL (http or https?)",
-                    kaphila.CODE_SERVER, method)
+                    kaphila.CODE_SERVER,
+                    method,
+                )
             if status in RETRY_STATUSES and method == "GET" and attempt < attempts:
                 self._pause(attempt, _retry_after(response.headers))
                 continue
@@ -123,23 +142,34 @@ class KaphilaApi:
         if not isinstance(body, dict):
             snippet = self.redact(text[:200])
             if status >= 400:
-                raise TwilioRestException(status, url, f"HTTP {status}: {snippet}",
-                                          kaphila.error_code(status, ""), method)
-            raise TwilioRestException(status, url,
-                                      f"the server answered with something that is not a "
-                                      f"JSON object: {snippet!r}", kaphila.CODE_SERVER, method)
+                raise TwilioRestException(
+                    status, url, f"HTTP {status}: {snippet}", kaphila.error_code(status, ""), method
+                )
+            raise TwilioRestException(
+                status,
+                url,
+                f"the server answered with something that is not a JSON object: {snippet!r}",
+                kaphila.CODE_SERVER,
+                method,
+            )
         if status >= 400 or body.get(kaphila.F_SUCCESS) is False:
             message = self.redact(str(body.get(kaphila.F_ERROR) or f"HTTP {status}"))
             error_status = status if status >= 400 else 400
-            raise TwilioRestException(error_status, url, message,
-                                      kaphila.error_code(error_status, message), method,
-                                      details=body)
+            raise TwilioRestException(
+                error_status,
+                url,
+                message,
+                kaphila.error_code(error_status, message),
+                method,
+                details=body,
+            )
         return body
 
 
 def _safe_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: (f"Bearer {REDACTED}" if k.lower() == "authorization" else v)
-            for k, v in headers.items()}
+    return {
+        k: (f"Bearer {REDACTED}" if k.lower() == "authorization" else v) for k, v in headers.items()
+    }
 
 
 def _header(headers: Any, name: str) -> str:

@@ -41,9 +41,13 @@ def kaphila_number(number: object, *, field: str, code: int, uri: str) -> str:
         digits = digits.replace(separator, "")
     if not kaphila.NUMBER_RE.match(digits):
         raise TwilioRestException(
-            400, uri,
+            400,
+            uri,
             f"The '{field}' number {text!r} is not a valid phone number: Kaphila needs "
-            f"10-15 digits (a leading '+' is removed for you)", code, "POST")
+            f"10-15 digits (a leading '+' is removed for you)",
+            code,
+            "POST",
+        )
     return digits
 
 
@@ -149,11 +153,17 @@ class CallInstance:
     def fetch(self) -> CallInstance:
         return CallContext(self._client, self.sid).fetch()
 
-    def update(self, status: Any = values.unset, url: Any = values.unset,
-               method: Any = values.unset, twiml: Any = values.unset,
-               **kwargs: Any) -> CallInstance:
-        return CallContext(self._client, self.sid).update(status=status, url=url, method=method,
-                                                          twiml=twiml, **kwargs)
+    def update(
+        self,
+        status: Any = values.unset,
+        url: Any = values.unset,
+        method: Any = values.unset,
+        twiml: Any = values.unset,
+        **kwargs: Any,
+    ) -> CallInstance:
+        return CallContext(self._client, self.sid).update(
+            status=status, url=url, method=method, twiml=twiml, **kwargs
+        )
 
     def delete(self) -> bool:
         return CallContext(self._client, self.sid).delete()
@@ -172,27 +182,38 @@ class CallContext:
         self.sid = sid
 
     def __repr__(self) -> str:
-        return (f"<Twilio.Api.V2010.CallContext account_sid={self._client.account_sid} "
-                f"sid={self.sid}>")
+        return (
+            f"<Twilio.Api.V2010.CallContext account_sid={self._client.account_sid} sid={self.sid}>"
+        )
 
     def fetch(self) -> CallInstance:
         """Refresh from the server (``GET /calls/{callId}``)."""
         body = self._client.kaphila.get(kaphila.CALL.format(call_id=self.sid))
         return CallInstance(self._client, self._remember(body))
 
-    def update(self, status: Any = values.unset, url: Any = values.unset,
-               method: Any = values.unset, twiml: Any = values.unset,
-               **kwargs: Any) -> CallInstance:
+    def update(
+        self,
+        status: Any = values.unset,
+        url: Any = values.unset,
+        method: Any = values.unset,
+        twiml: Any = values.unset,
+        **kwargs: Any,
+    ) -> CallInstance:
         """``status='completed'`` or ``'canceled'`` hangs up; ``twiml=`` runs TwiML on
         the live call; ``url=`` (with ``method=``) fetches TwiML from there and runs it."""
         _warn_unhonoured(kwargs)
         if status is not values.unset:
-            if status not in (CallInstance.UpdateStatus.COMPLETED,
-                              CallInstance.UpdateStatus.CANCELED):
+            if status not in (
+                CallInstance.UpdateStatus.COMPLETED,
+                CallInstance.UpdateStatus.CANCELED,
+            ):
                 raise TwilioRestException(
-                    400, self._client.kaphila.url(kaphila.HANGUP),
+                    400,
+                    self._client.kaphila.url(kaphila.HANGUP),
                     f"status must be 'completed' or 'canceled' to end a call, not {status!r}",
-                    kaphila.CODE_BAD_REQUEST, "POST")
+                    kaphila.CODE_BAD_REQUEST,
+                    "POST",
+                )
             body = self._client.kaphila.post(kaphila.HANGUP, {kaphila.F_CALL_ID: self.sid})
             return CallInstance(self._client, self._remember(body))
         if twiml is not values.unset or url is not values.unset:
@@ -200,14 +221,17 @@ class CallContext:
         if twiml is not values.unset:
             self._client.twiml_runner.execute(self.sid, twiml)
         elif url is not values.unset:
-            self._client.twiml_runner.execute_url(self.sid, str(url),
-                                                  "POST" if method is values.unset
-                                                  else str(method))
+            self._client.twiml_runner.execute_url(
+                self.sid, str(url), "POST" if method is values.unset else str(method)
+            )
         return self._view()
 
     def delete(self) -> bool:
-        raise KaphilaNotSupportedError("Deleting a call record", uri=self._client.kaphila.url(
-            kaphila.CALL.format(call_id=self.sid)), method="DELETE")
+        raise KaphilaNotSupportedError(
+            "Deleting a call record",
+            uri=self._client.kaphila.url(kaphila.CALL.format(call_id=self.sid)),
+            method="DELETE",
+        )
 
     def _view(self) -> CallInstance:
         view = self._client.call_store.get(self.sid)
@@ -271,22 +295,45 @@ def answered_by(amd_status: object, client: Client) -> str | None:
 
 # Twilio create() parameters Kaphila has no equivalent for.
 _UNHONOURED_CREATE = (
-    "method", "fallback_url", "fallback_method", "status_callback_method", "send_digits",
-    "recording_channels", "recording_status_callback", "recording_status_callback_method",
-    "sip_auth_username", "sip_auth_password", "machine_detection_timeout",
-    "recording_status_callback_event", "trim", "caller_id",
-    "machine_detection_speech_threshold", "machine_detection_speech_end_threshold",
-    "machine_detection_silence_timeout", "async_amd", "async_amd_status_callback",
-    "async_amd_status_callback_method", "byoc", "call_reason", "call_token",
-    "recording_track", "time_limit", "application_sid", "status_callback_event",
+    "method",
+    "fallback_url",
+    "fallback_method",
+    "status_callback_method",
+    "send_digits",
+    "recording_channels",
+    "recording_status_callback",
+    "recording_status_callback_method",
+    "sip_auth_username",
+    "sip_auth_password",
+    "machine_detection_timeout",
+    "recording_status_callback_event",
+    "trim",
+    "caller_id",
+    "machine_detection_speech_threshold",
+    "machine_detection_speech_end_threshold",
+    "machine_detection_silence_timeout",
+    "async_amd",
+    "async_amd_status_callback",
+    "async_amd_status_callback_method",
+    "byoc",
+    "call_reason",
+    "call_token",
+    "recording_track",
+    "time_limit",
+    "application_sid",
+    "status_callback_event",
 )
 
 
 def _warn_unhonoured(given: dict[str, Any], extra: tuple[str, ...] = ()) -> None:
     names = [*extra, *(k for k, v in given.items() if v is not values.unset and v is not None)]
     if names:
-        warnings.warn(f"Kaphila cannot honour these Twilio parameters, so they were not sent: "
-                      f"{', '.join(names)}", KaphilaCompatibilityWarning, stacklevel=3)
+        warnings.warn(
+            f"Kaphila cannot honour these Twilio parameters, so they were not sent: "
+            f"{', '.join(names)}",
+            KaphilaCompatibilityWarning,
+            stacklevel=3,
+        )
 
 
 class CallList:
@@ -302,10 +349,19 @@ class CallList:
     def get(self, sid: str) -> CallContext:
         return CallContext(self._client, sid)
 
-    def create(self, to: str, from_: str, url: Any = values.unset, twiml: Any = values.unset,
-               machine_detection: Any = values.unset, voice: Any = values.unset,
-               status_callback: Any = values.unset, timeout: Any = values.unset,
-               record: Any = values.unset, **kwargs: Any) -> CallInstance:
+    def create(
+        self,
+        to: str,
+        from_: str,
+        url: Any = values.unset,
+        twiml: Any = values.unset,
+        machine_detection: Any = values.unset,
+        voice: Any = values.unset,
+        status_callback: Any = values.unset,
+        timeout: Any = values.unset,
+        record: Any = values.unset,
+        **kwargs: Any,
+    ) -> CallInstance:
         """Place a call (``POST /makecall``). ``url`` (else ``status_callback``) is the
         webhook URL for every event; ``twiml`` runs once the call is answered."""
         api = self._client.kaphila
@@ -314,20 +370,26 @@ class CallList:
         if unknown:
             raise TypeError(f"create() got unexpected keyword arguments: {', '.join(unknown)}")
         body: dict[str, Any] = {
-            kaphila.F_NUMBER: kaphila_number(to, field="To", code=kaphila.CODE_INVALID_TO,
-                                             uri=uri),
-            kaphila.F_CALLER_ID: kaphila_number(from_, field="From",
-                                                code=kaphila.CODE_INVALID_FROM, uri=uri),
+            kaphila.F_NUMBER: kaphila_number(to, field="To", code=kaphila.CODE_INVALID_TO, uri=uri),
+            kaphila.F_CALLER_ID: kaphila_number(
+                from_, field="From", code=kaphila.CODE_INVALID_FROM, uri=uri
+            ),
         }
         extra_ignored: tuple[str, ...] = ()
         webhook = url if url is not values.unset else status_callback
-        if url is not values.unset and status_callback is not values.unset \
-                and status_callback != url:
+        if (
+            url is not values.unset
+            and status_callback is not values.unset
+            and status_callback != url
+        ):
             extra_ignored = ("status_callback (Kaphila sends every event to url)",)
         if webhook is not values.unset and webhook is not None:
             body[kaphila.F_WEBHOOK_URL] = str(webhook)
-        amd = (machine_detection is not values.unset and machine_detection is not None
-               and str(machine_detection).lower() in kaphila.AMD_ON)
+        amd = (
+            machine_detection is not values.unset
+            and machine_detection is not None
+            and str(machine_detection).lower() in kaphila.AMD_ON
+        )
         body[kaphila.F_USE_AMD] = amd
         if voice is not values.unset and voice is not None:
             body[kaphila.F_VOICE_NAME] = str(voice)
@@ -342,9 +404,14 @@ class CallList:
             # Without a call id the call cannot be followed or hung up: say so
             # instead of handing back a call nobody can act on.
             raise TwilioRestException(
-                200, uri, "Kaphila's answer to /makecall has no callId; the call may or may "
-                "not have been placed (is the base URL right?)", kaphila.CODE_SERVER, "POST",
-                details=answer)
+                200,
+                uri,
+                "Kaphila's answer to /makecall has no callId; the call may or may "
+                "not have been placed (is the base URL right?)",
+                kaphila.CODE_SERVER,
+                "POST",
+                details=answer,
+            )
         view = self._client.call_store.update(
             sid,
             status=kaphila.STATUS_TO_TWILIO.get(str(answer.get(kaphila.F_STATUS)), "queued"),
@@ -362,12 +429,21 @@ class CallList:
             self._client.twiml_runner.run_when_answered(sid, twiml)
         return CallInstance(self._client, view)
 
-    def stream(self, to: Any = values.unset, from_: Any = values.unset,
-               parent_call_sid: Any = values.unset, status: Any = values.unset,
-               start_time: Any = values.unset, start_time_before: Any = values.unset,
-               start_time_after: Any = values.unset, end_time: Any = values.unset,
-               end_time_before: Any = values.unset, end_time_after: Any = values.unset,
-               limit: int | None = None, page_size: int | None = None) -> Iterator[CallInstance]:
+    def stream(
+        self,
+        to: Any = values.unset,
+        from_: Any = values.unset,
+        parent_call_sid: Any = values.unset,
+        status: Any = values.unset,
+        start_time: Any = values.unset,
+        start_time_before: Any = values.unset,
+        start_time_after: Any = values.unset,
+        end_time: Any = values.unset,
+        end_time_before: Any = values.unset,
+        end_time_after: Any = values.unset,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[CallInstance]:
         """The calls this client knows (created, fetched or seen in webhooks), newest
         first, filtered as Twilio filters. Kaphila has no listing endpoint, so this is local."""
         wanted = {
@@ -376,16 +452,21 @@ class CallList:
             "parent_call_sid": None if parent_call_sid is values.unset else parent_call_sid,
             "status": None if status is values.unset else status,
         }
-        views = sorted(self._client.call_store.all(),
-                       key=lambda v: v.get("date_created") or datetime.min.replace(tzinfo=UTC),
-                       reverse=True)
+        views = sorted(
+            self._client.call_store.all(),
+            key=lambda v: v.get("date_created") or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
         count = 0
         for view in views:
-            if any(value is not None and view.get(key) != value
-                   for key, value in wanted.items()):
+            if any(value is not None and view.get(key) != value for key, value in wanted.items()):
                 continue
-            if not _in_range(view.get("start_time") or view.get("date_created"), start_time,
-                             start_time_before, start_time_after):
+            if not _in_range(
+                view.get("start_time") or view.get("date_created"),
+                start_time,
+                start_time_before,
+                start_time_after,
+            ):
                 continue
             if not _in_range(view.get("end_time"), end_time, end_time_before, end_time_after):
                 continue
@@ -394,15 +475,37 @@ class CallList:
             count += 1
             yield CallInstance(self._client, view)
 
-    def list(self, to: Any = values.unset, from_: Any = values.unset,
-             parent_call_sid: Any = values.unset, status: Any = values.unset,
-             start_time: Any = values.unset, start_time_before: Any = values.unset,
-             start_time_after: Any = values.unset, end_time: Any = values.unset,
-             end_time_before: Any = values.unset, end_time_after: Any = values.unset,
-             limit: int | None = None, page_size: int | None = None) -> list[CallInstance]:
-        return list(self.stream(to, from_, parent_call_sid, status, start_time,
-                                start_time_before, start_time_after, end_time, end_time_before,
-                                end_time_after, limit, page_size))
+    def list(
+        self,
+        to: Any = values.unset,
+        from_: Any = values.unset,
+        parent_call_sid: Any = values.unset,
+        status: Any = values.unset,
+        start_time: Any = values.unset,
+        start_time_before: Any = values.unset,
+        start_time_after: Any = values.unset,
+        end_time: Any = values.unset,
+        end_time_before: Any = values.unset,
+        end_time_after: Any = values.unset,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> list[CallInstance]:
+        return list(
+            self.stream(
+                to,
+                from_,
+                parent_call_sid,
+                status,
+                start_time,
+                start_time_before,
+                start_time_after,
+                end_time,
+                end_time_before,
+                end_time_after,
+                limit,
+                page_size,
+            )
+        )
 
 
 def _whole_number(value: Any, name: str, uri: str) -> int:
@@ -410,9 +513,13 @@ def _whole_number(value: Any, name: str, uri: str) -> int:
         try:
             value = int(str(value))
         except ValueError:
-            raise TwilioRestException(400, uri, f"{name} must be a whole number of seconds, "
-                                                f"not {value!r}", kaphila.CODE_BAD_REQUEST,
-                                      "POST") from None
+            raise TwilioRestException(
+                400,
+                uri,
+                f"{name} must be a whole number of seconds, not {value!r}",
+                kaphila.CODE_BAD_REQUEST,
+                "POST",
+            ) from None
     return int(value)
 
 

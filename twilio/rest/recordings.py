@@ -32,8 +32,9 @@ class RecordingList:
     def __repr__(self) -> str:
         return "<Twilio.Api.V2010.RecordingList>"
 
-    def stream(self, call_sid: str | None = None, limit: int | None = None,
-               **kwargs: Any) -> Iterator[RecordingInstance]:
+    def stream(
+        self, call_sid: str | None = None, limit: int | None = None, **kwargs: Any
+    ) -> Iterator[RecordingInstance]:
         count = 0
         for view in self._client.call_store.all():
             if not view.get("recording_sid") or (call_sid and view["sid"] != call_sid):
@@ -43,16 +44,18 @@ class RecordingList:
             count += 1
             yield RecordingInstance(view)
 
-    def list(self, call_sid: str | None = None, limit: int | None = None,
-             **kwargs: Any) -> list[RecordingInstance]:
+    def list(
+        self, call_sid: str | None = None, limit: int | None = None, **kwargs: Any
+    ) -> list[RecordingInstance]:
         return list(self.stream(call_sid=call_sid, limit=limit))
 
     def get(self, sid: str) -> RecordingInstance:
         for recording in self.stream():
             if recording.sid == sid:
                 return recording
-        raise TwilioRestException(404, f"/Recordings/{sid}", f"no recording {sid!r} seen",
-                                  CODE_NOT_FOUND)
+        raise TwilioRestException(
+            404, f"/Recordings/{sid}", f"no recording {sid!r} seen", CODE_NOT_FOUND
+        )
 
     def __call__(self, sid: str) -> RecordingInstance:
         return self.get(sid)

@@ -97,9 +97,14 @@ class TwimlRunner:
         verbs = self._parse(twiml, call_sid)
         self._run(call_sid, verbs, document_url, depth=0)
 
-    def execute_url(self, call_sid: str, url: str, method: str = "POST",
-                    params: dict[str, str] | None = None,
-                    payload: dict[str, Any] | None = None) -> None:
+    def execute_url(
+        self,
+        call_sid: str,
+        url: str,
+        method: str = "POST",
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
         """Fetch TwiML from ``url`` (as Twilio would, with the call's parameters) and run it."""
         document = self._fetch(call_sid, url, method, params, payload)
         self.execute(call_sid, document, document_url=url)
@@ -135,6 +140,7 @@ class TwimlRunner:
 
     def submit(self, call_sid: str, work: Callable[[], None], what: str) -> None:
         """Queue ``work`` on the call's background worker (in order per call)."""
+
         def guarded() -> None:
             try:
                 work()
@@ -151,8 +157,7 @@ class TwimlRunner:
                 return
             queue.running = True
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=8,
-                                                thread_name_prefix="kaphila-twiml")
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kaphila-twiml")
             pool = self._pool
         pool.submit(self._drain, call_sid)
 
@@ -191,16 +196,20 @@ class TwimlRunner:
         log.error("TwiML for call %s was not run: %s", call_sid, message)
         self.errors.append((call_sid, message))
 
-    def _run(self, call_sid: str, verbs: list[ET.Element], document_url: str | None,
-             depth: int) -> None:
+    def _run(
+        self, call_sid: str, verbs: list[ET.Element], document_url: str | None, depth: int
+    ) -> None:
         api = self._client.kaphila
         for index, verb in enumerate(verbs):
             tag = verb.tag
             if tag == "Say":
                 text = _plain_text(verb)
                 if text:
-                    body: dict[str, Any] = {kaphila.F_CALL_ID: call_sid, kaphila.F_TEXT: text,
-                                            kaphila.F_PLAY_TO: kaphila.PLAY_TO_DEFAULT}
+                    body: dict[str, Any] = {
+                        kaphila.F_CALL_ID: call_sid,
+                        kaphila.F_TEXT: text,
+                        kaphila.F_PLAY_TO: kaphila.PLAY_TO_DEFAULT,
+                    }
                     if verb.get("voice"):
                         body[kaphila.F_VOICE_NAME] = verb.get("voice")
                     for _ in range(_loop_count(verb)):
@@ -211,21 +220,28 @@ class TwimlRunner:
                 api.post(kaphila.GATHER, _gather_body(call_sid, verb))
                 with self._lock:
                     self._gathers[call_sid] = PendingGather(
-                        action=verb.get("action"), method=(verb.get("method") or "POST").upper(),
-                        fallthrough=verbs[index + 1:], document_url=document_url)
+                        action=verb.get("action"),
+                        method=(verb.get("method") or "POST").upper(),
+                        fallthrough=verbs[index + 1 :],
+                        document_url=document_url,
+                    )
                 return
             elif tag == "Dial":
                 number = _dial_number(verb)
-                api.post(kaphila.FORWARD_CALL, {kaphila.F_CALL_ID: call_sid,
-                                                kaphila.F_FORWARD_NUMBER: number})
+                api.post(
+                    kaphila.FORWARD_CALL,
+                    {kaphila.F_CALL_ID: call_sid, kaphila.F_FORWARD_NUMBER: number},
+                )
                 return
             elif tag in ("Hangup", "Reject"):
                 api.post(kaphila.HANGUP, {kaphila.F_CALL_ID: call_sid})
                 return
             elif tag == "Redirect":
                 if depth >= MAX_REDIRECTS:
-                    raise TwilioException(f"more than {MAX_REDIRECTS} <Redirect>s in a row "
-                                          f"for call {call_sid}; stopping")
+                    raise TwilioException(
+                        f"more than {MAX_REDIRECTS} <Redirect>s in a row "
+                        f"for call {call_sid}; stopping"
+                    )
                 url = self.resolve(call_sid, (verb.text or "").strip(), document_url)
                 document = self._fetch(call_sid, url, (verb.get("method") or "POST").upper())
                 self._run(call_sid, self._parse(document, call_sid), url, depth + 1)
@@ -245,13 +261,21 @@ class TwimlRunner:
             # The app's own TwiML; expat refuses entity-expansion bombs.
             root = ET.fromstring(text)  # noqa: S314
         except ET.ParseError as exc:
-            raise TwilioRestException(400, uri, f"the TwiML for call {call_sid} is not "
-                                                f"well-formed XML: {exc}",
-                                      kaphila.CODE_BAD_REQUEST, "POST") from None
+            raise TwilioRestException(
+                400,
+                uri,
+                f"the TwiML for call {call_sid} is not well-formed XML: {exc}",
+                kaphila.CODE_BAD_REQUEST,
+                "POST",
+            ) from None
         if root.tag != "Response":
-            raise TwilioRestException(400, uri, f"TwiML must have <Response> at its root, "
-                                                f"not <{root.tag}>", kaphila.CODE_BAD_REQUEST,
-                                      "POST")
+            raise TwilioRestException(
+                400,
+                uri,
+                f"TwiML must have <Response> at its root, not <{root.tag}>",
+                kaphila.CODE_BAD_REQUEST,
+                "POST",
+            )
         for verb in root:
             if verb.tag not in SUPPORTED:
                 raise KaphilaNotSupportedError(f"<{verb.tag}>", uri=uri)
@@ -263,9 +287,14 @@ class TwimlRunner:
                 _loop_count(verb, uri)
         return list(root)
 
-    def _fetch(self, call_sid: str, url: str, method: str,
-               params: dict[str, str] | None = None,
-               payload: dict[str, Any] | None = None) -> str:
+    def _fetch(
+        self,
+        call_sid: str,
+        url: str,
+        method: str,
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> str:
         """GET or POST the app's URL for TwiML, with Twilio's call parameters (never
         the API key: this is the app's server, not Kaphila).
 
@@ -281,15 +310,24 @@ class TwimlRunner:
         if method == "GET":
             response = http.request("GET", url, params=form, timeout=15)
         elif payload is not None:
-            response = http.request("POST", url, params=form, data=json.dumps(payload),
-                                    headers={"Content-Type": "application/json"}, timeout=15)
+            response = http.request(
+                "POST",
+                url,
+                params=form,
+                data=json.dumps(payload),
+                headers={"Content-Type": "application/json"},
+                timeout=15,
+            )
         else:
             response = http.request("POST", url, data=form, timeout=15)
         if response.status_code >= 400:
-            raise TwilioRestException(response.status_code, url,
-                                      f"fetching TwiML from {url} answered HTTP "
-                                      f"{response.status_code}", kaphila.CODE_BAD_REQUEST,
-                                      method)
+            raise TwilioRestException(
+                response.status_code,
+                url,
+                f"fetching TwiML from {url} answered HTTP {response.status_code}",
+                kaphila.CODE_BAD_REQUEST,
+                method,
+            )
         return response.text
 
     def resolve(self, call_sid: str, url: str, document_url: str | None) -> str:
@@ -298,8 +336,10 @@ class TwimlRunner:
             return url
         base = document_url or (self._client.call_store.get(call_sid) or {}).get("webhook_url")
         if not base:
-            raise TwilioException(f"cannot resolve the relative URL {url!r} for call "
-                                  f"{call_sid}: the SDK does not know the call's webhook URL")
+            raise TwilioException(
+                f"cannot resolve the relative URL {url!r} for call "
+                f"{call_sid}: the SDK does not know the call's webhook URL"
+            )
         return urljoin(base, url)
 
 
@@ -323,10 +363,11 @@ def _loop_count(verb: ET.Element, uri: str = "") -> int:
     if loop is None:
         return 1
     if not loop.isdigit():
-        raise TwilioRestException(400, uri, f"<Say loop={loop!r}> is not a whole number",
-                                  kaphila.CODE_BAD_REQUEST, "POST")
+        raise TwilioRestException(
+            400, uri, f"<Say loop={loop!r}> is not a whole number", kaphila.CODE_BAD_REQUEST, "POST"
+        )
     if int(loop) == 0:
-        raise KaphilaNotSupportedError("<Say loop=\"0\"> (repeat until the call ends)", uri=uri)
+        raise KaphilaNotSupportedError('<Say loop="0"> (repeat until the call ends)', uri=uri)
     return int(loop)
 
 
@@ -336,7 +377,7 @@ def _check_gather(verb: ET.Element, uri: str) -> None:
             raise KaphilaNotSupportedError(f"<{child.tag}> inside <Gather>", uri=uri)
     kinds = (verb.get("input") or "dtmf").split()
     if "dtmf" not in kinds:
-        raise KaphilaNotSupportedError("<Gather input=\"speech\"> (speech recognition)", uri=uri)
+        raise KaphilaNotSupportedError('<Gather input="speech"> (speech recognition)', uri=uri)
 
 
 def _gather_body(call_sid: str, verb: ET.Element) -> dict[str, Any]:
@@ -365,6 +406,11 @@ def _dial_number(verb: ET.Element, uri: str = "") -> str:
     number = numbers[0]
     digits = number[1:] if number.startswith("+") else number
     if not kaphila.NUMBER_RE.match(digits):
-        raise TwilioRestException(400, uri, f"<Dial> needs a phone number of 10-15 digits, "
-                                            f"not {number!r}", kaphila.CODE_INVALID_TO, "POST")
+        raise TwilioRestException(
+            400,
+            uri,
+            f"<Dial> needs a phone number of 10-15 digits, not {number!r}",
+            kaphila.CODE_INVALID_TO,
+            "POST",
+        )
     return digits

@@ -110,8 +110,7 @@ class TwiML:
     def __enter__(self) -> TwiML:
         return self
 
-    def __exit__(self, exc_type: object, exc_value: object,
-                 traceback: object) -> Literal[False]:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> Literal[False]:
         return False
 
     def to_xml(self, xml_declaration: bool = True) -> str:

@@ -38,8 +38,12 @@ def render() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _render_class(class_name: str, tag: str, text_param: str | None,
-                  methods: dict[str, tuple[str, tuple[str, ...]]]) -> str:
+def _render_class(
+    class_name: str,
+    tag: str,
+    text_param: str | None,
+    methods: dict[str, tuple[str, tuple[str, ...]]],
+) -> str:
     lines = ["", f"class {class_name}(TwiML):", f'    """<{tag}> TwiML element."""', ""]
     if tag != class_name:
         lines += [f'    TAG = "{tag}"', ""]
@@ -74,8 +78,9 @@ def _render_method(method: str, target: str, params: tuple[str, ...]) -> list[st
         "        node.verbs = []",
     ]
     attribute_params = [p for p in params if p != text_param]
-    lines.append("        node.attrs = attrs = {}" if attribute_params
-                 else "        node.attrs = {}")
+    lines.append(
+        "        node.attrs = attrs = {}" if attribute_params else "        node.attrs = {}"
+    )
     for param in attribute_params:
         name = lower_camel(TwiML.MAP.get(param, param))
         lines += [f"        if {param} is not None:", f'            attrs["{name}"] = {param}']
@@ -94,7 +99,10 @@ def formatted() -> str:
     ruff = Path(sys.executable).with_name("ruff")
     result = subprocess.run(  # noqa: S603 - our own formatter, fixed arguments
         [str(ruff), "format", "--stdin-filename", "voice_response.py", "-"],
-        input=render(), capture_output=True, text=True, check=True,
+        input=render(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout
 

@@ -107,16 +107,33 @@ class CallActions(QGroupBox):
         self.status.setObjectName("actionStatus")
         self.status.setWordWrap(True)
         grid.addWidget(self.status, 7, 0, 1, 3)
-        for keys, slot in (("Ctrl+S", self.speak), ("Ctrl+G", self.gather),
-                           ("Ctrl+F", self.forward), ("Ctrl+H", self.hang_up)):
+        for keys, slot in (
+            ("Ctrl+S", self.speak),
+            ("Ctrl+G", self.gather),
+            ("Ctrl+F", self.forward),
+            ("Ctrl+H", self.hang_up),
+        ):
             QShortcut(QKeySequence(keys), window, activated=slot)
-        self.buttons = (self.speak_button, self.gather_button, self.forward_button,
-                        self.hangup_button)
+        self.buttons = (
+            self.speak_button,
+            self.gather_button,
+            self.forward_button,
+            self.hangup_button,
+        )
         # Tab walks the panel in this order (the window chains it after the dial form).
         self.tab_chain: tuple[QWidget, ...] = (
-            self.speak_text, self.speak_button, self.gather_prompt, self.gather_digits,
-            self.gather_timeout, self.gather_finish, self.gather_valid, self.gather_button,
-            self.forward_number, self.forward_button, self.hangup_button)
+            self.speak_text,
+            self.speak_button,
+            self.gather_prompt,
+            self.gather_digits,
+            self.gather_timeout,
+            self.gather_finish,
+            self.gather_valid,
+            self.gather_button,
+            self.forward_number,
+            self.forward_button,
+            self.hangup_button,
+        )
 
     # ------------------------------------------------------------ operator
 
@@ -130,11 +147,16 @@ class CallActions(QGroupBox):
 
     def gather(self) -> None:
         digits = self.gather_digits.value()
-        self._act(ActionKind.GATHER, self.gather_prompt,
-                  text=self.gather_prompt.text().strip(), voice=self.voice,
-                  num_digits=digits or None, timeout=self.gather_timeout.value(),
-                  finish_on_key=self.gather_finish.text(),
-                  valid_digits=self.gather_valid.text().strip())
+        self._act(
+            ActionKind.GATHER,
+            self.gather_prompt,
+            text=self.gather_prompt.text().strip(),
+            voice=self.voice,
+            num_digits=digits or None,
+            timeout=self.gather_timeout.value(),
+            finish_on_key=self.gather_finish.text(),
+            valid_digits=self.gather_valid.text().strip(),
+        )
 
     def forward(self) -> None:
         check = check_number(self.forward_number.text(), self.region)
@@ -147,9 +169,11 @@ class CallActions(QGroupBox):
             self._act(ActionKind.FORWARD, None, text=check.e164)  # says why not
             return
         answer = QMessageBox.question(
-            self, "Forward the call",
+            self,
+            "Forward the call",
             f"Forward {wording.call_name(call)} to {check.display}?\n"
-            "This call leg ends; a new one starts.")
+            "This call leg ends; a new one starts.",
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self._act(ActionKind.FORWARD, self.forward_number, text=check.e164)
 
@@ -168,8 +192,7 @@ class CallActions(QGroupBox):
         request_id = uuid.uuid4().hex
         if field is not None:
             self._clear_when_done[request_id] = field
-        self._dispatch(ActionRequested(request_id, call.sid, kind, time.time(),
-                                       **fields))  # type: ignore[arg-type]
+        self._dispatch(ActionRequested(request_id, call.sid, kind, time.time(), **fields))  # type: ignore[arg-type]
 
     def _say(self, text: str) -> None:
         self.message = text
@@ -178,8 +201,10 @@ class CallActions(QGroupBox):
     def _on_speak_text_changed(self, text: str) -> None:
         near = len(text) > MAX_SPEECH * 0.8
         self.speak_count.setVisible(near)
-        self.speak_count.setText(wording.characters_left(text, MAX_SPEECH)
-                                 + (" — the limit" if len(text) >= MAX_SPEECH else ""))
+        self.speak_count.setText(
+            wording.characters_left(text, MAX_SPEECH)
+            + (" — the limit" if len(text) >= MAX_SPEECH else "")
+        )
 
     # ------------------------------------------------------------ state
 

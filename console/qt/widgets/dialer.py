@@ -71,8 +71,14 @@ class Dialer(QGroupBox):
         form.addRow("&Ring for", self.ring_timeout)
         form.addRow(self.dial_button)
         form.addRow(self.status)
-        self.fields: tuple[QWidget, ...] = (self.number, self.caller_id, self.amd, self.voice,
-                                            self.ring_timeout, self.dial_button)
+        self.fields: tuple[QWidget, ...] = (
+            self.number,
+            self.caller_id,
+            self.amd,
+            self.voice,
+            self.ring_timeout,
+            self.dial_button,
+        )
         for field in self.fields:
             field.installEventFilter(self)
         self.voice.lineEdit().installEventFilter(self)
@@ -91,16 +97,19 @@ class Dialer(QGroupBox):
 
     def _show_recent(self) -> None:
         region = self.profile.default_region
-        self.recent.setStringList([format_as_typed(n, region)
-                                   for n in self.profile.recent_numbers])
+        self.recent.setStringList([format_as_typed(n, region) for n in self.profile.recent_numbers])
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             if event.key() in ENTER_KEYS and not self.completer.popup().isVisible():
                 self.dial()
                 return True
-            if (watched is self.number and event.key() == Qt.Key.Key_Down
-                    and not self.completer.popup().isVisible() and self.recent.rowCount()):
+            if (
+                watched is self.number
+                and event.key() == Qt.Key.Key_Down
+                and not self.completer.popup().isVisible()
+                and self.recent.rowCount()
+            ):
                 self.completer.setCompletionPrefix(self.number.text())
                 self.completer.complete()  # the recent numbers, on request
                 return True
@@ -116,10 +125,17 @@ class Dialer(QGroupBox):
         if not caller_id:
             self.status.setText("Add a verified caller ID to this profile first (Settings)")
             return
-        self._dial(DialRequested(
-            request_id=uuid.uuid4().hex, to=check.e164, caller_id=caller_id, at=time.time(),
-            amd=self.amd.isChecked(), voice=self.voice.currentText() or None,
-            ring_timeout=self.ring_timeout.value()))
+        self._dial(
+            DialRequested(
+                request_id=uuid.uuid4().hex,
+                to=check.e164,
+                caller_id=caller_id,
+                at=time.time(),
+                amd=self.amd.isChecked(),
+                voice=self.voice.currentText() or None,
+                ring_timeout=self.ring_timeout.value(),
+            )
+        )
         self.profile = self.profile.remember_number(check.e164)
         self._show_recent()
 

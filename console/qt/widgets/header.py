@@ -12,8 +12,12 @@ from console.config import Profile
 
 
 class Header(QFrame):
-    def __init__(self, parent: QWidget, open_history: Callable[[], None] | None,
-                 open_settings: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        open_history: Callable[[], None] | None,
+        open_settings: Callable[[], None] | None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("header")
         row = QHBoxLayout(self)

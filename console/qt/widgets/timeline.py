@@ -49,15 +49,18 @@ class Timeline(QListWidget):
         if call is None:
             return
         for entry in call.timeline:
-            item = QListWidgetItem(f"{clock(entry.at)}  {wording.timeline(entry)}"
-                                   + (" [late]" if entry.late else ""))
+            item = QListWidgetItem(
+                f"{clock(entry.at)}  {wording.timeline(entry)}" + (" [late]" if entry.late else "")
+            )
             item.setData(Qt.ItemDataRole.UserRole, entry.raw)
             if entry.late:
                 set_tone(item, "warning")
             self.addItem(item)
         if call.duplicates:
-            self.addItem(f"({call.duplicates:,} repeated "
-                         f"{'delivery' if call.duplicates == 1 else 'deliveries'} ignored)")
+            self.addItem(
+                f"({call.duplicates:,} repeated "
+                f"{'delivery' if call.duplicates == 1 else 'deliveries'} ignored)"
+            )
 
     def _on_item_double_clicked(self, item: QListWidgetItem) -> None:
         raw = item.data(Qt.ItemDataRole.UserRole)
