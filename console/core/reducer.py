@@ -150,6 +150,7 @@ class State:
     recent: tuple[str, ...] = ()  # finished calls off the board, oldest first
     finished_requests: tuple[str, ...] = ()  # oldest first
     next_place: int = 0
+    shape: int = 0  # bumped when a call joins or leaves ``calls`` or ``board`` (views diff then)
     next_scan: float = 0.0
 
 
@@ -536,6 +537,7 @@ def _leave_board(state: State, sids: list[str]) -> State:
             lingering=lingering.finish(),
             foreign=foreign.finish(),
             recent=recent[len(drop) :],
+            shape=state.shape + 1,
         )
     return _forget(left, drop) if drop else left
 
@@ -557,6 +559,7 @@ def _forget(state: State, sids: Iterable[str]) -> State:
             board=board.finish(),
             lingering=lingering.finish(),
             foreign=foreign.finish(),
+            shape=state.shape + 1,
         )
     return forgotten
 
@@ -569,8 +572,9 @@ def _put_call(state: State, call: Call, now: float | None = None, **changes: Any
     joins the board, a newly finished one lingers there."""
     sid = call.sid
     board, lingering, place = state.board, state.lingering, state.next_place
+    shape = state.shape
     if sid not in board and sid not in state.calls:
-        board, place = board.set(sid, place), place + 1
+        board, place, shape = board.set(sid, place), place + 1, shape + 1
     if not call.live and sid in board and sid not in lingering:
         lingering = lingering.set(sid, now if now is not None else call.ended_at or 0.0)
     if len(call.timeline) > TIMELINE_LIMIT:
@@ -581,6 +585,7 @@ def _put_call(state: State, call: Call, now: float | None = None, **changes: Any
         board=board,
         lingering=lingering,
         next_place=place,
+        shape=shape,
         **changes,
     )
 

@@ -80,6 +80,10 @@ class CallBoardModel(QAbstractTableModel):
     # ------------------------------------------------------------ changes
 
     def set_state(self, state: State) -> None:
+        if state.shape == self._state.shape and not self._gone:
+            self._state = state  # no call joined or left: only the rows' contents changed
+            self.refresh()
+            return
         wanted_set = self._select_rows(state)  # a persistent map: O(1) membership
         new = [sid for sid in wanted_set if sid not in self._index]
         left = [sid for sid in self._rows if sid not in wanted_set and sid not in self._gone]
