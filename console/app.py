@@ -149,6 +149,7 @@ class Console:
 
     async def close(self) -> None:
         await self.listener.stop()
+        self.session.stop_checks()  # queued checks can wait: a restart asks again
         try:  # what the operator started (a settings save ...) finishes
             async with asyncio.timeout(SHUTDOWN_GRACE):
                 while self._tasks:  # a finishing task may start another

@@ -149,6 +149,7 @@ class Call:
     last_event_at: float = 0.0  # the newest event's own timestamp
     heard_at: float = 0.0  # local time of the last word about this call (webhook, API)
     checked_at: float = 0.0  # local time the console last asked the API about it
+    checking: bool = False  # a question to the API is on its way: none more until answered
     spoken: tuple[str, ...] = ()  # what the operator had spoken, in order
     duplicates: int = 0  # webhooks delivered again, counted and otherwise ignored
     seen: frozenset[str] = frozenset()  # keys of the webhooks applied (duplicate check)

@@ -448,7 +448,7 @@ def _check(
     calls = state.calls
     with calls.mutate() as editing:
         for sid in sids:
-            editing[sid] = replace(editing[sid], checked_at=now)
+            editing[sid] = replace(editing[sid], checked_at=now, checking=True)
             effects.append(CheckCall(sid, reason))
         calls = editing.finish()
     return (replace(state, calls=calls) if effects else state), tuple(effects)
@@ -456,10 +456,12 @@ def _check(
 
 def _call_checked(state: State, event: CallChecked) -> State:
     call = state.calls.get(event.call_sid)
-    if call is None or not call.live or not event.reachable:
+    if call is None:
         return state
+    if not call.live or not event.reachable:  # nothing learnt; the next silence asks again
+        return _put_call(state, replace(call, checking=False)) if call.checking else state
     status = CallStatus.parse(event.status)
-    changes: dict[str, object] = {"heard_at": max(call.heard_at, event.at)}
+    changes: dict[str, object] = {"heard_at": max(call.heard_at, event.at), "checking": False}
     if event.status is None:
         changes.update(
             status=CallStatus.FAILED,
@@ -512,6 +514,7 @@ def _tick(state: State, event: Tick) -> tuple[State, tuple[Effect, ...]]:
         sid
         for sid in state.board
         if (call := state.calls[sid]).live
+        and not call.checking
         and now - max(call.heard_at, call.checked_at) >= SILENCE_CHECK
     ]
     return _check(state, silent, CheckReason.SILENT, now)

@@ -9,10 +9,12 @@ they go when it leaves.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
 
 from console.core.calls import Call
 from console.core.reducer import State
@@ -25,6 +27,14 @@ PlacedHereRole = Qt.ItemDataRole.UserRole + 3
 
 COLUMNS = ("Number", "Caller ID", "Status", "Time", "AMD", "Digits", "Forwarded to")
 NUMBER_COLUMN = 0
+
+
+@functools.cache
+def _italic() -> QFont:
+    font = QFont()  # made on first use: a QFont wants the application to exist
+    font.setItalic(True)
+    return font
+
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -177,6 +187,8 @@ class CallBoardModel(QAbstractTableModel):
             return status_colour(call.status)  # the active palette's, read at each repaint
         if role == Qt.ItemDataRole.ToolTipRole and column == 0 and not call.placed_here:
             return "Not placed from this console: its webhooks arrived at the listener"
+        if role == Qt.ItemDataRole.FontRole and column == 0 and not call.placed_here:
+            return _italic()  # not placed here: italic, and the tooltip says why
         if role == SidRole:
             return call.sid
         if role == StatusRole:
@@ -187,7 +199,7 @@ class CallBoardModel(QAbstractTableModel):
 
     def _text(self, call: Call, column: int) -> str:
         if column == 0:
-            return wording.call_name(call)
+            return call.to or call.sid
         if column == 1:
             return call.from_
         if column == 2:

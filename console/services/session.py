@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import assert_never
 
@@ -39,6 +40,7 @@ log = logging.getLogger("kaphila.console.session")
 
 Runner = Callable[[Effect], Awaitable[Event]]
 
+CHECKERS = 4  # tasks asking the API about calls (telephony paces them)
 INTERRUPTED = (
     "the console stopped before Kaphila answered; check the call board before trying again"
 )
@@ -67,6 +69,8 @@ class Session:
         self.journal = journal
         self._subscribers: list[Callable[[State], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._checks: deque[CheckCall] = deque()
+        self._checkers: set[asyncio.Task[None]] = set()
 
     def subscribe(self, callback: Callable[[State], None]) -> None:
         self._subscribers.append(callback)
@@ -81,10 +85,33 @@ class Session:
         for callback in self._subscribers:
             callback(self.state)
         for effect in effects:
+            if isinstance(effect, CheckCall):
+                self._checks.append(effect)
+                continue
             task = asyncio.get_running_loop().create_task(self._carry_out(effect))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        self._start_checkers()
         return stored
+
+    def _start_checkers(self) -> None:
+        """Checks wait in one queue served by ``CHECKERS`` tasks: 10,000 live calls
+        after a restart are 10,000 queue entries, not 10,000 tasks (each task costs
+        a Qt timer under qasync, and Qt's timer bookkeeping is quadratic)."""
+        while self._checks and len(self._checkers) < min(CHECKERS, len(self._checks)):
+            task = asyncio.get_running_loop().create_task(self._check_worker())
+            self._checkers.add(task)
+            task.add_done_callback(self._checkers.discard)
+
+    async def _check_worker(self) -> None:
+        while self._checks:
+            await self._carry_out(self._checks.popleft())
+
+    def stop_checks(self) -> None:
+        """Forget the checks still queued (shutdown: a restart asks again)."""
+        self._checks.clear()
+        for task in self._checkers:
+            task.cancel()
 
     async def record(self, event: WebhookReceived) -> bool:
         """Dispatch a webhook and wait until it is stored: True when the sender
@@ -139,17 +166,22 @@ class Session:
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return bool(self._tasks or self._checkers)
+
+    @property
+    def checks_waiting(self) -> int:
+        return len(self._checks)
 
     async def drain(self) -> None:
-        """Wait for every effect in flight (shutdown, tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for every effect in flight and every check queued (shutdown, tests)."""
+        while self._tasks or self._checkers:
+            await asyncio.gather(*self._tasks, *self._checkers, return_exceptions=True)
 
     async def cancel(self) -> None:
+        self.stop_checks()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._checkers, return_exceptions=True)
 
 
 def _journaled(event: Event) -> bool:

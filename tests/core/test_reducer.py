@@ -398,10 +398,10 @@ def test_an_api_answer_that_a_silent_call_ended_ends_it_on_the_board() -> None:
     )
 
 
-def test_an_unreachable_api_changes_nothing() -> None:
+def test_an_unreachable_api_changes_nothing_on_the_call() -> None:
     state = run(hook("call.answered", 1.0))
     after = run(CallChecked(SID, None, 40.0, CheckReason.SILENT, reachable=False), state=state)
-    assert after is state
+    assert after is state  # it was not being checked: nothing at all changes
 
 
 def test_after_a_restart_every_live_call_is_checked() -> None:
@@ -441,3 +441,25 @@ def test_every_gathers_digits_are_kept() -> None:
     call = state.calls[SID]
     assert call.gathers == ("12", "", "9#")
     assert call.all_digits == "12, -, 9#"
+
+
+def test_a_call_waiting_for_its_check_is_not_asked_again_until_answered() -> None:
+    state = run(hook("call.answered", 1.0))
+    state, effects = reduce(state, ReconcileRequested(5.0))
+    assert effects == (CheckCall(SID, CheckReason.RESTART),)
+    # The API is slow: silences pass while that check still waits in the queue.
+    for minute in range(1, 10):
+        state, effects = reduce(state, Tick(5.0 + 60 * minute))
+        assert effects == ()
+    state = run(CallChecked(SID, "in-progress", 600.0, CheckReason.RESTART), state=state)
+    assert not state.calls[SID].checking
+    _, effects = reduce(state, Tick(600.0 + SILENCE_CHECK + SCAN_EVERY))
+    assert effects == (CheckCall(SID, CheckReason.SILENT),)
+
+
+def test_an_unanswered_check_lets_the_next_silence_ask_again() -> None:
+    state = run(hook("call.answered", 1.0), ReconcileRequested(5.0))
+    state = run(CallChecked(SID, None, 6.0, CheckReason.RESTART, reachable=False), state=state)
+    assert state.calls[SID].live
+    _, effects = reduce(state, Tick(6.0 + SILENCE_CHECK + SCAN_EVERY))
+    assert effects == (CheckCall(SID, CheckReason.SILENT),)
