@@ -86,9 +86,14 @@ def write_settings(path: Path, sandbox_url: str) -> None:
     from console.services.webhooks import new_token
 
     caller_id = "+" + SandboxProcess.CALLER_ID
-    profile = Profile(PROFILE, base_url=sandbox_url, caller_ids=(caller_id,),
-                      last_caller_id=caller_id, listener_port=free_port(),
-                      webhook_token=new_token())
+    profile = Profile(
+        PROFILE,
+        base_url=sandbox_url,
+        caller_ids=(caller_id,),
+        last_caller_id=caller_id,
+        listener_port=free_port(),
+        webhook_token=new_token(),
+    )
     config.save(Settings(profiles=(profile,), active=PROFILE), path)
 
 
@@ -139,12 +144,15 @@ async def place_calls(settings_path: Path, data_dir: Path, count: int) -> dict[s
                 delay = started + dialled / DIAL_RATE - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                console.session.dispatch(DialRequested(
-                    f"bench-{dialled}", number(dialled), caller_id, time.time()))
+                console.session.dispatch(
+                    DialRequested(f"bench-{dialled}", number(dialled), caller_id, time.time())
+                )
                 dialled += 1
                 if dialled % 1000 == 0:
-                    say(f"dialled {dialled:,} ({outcomes['accepted']:,} accepted, "
-                        f"{outcomes['failed']} failed) in {loop.time() - started:.0f} s")
+                    say(
+                        f"dialled {dialled:,} ({outcomes['accepted']:,} accepted, "
+                        f"{outcomes['failed']} failed) in {loop.time() - started:.0f} s"
+                    )
             else:  # all asked for: wait for the answers (a failure is dialled again)
                 await asyncio.sleep(0.05)
             if loop.time() - started > count / DIAL_RATE * 2 + 120:
@@ -152,8 +160,11 @@ async def place_calls(settings_path: Path, data_dir: Path, count: int) -> dict[s
         dial_seconds = loop.time() - started
 
         def answered() -> int:
-            return sum(1 for c in console.session.state.calls.values()
-                       if c.status is CallStatus.IN_PROGRESS)
+            return sum(
+                1
+                for c in console.session.state.calls.values()
+                if c.status is CallStatus.IN_PROGRESS
+            )
 
         async with asyncio.timeout(180):
             while (n := answered()) < count:  # noqa: ASYNC110 - the session has no event
@@ -164,19 +175,38 @@ async def place_calls(settings_path: Path, data_dir: Path, count: int) -> dict[s
         live = sum(1 for c in console.session.state.calls.values() if c.live)
     finally:
         await console.close()
-    return {"dialled": dialled, "accepted": outcomes["accepted"], "failed": outcomes["failed"],
-            "failures": dict(failures), "dial_seconds": dial_seconds, "answered": n,
-            "live": live, "journaled": stored, "seconds": loop.time() - started}
+    return {
+        "dialled": dialled,
+        "accepted": outcomes["accepted"],
+        "failed": outcomes["failed"],
+        "failures": dict(failures),
+        "dial_seconds": dial_seconds,
+        "answered": n,
+        "live": live,
+        "journaled": stored,
+        "seconds": loop.time() - started,
+    }
 
 
 def setup(settings_path: Path, data_dir: Path) -> dict[str, Any]:
     """Run ``place_calls`` in a child process (a console is one process; the
     restarted one then starts with nothing of the first in memory)."""
     out = subprocess.run(
-        [sys.executable, "-m", "tests.bench.bench_restart", "setup", str(settings_path),
-         str(data_dir), str(CALLS)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
-        timeout=CALLS / DIAL_RATE * 2 + 600)
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.bench_restart",
+            "setup",
+            str(settings_path),
+            str(data_dir),
+            str(CALLS),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        timeout=CALLS / DIAL_RATE * 2 + 600,
+    )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -256,8 +286,9 @@ async def measure(sandbox_url: str, settings_path: Path, data_dir: Path) -> list
                     first_paint.append(time.perf_counter())
                 if window.board.rowCount() >= CALLS and not usable.done():
                     # Queued behind this paint: the time once it has been processed.
-                    QTimer.singleShot(0, lambda: usable.done()
-                                      or usable.set_result(time.perf_counter()))
+                    QTimer.singleShot(
+                        0, lambda: usable.done() or usable.set_result(time.perf_counter())
+                    )
             return False
 
     watch = PaintWatch()
@@ -295,8 +326,9 @@ async def measure(sandbox_url: str, settings_path: Path, data_dir: Path) -> list
             if time.perf_counter() - t_usable > limit:
                 say(f"reconcile unfinished after {limit:.0f} s")
                 break
-        t_done = (max(restart_checked.values()) if len(restart_checked) >= CALLS
-                  else time.perf_counter())
+        t_done = (
+            max(restart_checked.values()) if len(restart_checked) >= CALLS else time.perf_counter()
+        )
         cpu_done = time.process_time()
         beat.stop()
         rss = rss_mb(os.getpid())
@@ -319,42 +351,69 @@ async def measure(sandbox_url: str, settings_path: Path, data_dir: Path) -> list
     rate = (checked - 1) / (times[-1] - times[0]) if checked > 1 else 0.0
     n429 = statuses_now.get(429, 0)
     others = {s: n for s, n in statuses_now.items() if s not in (200, 429)}
-    say(f"start_console {t_console - t0:.2f} s, window built {t_built - t_console:.2f} s, "
+    say(
+        f"start_console {t_console - t0:.2f} s, window built {t_built - t_console:.2f} s, "
         f"first paint {(first_paint[0] - t0) if first_paint else float('nan'):.2f} s, "
-        f"effects queued by the reconcile {reconcile_started}")
-    say(f"HTTP answers to the SDK: {dict(statuses_now)}; sandbox counted {requests_during} "
+        f"effects queued by the reconcile {reconcile_started}"
+    )
+    say(
+        f"HTTP answers to the SDK: {dict(statuses_now)}; sandbox counted {requests_during} "
         f"API requests; silence checks issued {counts['silent issued']}, answered "
-        f"{counts['silent answered']}; effects still queued at the end {queued}")
+        f"{counts['silent answered']}; effects still queued at the end {queued}"
+    )
     reconcile_cpu = cpu_done - cpu_usable
     reconcile_wall = t_done - t_usable
     return [
-        Row(f"restart: start to a usable window ({CALLS:,} live calls painted on the board)",
+        Row(
+            f"restart: start to a usable window ({CALLS:,} live calls painted on the board)",
             f"{t_usable - t0:.2f} s (start_console {t_console - t0:.2f} s, window built "
-            f"{t_built - t_console:.2f} s)", ""),
-        Row(f"restart: start until all {CALLS:,} calls are checked with the API",
-            (f"{t_done - t0:.1f} s" if checked >= CALLS else
-             f"UNFINISHED: stopped after {t_done - t0:.0f} s, at this rate "
-             f"~{t_usable - t0 + CALLS / max(rate, 1e-9):.0f} s")
+            f"{t_built - t_console:.2f} s)",
+            "",
+        ),
+        Row(
+            f"restart: start until all {CALLS:,} calls are checked with the API",
+            (
+                f"{t_done - t0:.1f} s"
+                if checked >= CALLS
+                else f"UNFINISHED: stopped after {t_done - t0:.0f} s, at this rate "
+                f"~{t_usable - t0 + CALLS / max(rate, 1e-9):.0f} s"
+            )
             + f" ({checked:,} checked, {live:,} still live, "
-            f"{counts['unreachable']} unreachable)", ""),
-        Row("restart: check rate (sandbox limit 50/s per key)",
+            f"{counts['unreachable']} unreachable)",
+            "",
+        ),
+        Row(
+            "restart: check rate (sandbox limit 50/s per key)",
             f"{rate:.1f} checks/s (CHECK_RATE {telephony.CHECK_RATE:g}, "
-            f"{telephony.CHECK_CONCURRENCY} at once)", ""),
-        Row("restart: 429s answered by the sandbox",
+            f"{telephony.CHECK_CONCURRENCY} at once)",
+            "",
+        ),
+        Row(
+            "restart: 429s answered by the sandbox",
             f"{n429} (of {sum(statuses_now.values()):,} answers; sandbox counted "
-            f"{requests_during:,} requests" + (f"; other statuses {others}" if others else "")
-            + ")", "0"),
-        Row("restart: GUI while reconciling (longest stall; CPU of the process)",
+            f"{requests_during:,} requests"
+            + (f"; other statuses {others}" if others else "")
+            + ")",
+            "0",
+        ),
+        Row(
+            "restart: GUI while reconciling (longest stall; CPU of the process)",
             f"{max(gaps, default=0.0):.0f} ms; {reconcile_cpu:.0f} s CPU in "
             f"{reconcile_wall:.0f} s ({100 * reconcile_cpu / max(reconcile_wall, 1e-9):.0f}%)",
-            ""),
-        Row("restart: silence checks issued by the clock during the reconcile",
-            f"{counts['silent issued']:,} ({queued:,} effects still queued at the end)", ""),
-        Row("restart: console.close() with those effects queued", f"{close_seconds:.1f} s",
-            ""),
-        Row(f"restart: RSS at the end ({CALLS:,} live calls, window)",
+            "",
+        ),
+        Row(
+            "restart: silence checks issued by the clock during the reconcile",
+            f"{counts['silent issued']:,} ({queued:,} effects still queued at the end)",
+            "",
+        ),
+        Row("restart: console.close() with those effects queued", f"{close_seconds:.1f} s", ""),
+        Row(
+            f"restart: RSS at the end ({CALLS:,} live calls, window)",
             f"{rss:.0f} MB ({rss - rss_before:+.0f} MB over this process before the restart; "
-            f"CPU to usable {cpu_usable - cpu_before:.1f} s)", ""),
+            f"CPU to usable {cpu_usable - cpu_before:.1f} s)",
+            "",
+        ),
     ]
 
 
@@ -366,8 +425,12 @@ def run() -> list[Row]:
     import console.app  # noqa: F401 - fails now, not after the 200 s of setup
 
     home = Path(tempfile.mkdtemp(prefix="kaphila-bench-restart-"))
-    sandbox = SandboxProcess("--rate-limit", "50",  # the last --rate-limit wins: the default
-                             "--max-call-seconds", str(CALL_SECONDS))
+    sandbox = SandboxProcess(
+        "--rate-limit",
+        "50",  # the last --rate-limit wins: the default
+        "--max-call-seconds",
+        str(CALL_SECONDS),
+    )
     try:
         settings_path, data_dir = home / "settings.json", home / "data"
         write_settings(settings_path, sandbox.url)
@@ -380,10 +443,16 @@ def run() -> list[Row]:
         app.setQuitOnLastWindowClosed(False)  # as the app does: measure() ends the loop
         rows: list[Row] = qasync.run(measure(sandbox.url, settings_path, data_dir))
         del app
-        rows.insert(0, Row(f"restart: setup, {CALLS:,} calls dialled through a console",
-                           f"{placed['dial_seconds']:.0f} s at {DIAL_RATE:g}/s "
-                           f"({placed['failed']} dials failed and were redone; "
-                           f"{placed['journaled']:,} events journaled)", ""))
+        rows.insert(
+            0,
+            Row(
+                f"restart: setup, {CALLS:,} calls dialled through a console",
+                f"{placed['dial_seconds']:.0f} s at {DIAL_RATE:g}/s "
+                f"({placed['failed']} dials failed and were redone; "
+                f"{placed['journaled']:,} events journaled)",
+                "",
+            ),
+        )
         errors = sandbox.errors().strip()
         if errors:
             say(f"sandbox stderr (last lines): {errors.splitlines()[-3:]}")
@@ -395,8 +464,10 @@ def run() -> list[Row]:
 
 def _main(argv: list[str]) -> int:
     if len(argv) != 4 or argv[0] != "setup":
-        print("usage: python -m tests.bench.bench_restart setup SETTINGS DATA_DIR COUNT",
-              file=sys.stderr)
+        print(
+            "usage: python -m tests.bench.bench_restart setup SETTINGS DATA_DIR COUNT",
+            file=sys.stderr,
+        )
         return 2
     result = asyncio.run(place_calls(Path(argv[1]), Path(argv[2]), int(argv[3])))
     print(json.dumps(result), flush=True)
