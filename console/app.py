@@ -29,13 +29,14 @@ import aiohttp
 from console import config
 from console.config import SANDBOX_PROFILE, Profile, Settings, SettingsError
 from console.core.events import ReconcileRequested, Tick
+from console.core.notices import KeyMissing, KeyUnusable, Notice, PlainHttp, PortTaken
 from console.sandbox import Account, Sandbox, SandboxConfig
 from console.sandbox.config import DEMO_CALLER_IDS
 from console.services.history import History
 from console.services.journal import FILE_NAME, Journal
 from console.services.retention import Retention
 from console.services.sandbox_control import SandboxControl
-from console.services.secrets import SecretStore, key_problem, open_secret_store
+from console.services.secrets import SecretStore, open_secret_store, sendable
 from console.services.session import Session
 from console.services.settings_store import SettingsStore
 from console.services.telephony import Telephony
@@ -62,7 +63,7 @@ class Console:
     listener: WebhookListener
     sandbox: Sandbox | None
     http: aiohttp.ClientSession
-    warnings: list[str]
+    warnings: list[Notice]
     store: SecretStore
     settings_path: Path | None = None
     journal: Journal | None = None
@@ -172,14 +173,14 @@ class Console:
             await self.sandbox.stop()
 
 
-PortTaken = Callable[[int], Awaitable[bool]]
+AskPortTaken = Callable[[int], Awaitable[bool]]
 
 
 async def start_console(
     settings_path: Path | None = None,
     store: SecretStore | None = None,
     data_dir: Path | None = None,
-    port_taken: PortTaken | None = None,
+    port_taken: AskPortTaken | None = None,
 ) -> Console:
     """Build and start everything but the window.
 
@@ -188,11 +189,11 @@ async def start_console(
     webhooks for calls placed before a restart still arrive. When the saved
     port is taken, ``port_taken(port)`` decides: True listens on another port
     for this run (saying so), False gives up with ``PortInUse``."""
-    warnings: list[str] = []
+    warnings: list[Notice] = []
     try:
         settings = config.load(settings_path)
     except SettingsError as exc:
-        warnings.append(str(exc))
+        warnings.append(exc.notice)
         settings = Settings()
     loop = asyncio.get_running_loop()
     if store is None:
@@ -218,17 +219,13 @@ async def start_console(
         await sandbox.start()
         profile = replace(profile, base_url=sandbox.url)
     elif not key:
-        warnings.append(
-            f"No API key is stored for the profile {profile.name!r}; enter it in Settings."
-        )
+        warnings.append(KeyMissing(profile.name))
         key = "missing"
-    elif problem := key_problem(key):  # stored by an older console
-        warnings.append(
-            f"The API key stored for the profile {profile.name!r} cannot be used: " + problem
-        )
+    elif not sendable(key):  # stored by an older console
+        warnings.append(KeyUnusable(profile.name))
         key = "missing"
-    if insecure := config.insecure_url_warning(profile.base_url):
-        warnings.append(insecure)
+    if config.plain_http(profile.base_url):
+        warnings.append(PlainHttp(profile.base_url))
     if not profile.webhook_token:
         profile = replace(profile, webhook_token=new_token())
     settings = replace(settings.with_profile(profile), active=profile.name)
@@ -298,8 +295,8 @@ async def _start_listener(
     client: Client,
     session: Session,
     profile: Profile,
-    warnings: list[str],
-    port_taken: PortTaken | None,
+    warnings: list[Notice],
+    port_taken: AskPortTaken | None,
 ) -> WebhookListener:
     listener = WebhookListener(
         client,
@@ -325,12 +322,7 @@ async def _start_listener(
         allowed_hosts=config.webhook_hosts(profile),
     )
     await listener.start()
-    warnings.append(
-        f"Port {profile.listener_port}, where this profile receives webhooks, is in use by "
-        f"another program (a second console?). Listening on port {listener.port} for now: "
-        "webhooks for calls placed before may not arrive here; their calls are checked with "
-        "the API instead. The saved port is kept for the next start."
-    )
+    warnings.append(PortTaken(profile.listener_port, listener.port))
     return listener
 
 

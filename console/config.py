@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from console.core.notices import SettingsUnreadable
+
 log = logging.getLogger("kaphila.console.config")
 
 APP_NAME = "kaphila-console"
@@ -79,26 +81,26 @@ class Settings:
 
 
 class SettingsError(Exception):
-    """Settings that cannot be used; the message is for the operator."""
+    """Settings that cannot be used; ``notice`` says what happened (the file is
+    kept aside, never overwritten)."""
+
+    def __init__(self, notice: SettingsUnreadable) -> None:
+        super().__init__(f"{notice.path}: {notice.detail}; kept as {notice.kept_as}")
+        self.notice = notice
 
 
-def insecure_url_warning(url: str) -> str | None:
-    """A warning when an API key would travel in clear text to another machine."""
+def plain_http(url: str) -> bool:
+    """True when an API key would travel in clear text to another machine."""
     parts = urlsplit(url)
     if parts.scheme != "http":
-        return None
+        return False
     host = (parts.hostname or "").lower()
     if host in ("localhost", ""):
-        return None
+        return False
     try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
+        return not ipaddress.ip_address(host).is_loopback
     except ValueError:
-        pass
-    return (
-        f"{url} uses plain http:// to another machine: the API key would travel "
-        "unencrypted. Use https://."
-    )
+        return True
 
 
 def webhook_hosts(profile: Profile) -> tuple[str, ...]:
@@ -121,10 +123,7 @@ def load(path: Path | None = None) -> Settings:
         aside = path.with_name(path.name + ".unreadable")
         with contextlib.suppress(OSError):
             os.replace(path, aside)
-        raise SettingsError(
-            f"{path} could not be read ({exc}); it was kept as {aside.name} "
-            "and the console starts with default settings"
-        ) from exc
+        raise SettingsError(SettingsUnreadable(str(path), aside.name, str(exc))) from exc
 
 
 def save(settings: Settings, path: Path | None = None) -> None:

@@ -58,8 +58,8 @@ async def run_checks(out: TextIO) -> int:
         checks.report(
             "keyring",
             isinstance(opened.store, MemoryStore),
-            f"none usable, keys kept for the session only (reported: "
-            f"{opened.warning.split('.')[0]})",
+            f"none usable, keys kept for the session only ({opened.warning.why}"
+            + (f": {opened.warning.backend})" if opened.warning.backend else ")"),
         )
     else:
         checks.report(
@@ -81,7 +81,7 @@ async def run_checks(out: TextIO) -> int:
 
     journal = Journal(home / "check.sqlite3", "self-check")
     await journal.open()
-    checks.report("sqlite", journal.on, journal.off_reason or f"journal opened in {home}")
+    checks.report("sqlite", journal.on, str(journal.problem or f"journal opened in {home}"))
     await journal.close()
 
     console = None

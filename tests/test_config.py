@@ -12,10 +12,12 @@ from console.config import (
     Profile,
     Settings,
     SettingsError,
-    insecure_url_warning,
     load,
+    plain_http,
     save,
 )
+from console.core.notices import PlainHttp
+from console.qt import wording
 
 
 def test_settings_round_trip_through_the_file(tmp_path: Path) -> None:
@@ -88,7 +90,6 @@ def test_unknown_fields_from_a_later_minor_version_are_ignored(tmp_path: Path) -
     ],
 )
 def test_plain_http_to_another_machine_gets_a_warning(url: str, warns: bool) -> None:
-    warning = insecure_url_warning(url)
-    assert (warning is not None) is warns
-    if warning:
-        assert "unencrypted" in warning
+    assert plain_http(url) is warns
+    if warns:
+        assert "unencrypted" in wording.notice(PlainHttp(url))

@@ -15,10 +15,13 @@ from console.app import Console, PortInUse, start_console
 from console.config import Profile, Settings
 from console.core.calls import CallStatus, CheckReason
 from console.core.events import ActionKind, ActionRequested, DialRequested, Tick
+from console.core.notices import KeyUnusable, PortTaken, SetAside
 from console.core.reducer import SCAN_EVERY, SILENCE_CHECK
+from console.qt import wording
 from console.sandbox import Sandbox, SandboxConfig
 from console.services.history import HistoryFilter
 from console.services.secrets import MemoryStore
+from console.services.settings_store import UnsendableKey
 from console.services.webhooks import new_token
 from tests.helpers import CALLER_ID, TEST_KEY, until
 from tests.sandbox.conftest import make_config
@@ -197,7 +200,7 @@ async def test_a_taken_port_is_a_clear_message_and_a_choice(
         console = await start_console(settings_path, store, tmp_path / "data", port_taken=accept)
         try:
             assert console.listener.port != port
-            assert any(f"Port {port}" in w and "in use" in w for w in console.warnings)
+            assert PortTaken(port, console.listener.port) in console.warnings
             saved = config.load(settings_path).profile()
             assert saved is not None
             assert saved.listener_port == port  # kept for the next start
@@ -211,7 +214,7 @@ async def test_a_damaged_journal_is_set_aside_and_the_console_still_dials(tmp_pa
     (data / "journal.sqlite3").write_bytes(b"garbage, not a database\n" * 500)
     console = await start_console(tmp_path / "settings.json", MemoryStore(), data)
     try:
-        assert any("set aside" in w for w in console.warnings)
+        assert any(isinstance(w, SetAside) for w in console.warnings)
         assert console.journal is not None
         assert console.journal.on
         sid = await dial(console, "+15551230003")  # busy: over at once
@@ -261,11 +264,11 @@ async def test_a_key_with_a_line_break_is_refused_when_entered_and_never_shown(
     store.set("Live", bad)  # as an older console stored it
     console = await start_console(settings_path, store, tmp_path / "data")
     try:
-        assert any("cannot be used" in w for w in console.warnings)
-        with pytest.raises(ValueError, match="line break"):
+        assert KeyUnusable("Live") in console.warnings
+        with pytest.raises(UnsendableKey):
             await console.save_profile(console.profile, "ak_new\nkey", activate=False)
         assert store.get("Live") == bad  # nothing replaced by the refused key
-        texts = [*console.warnings, *(r.getMessage() for r in caplog.records)]
+        texts = [*map(wording.notice, console.warnings), *(r.getMessage() for r in caplog.records)]
         assert not any("ak_live_secret" in t or "ak_new" in t for t in texts)
     finally:
         await console.close()

@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING
 
 from console.app import RESOURCES, Console, PortInUse, start_console
 from console.config import Profile
+from console.core.notices import Notice
+from console.qt import wording
 from console.services.secrets import SecretStore
+from console.services.settings_store import UnsendableKey
 
 if TYPE_CHECKING:
     from console.qt.history_view import HistoryWindow
@@ -68,7 +71,7 @@ def build_window(
                 HistoryWindow(
                     HistoryServices(
                         console.history,
-                        console.journal.off_reason if console.journal else None,
+                        console.journal.problem if console.journal else None,
                         console.fire,
                         console.delete_history,
                         console.set_retention,
@@ -99,8 +102,8 @@ def build_window(
         console.journal.on_problem(window.show_history_problem)
         window.show_history_problem(console.journal.problem)
 
-        def on_notice(text: str) -> None:
-            console.warnings.append(text)
+        def on_notice(notice: Notice) -> None:
+            console.warnings.append(notice)
             window.show_warnings(console.warnings)
 
         console.journal.on_notice(on_notice)
@@ -170,8 +173,8 @@ async def _run_one(console: Console) -> bool:
                 nonlocal switch
                 try:
                     message = await console.save_profile(profile, key, activate)
-                except ValueError as exc:
-                    message = str(exc)
+                except UnsendableKey:
+                    message = wording.KEY_UNSENDABLE
                 assert window is not None
                 window.statusBar().showMessage(message, 10000)
                 if console.needs_restart(profile, key, activate):

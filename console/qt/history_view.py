@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from console.core.calls import Amd, Call, CallStatus
+from console.core.notices import StorageProblem
 from console.qt import screen, wording
 from console.services.columns import SHOWN
 from console.services.history import ExportCancelled, History, HistoryFilter, HistoryRow
@@ -106,7 +107,7 @@ class HistoryServices:
     """What the history window may ask of the console."""
 
     history: History | None
-    off_reason: str | None
+    off_reason: StorageProblem | None
     run: Callable[[Coroutine[Any, Any, object]], None]
     delete_history: Callable[[], Awaitable[int]]
     set_retention: Callable[[int], Awaitable[int]]
@@ -207,7 +208,10 @@ class HistoryWindow(QWidget):
         self.banner.setObjectName("warning")
         self.banner.setWordWrap(True)
         off = self.services.history is None
-        self.banner.setText("History is off. " + (self.services.off_reason or "") if off else "")
+        reason = self.services.off_reason
+        self.banner.setText(
+            "History is off. " + (wording.storage(reason) if reason else "") if off else ""
+        )
         self.banner.setVisible(off)
         layout.addWidget(self.banner)
         layout.addLayout(self._build_filters())
@@ -366,7 +370,7 @@ class HistoryWindow(QWidget):
                 callers = await history.caller_ids()
             except JournalError as exc:
                 if isValid(self):
-                    self.message.setText(str(exc))
+                    self.message.setText(wording.storage(exc.problem))
                 return
             if isValid(self) and number == self.query_number:
                 self.model.reset(rows, total)
@@ -395,7 +399,7 @@ class HistoryWindow(QWidget):
                 rows = await history.page(wanted, self.sort_key, self.descending, offset, PAGE)
             except JournalError as exc:
                 if isValid(self):
-                    self.message.setText(str(exc))
+                    self.message.setText(wording.storage(exc.problem))
                 rows = []
             if isValid(self) and number == self.query_number:
                 self.model.extend(rows)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from console.config import Profile
 from console.core.calls import Call
 from console.core.events import ActionRequested, DialRequested, Event
+from console.core.notices import Notice, StorageProblem
 from console.core.reducer import DIAL, RequestState, State
 from console.qt import screen, wording
 from console.qt.models import CallBoardModel, session_order, session_rows
@@ -198,10 +199,10 @@ class MainWindow(QMainWindow):
     def _focus_number(self) -> None:
         self.number.setFocus()
 
-    def show_warnings(self, texts: list[str]) -> None:
-        self.header.show_warnings(texts)
+    def show_warnings(self, notices: list[Notice]) -> None:
+        self.header.show_warnings(notices)
 
-    def show_history_problem(self, problem: str | None) -> None:
+    def show_history_problem(self, problem: StorageProblem | None) -> None:
         self.header.show_history_problem(problem)
 
     def focus_board(self) -> None:

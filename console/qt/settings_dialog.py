@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.config import Profile, Settings, insecure_url_warning
+from console.config import Profile, Settings, plain_http
+from console.core.notices import PlainHttp
 from console.core.phone import check_number
 from console.qt import wording
 from console.qt.theme import apply_theme
-from console.services.secrets import key_problem
+from console.services.secrets import sendable
 
 THEME_CHOICES = (("light", "Light"), ("dark", "Dark"), ("system", "System (follow the desktop)"))
 
@@ -144,7 +145,8 @@ class SettingsDialog(QDialog):
         self.problems.clear()
 
     def _on_base_url(self, text: str) -> None:
-        warning = insecure_url_warning(text.strip())
+        url = text.strip()
+        warning = wording.notice(PlainHttp(url)) if plain_http(url) else None
         self.url_warning.setText(f"⚠ {warning}" if warning else "")
         self.url_warning.setVisible(bool(warning))
 
@@ -174,8 +176,8 @@ class SettingsDialog(QDialog):
             problems.append("The base URL must start with https://")
         if not base.sandbox and not self.api_key.text() and not self._has_key.get(name):
             problems.append("Paste the profile's API key.")
-        if (key := self.api_key.text().strip()) and (problem := key_problem(key)):
-            problems.append(problem)
+        if (key := self.api_key.text().strip()) and not sendable(key):
+            problems.append(wording.KEY_UNSENDABLE)
         profile = replace(
             base,
             name=name,

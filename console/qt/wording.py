@@ -17,6 +17,19 @@ from console.core.calls import (
     Happened,
     TimelineEntry,
 )
+from console.core.notices import (
+    EventsSkipped,
+    KeyMissing,
+    KeyUnusable,
+    NoKeyring,
+    Notice,
+    PlainHttp,
+    PortTaken,
+    SetAside,
+    SettingsUnreadable,
+    Storage,
+    StorageProblem,
+)
 from console.core.phone import NumberCheck, NumberProblem
 from console.core.reducer import DIAL, LogEntry, Note, Request, RequestState
 
@@ -244,3 +257,98 @@ def log_line(entry: LogEntry) -> str:
     if isinstance(line.what, ActionKind):
         return text
     return f"{entry.number}: {text}" + (" (late)" if line.late else "")
+
+
+# ------------------------------------------------------------ the desk's own notices
+
+
+def storage(problem: StorageProblem) -> str:
+    """Why history is not being saved (or cannot be opened)."""
+    path = problem.path
+    match problem.kind:
+        case Storage.LOCKED:
+            return (
+                f"History is not being saved: the history file {path} is locked by another "
+                "program (is a second console running?). The console keeps trying."
+            )
+        case Storage.FULL:
+            return (
+                f"History is not being saved: the disk holding {path} is full. Free some "
+                "space; the console keeps trying and saves again by itself."
+            )
+        case Storage.READ_ONLY:
+            return (
+                f"History is not being saved: the history file {path} cannot be written "
+                "(read-only). The console keeps trying."
+            )
+        case Storage.DAMAGED:
+            return f"The history file {path} is damaged ({problem.detail})."
+        case Storage.NEWER:
+            return (
+                f"The history file {path} was written by a newer version of the console "
+                f"({problem.detail}); it is left untouched and history is not being saved."
+            )
+        case Storage.UNOPENABLE:
+            return f"The history file {path} cannot be opened ({problem.detail})."
+        case Storage.FAILED:
+            return (
+                f"History is not being saved: the history file {path} failed "
+                f"({problem.detail}). The console keeps trying."
+            )
+
+
+KEY_UNSENDABLE = (
+    "The API key contains a line break, a space or another character that cannot be "
+    "sent; paste it again without them."
+)
+
+
+def notice(item: Notice) -> str:
+    """A notice about the desk itself, in the operator's words."""
+    match item:
+        case StorageProblem():
+            return storage(item)
+        case SetAside():
+            return (
+                f"{storage(item.cause)} It was set aside as {item.moved_to}, untouched, and a "
+                "new history was started; calls from before may be missing from History."
+            )
+        case EventsSkipped():
+            return (
+                f"{plural(item.count, 'stored event')} in {item.path} could not be read and "
+                "were skipped; the calls they belong to may look incomplete."
+            )
+        case NoKeyring():
+            why = (
+                f"{item.backend} would store keys in a plain file"
+                if item.why == "plaintext"
+                else "no Secret Service or other keyring backend was found"
+            )
+            return (
+                f"No OS keyring is available ({why}). API keys are kept for this session "
+                "only and will be asked for again next time; they are never written to a file."
+            )
+        case KeyMissing():
+            return f"No API key is stored for the profile {item.profile!r}; enter it in Settings."
+        case KeyUnusable():
+            return (
+                f"The API key stored for the profile {item.profile!r} cannot be used: "
+                + KEY_UNSENDABLE
+            )
+        case PortTaken():
+            return (
+                f"Port {item.port}, where this profile receives webhooks, is in use by another "
+                f"program (a second console?). Listening on port {item.instead} for now: "
+                "webhooks for calls placed before may not arrive here; their calls are checked "
+                "with the API instead. The saved port is kept for the next start."
+            )
+        case PlainHttp():
+            return (
+                f"{item.url} uses plain http:// to another machine: the API key would travel "
+                "unencrypted. Use https://."
+            )
+        case SettingsUnreadable():
+            return (
+                f"{item.path} could not be read ({item.detail}); it was kept as "
+                f"{item.kept_as} and the console starts with default settings"
+            )

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from console.core.calls import Call
+from console.core.notices import Storage, StorageProblem
 from console.core.reducer import State, reduce
 from console.services.codec import decode_event
 from console.services.columns import CALL_COLUMNS, CSV_HEADER, SORT_COLUMNS, csv_row
-from console.services.journal import JournalError, describe
+from console.services.journal import JournalError, problem_of
 
 __all__ = ["CSV_HEADER", "SORT_COLUMNS", "History", "HistoryFilter", "HistoryRow"]
 
@@ -214,7 +215,7 @@ class History:
             f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE sid = ?", (sid,)
         )
         if call is None or not rows:
-            raise JournalError(f"No call {sid} in the history.")
+            raise JournalError(StorageProblem(Storage.FAILED, str(self.path), f"no call {sid}"))
         document = {
             "call": asdict(HistoryRow(*rows[0])),
             "timeline": [
@@ -252,7 +253,7 @@ class History:
         try:
             return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
         except sqlite3.Error as exc:
-            raise JournalError(describe(exc, self.path)) from exc
+            raise JournalError(problem_of(exc, self.path)) from exc
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -49,10 +49,11 @@ from typing import Any, TypeVar
 
 from console.core.calls import CallStatus
 from console.core.events import Event, Outcome, WebhookReceived
+from console.core.notices import EventsSkipped, Notice, SetAside, Storage, StorageProblem
 from console.services.codec import UndecodableEvent, decode_event, encode_event, storable
 from console.services.columns import CALL_COLUMNS, call_row
 
-__all__ = ["CALL_COLUMNS", "Journal", "JournalError", "call_row", "connect", "describe"]
+__all__ = ["CALL_COLUMNS", "Journal", "JournalError", "call_row", "connect", "problem_of"]
 
 log = logging.getLogger("kaphila.console.journal")
 
@@ -116,7 +117,11 @@ Entry = tuple[Event, str | None, str | None, CallRow | None]  # event, call, req
 
 
 class JournalError(Exception):
-    """The journal cannot be used; the message is for the operator."""
+    """The journal cannot be used; ``problem`` says why (wording words it)."""
+
+    def __init__(self, problem: StorageProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 def connect(
@@ -132,16 +137,15 @@ def connect(
             path.touch(mode=0o600)
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
-        raise JournalError(f"The history file {path} cannot be opened ({exc}).") from exc
+        raise JournalError(StorageProblem(Storage.UNOPENABLE, str(path), str(exc))) from exc
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise JournalError(
-                f"The history file {path} was written by a newer version of the console "
-                f"(schema {version}, this one knows {SCHEMA_VERSION}); it is left untouched."
+                StorageProblem(Storage.NEWER, str(path), f"schema {version} > {SCHEMA_VERSION}")
             )
         if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-            raise JournalError(f"The history file {path} cannot use write-ahead logging.")
+            raise JournalError(StorageProblem(Storage.FAILED, str(path), "no write-ahead log"))
         conn.execute("PRAGMA synchronous = FULL")
         if max_pages is not None:
             conn.execute(f"PRAGMA max_page_count = {int(max_pages)}")
@@ -158,7 +162,7 @@ def connect(
         raise
     except sqlite3.Error as exc:
         conn.close()
-        raise JournalError(describe(exc, path)) from exc
+        raise JournalError(problem_of(exc, path)) from exc
     return conn
 
 
@@ -169,30 +173,20 @@ def is_damage(exc: BaseException) -> bool:
     )
 
 
-def describe(exc: BaseException, path: Path) -> str:
-    """A database error in the operator's words."""
+def problem_of(exc: BaseException, path: Path) -> StorageProblem:
+    """What a database error means for the history, as a fact."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return (
-            f"History is not being saved: the history file {path} is locked by another "
-            "program (is a second console running?). The console keeps trying."
-        )
-    if is_damage(exc):
-        return f"The history file {path} is damaged ({text})."
-    if "full" in text:
-        return (
-            f"History is not being saved: the disk holding {path} is full. Free some "
-            "space; the console keeps trying and saves again by itself."
-        )
-    if "readonly" in text or "read-only" in text:
-        return (
-            f"History is not being saved: the history file {path} cannot be written "
-            "(read-only). The console keeps trying."
-        )
-    return (
-        f"History is not being saved: the history file {path} failed ({text}). "
-        "The console keeps trying."
-    )
+        kind = Storage.LOCKED
+    elif is_damage(exc):
+        kind = Storage.DAMAGED
+    elif "full" in text:
+        kind = Storage.FULL
+    elif "readonly" in text or "read-only" in text:
+        kind = Storage.READ_ONLY
+    else:
+        kind = Storage.FAILED
+    return StorageProblem(kind, str(path), text)
 
 
 def set_aside(path: Path) -> Path:
@@ -224,12 +218,12 @@ class Journal:
         self.path = path
         self._timeout = timeout
         self.profile = profile
-        self.problem: str | None = None  # why it cannot store right now
-        self.notices: list[str] = []  # what happened to the file (set aside, skipped events)
+        self.problem: StorageProblem | None = None  # why it cannot store right now
+        self.notices: list[Notice] = []  # what happened to the file (set aside, skipped)
         self.max_pages = max_pages  # SQLite's size cap, read at each (re)connect
         self.retry_every = retry_every
-        self._listeners: list[Callable[[str | None], None]] = []
-        self._notice_listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[StorageProblem | None], None]] = []
+        self._notice_listeners: list[Callable[[Notice], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaphila-journal")
@@ -243,26 +237,21 @@ class Journal:
         self.batches = 0
         self.refused = 0
 
-    @property
-    def off_reason(self) -> str | None:
-        """Kept for callers that ask whether history is off: the current problem."""
-        return self.problem
-
-    def on_notice(self, listener: Callable[[str], None]) -> None:
-        """``listener(text)`` when something happened to the file while running (a
+    def on_notice(self, listener: Callable[[Notice], None]) -> None:
+        """``listener(notice)`` when something happened to the file while running (a
         damaged file set aside). Called on the loop thread."""
         self._notice_listeners.append(listener)
 
-    def _notify_from_thread(self, notice: str) -> None:
+    def _notify_from_thread(self, notice: Notice) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return  # at open: the caller reads ``notices``
         for listener in self._notice_listeners:
             loop.call_soon_threadsafe(listener, notice)
 
-    def on_problem(self, listener: Callable[[str | None], None]) -> None:
-        """``listener(problem)`` on every change: a text while it cannot store, None
-        once it stores again. Called on the loop thread."""
+    def on_problem(self, listener: Callable[[StorageProblem | None], None]) -> None:
+        """``listener(problem)`` on every change: the problem while it cannot store,
+        None once it stores again. Called on the loop thread."""
         self._listeners.append(listener)
 
     async def open(self) -> None:
@@ -271,7 +260,7 @@ class Journal:
         try:
             self._conn = await self._run(self._connect)
         except JournalError as exc:
-            self._fail(str(exc))
+            self._fail(exc.problem)
         self._loop = asyncio.get_running_loop()  # notices from now on reach listeners
 
     def _connect(self) -> sqlite3.Connection:
@@ -280,10 +269,10 @@ class Journal:
         except JournalError as exc:
             if not is_damage(exc.__cause__ or exc):
                 raise
-            why = str(exc)
+            why = exc.problem
         return self._start_afresh(why)
 
-    def _start_afresh(self, why: str) -> sqlite3.Connection:
+    def _start_afresh(self, why: StorageProblem) -> sqlite3.Connection:
         """Set the damaged file aside and open a fresh one (journal thread)."""
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
@@ -292,14 +281,9 @@ class Journal:
         try:
             moved = set_aside(self.path)
         except OSError as exc:
-            raise JournalError(
-                f"{why} It could not be set aside ({exc}); history is not being saved."
-            ) from exc
-        notice = (
-            f"{why} It was set aside as {moved.name}, untouched, and a new history "
-            "was started; calls from before may be missing from History."
-        )
-        log.error("%s", notice)
+            raise JournalError(StorageProblem(Storage.DAMAGED, str(self.path), str(exc))) from exc
+        notice = SetAside(str(self.path), moved.name, why)
+        log.error("%s: set aside as %s, a new history started", why, moved.name)
         self.notices.append(notice)
         self._notify_from_thread(notice)
         return connect(self.path, timeout=self._timeout, max_pages=self.max_pages)
@@ -353,7 +337,7 @@ class Journal:
             self.stored += len(batch)
             self.batches += 1
         else:
-            self._fail(describe(error, self.path))
+            self._fail(problem_of(error, self.path))
             for entry, _ in batch:
                 self._keep(entry)
             for entry, future in self._queue:  # queued meanwhile: not stored either
@@ -373,7 +357,7 @@ class Journal:
             if not is_damage(exc):
                 raise
             # A page went bad under us: set the file aside, start afresh, store there.
-            self._conn = self._start_afresh(describe(exc, self.path))
+            self._conn = self._start_afresh(problem_of(exc, self.path))
             self._transaction(entries)
 
     def _transaction(
@@ -426,7 +410,7 @@ class Journal:
 
     # ------------------------------------------------------------ failing and back
 
-    def _fail(self, problem: str) -> None:
+    def _fail(self, problem: StorageProblem) -> None:
         if self.problem != problem:
             log.error("%s", problem)
             self.problem = problem
@@ -458,10 +442,12 @@ class Journal:
                 store = self._reconnect_and_store if first else self._transaction
                 await self._run(store, backlog[:waiting], rows)
             except (JournalError, sqlite3.Error, OSError) as exc:
-                message = str(exc) if isinstance(exc, JournalError) else describe(exc, self.path)
-                if message != self.problem:
-                    self.problem = message
-                    self._tell(message)
+                problem = (
+                    exc.problem if isinstance(exc, JournalError) else problem_of(exc, self.path)
+                )
+                if problem != self.problem:
+                    self.problem = problem
+                    self._tell(problem)
                 return False
             first = False
             del backlog[:waiting]  # what came in meanwhile goes in the next pass
@@ -481,7 +467,7 @@ class Journal:
         self._conn = self._connect()
         self._transaction(backlog, rows)
 
-    def _tell(self, problem: str | None) -> None:
+    def _tell(self, problem: StorageProblem | None) -> None:
         for listener in self._listeners:
             try:
                 listener(problem)
@@ -504,12 +490,14 @@ class Journal:
             rows = await self._run(self._select_replay)
         except sqlite3.DatabaseError as exc:
             if not is_damage(exc):
-                self._fail(describe(exc, self.path))
+                self._fail(problem_of(exc, self.path))
                 return []
             try:
-                self._conn = await self._run(self._start_afresh, describe(exc, self.path))
-            except (JournalError, sqlite3.Error, OSError) as again:
-                self._fail(str(again))
+                self._conn = await self._run(self._start_afresh, problem_of(exc, self.path))
+            except JournalError as again:
+                self._fail(again.problem)
+            except (sqlite3.Error, OSError) as again:
+                self._fail(problem_of(again, self.path))
             return []
         events: list[Event] = []
         unknown = undecodable = 0
@@ -526,12 +514,8 @@ class Journal:
         if unknown:
             log.warning("journal: skipped %d events of kinds this console does not know", unknown)
         if undecodable:
-            notice = (
-                f"{undecodable} stored events in {self.path} could not be read and "
-                "were skipped; the calls they belong to may look incomplete."
-            )
-            log.error("%s", notice)
-            self.notices.append(notice)
+            log.error("journal %s: %d stored events could not be read", self.path, undecodable)
+            self.notices.append(EventsSkipped(undecodable, str(self.path)))
         return events
 
     def _select_replay(self) -> list[tuple[str, str]]:

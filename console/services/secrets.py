@@ -18,6 +18,7 @@ import keyring
 import keyring.backend
 import keyring.errors
 
+from console.core.notices import NoKeyring
 from twilio import kaphila
 
 log = logging.getLogger("kaphila.console.secrets")
@@ -27,14 +28,9 @@ SERVICE = "kaphila-console"
 _NOT_SECURE_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
 
 
-def key_problem(key: str) -> str | None:
-    """Why an API key cannot be used, in words that never repeat the key."""
-    if not kaphila.valid_key(key):
-        return (
-            "The API key contains a line break, a space or another character that "
-            "cannot be sent; paste it again without them."
-        )
-    return None
+def sendable(key: str) -> bool:
+    """Can this key travel in an ``Authorization`` header (no line break, no space)?"""
+    return kaphila.valid_key(key)
 
 
 class SecretStoreError(Exception):
@@ -111,7 +107,7 @@ class KeyringStore:
 @dataclass(frozen=True)
 class OpenedStore:
     store: SecretStore
-    warning: str | None  # for the operator when keys will not survive a restart
+    warning: NoKeyring | None  # for the operator when keys will not survive a restart
 
 
 def open_secret_store(backend: keyring.backend.KeyringBackend | None = None) -> OpenedStore:
@@ -121,22 +117,18 @@ def open_secret_store(backend: keyring.backend.KeyringBackend | None = None) -> 
     if reason is None:
         return OpenedStore(KeyringStore(chosen), None)
     log.warning("no usable keyring: %s", reason)
-    return OpenedStore(
-        MemoryStore("this session only (no OS keyring)"),
-        f"No OS keyring is available ({reason}). API keys are kept for this session "
-        "only and will be asked for again next time; they are never written to a file.",
-    )
+    return OpenedStore(MemoryStore("this session only (no OS keyring)"), reason)
 
 
-def _unusable(backend: keyring.backend.KeyringBackend) -> str | None:
+def _unusable(backend: keyring.backend.KeyringBackend) -> NoKeyring | None:
     module = type(backend).__module__
     if module.startswith(_NOT_SECURE_MODULES):
         if module.startswith("keyrings.alt"):
-            return f"{_name(backend)} would store keys in a plain file"
-        return "no Secret Service or other keyring backend was found"
+            return NoKeyring("plaintext", _name(backend))
+        return NoKeyring("none")
     backends = getattr(backend, "backends", None)  # a chainer: usable if one of its is
     if backends is not None and not any(_unusable(b) is None for b in backends):
-        return "no Secret Service or other keyring backend was found"
+        return NoKeyring("none")
     return None
 
 

@@ -41,9 +41,7 @@ log = logging.getLogger("kaphila.console.session")
 Runner = Callable[[Effect], Awaitable[Event]]
 
 CHECKERS = 4  # tasks asking the API about calls (telephony paces them)
-INTERRUPTED = (
-    "the console stopped before Kaphila answered; check the call board before trying again"
-)
+INTERRUPTED = "interrupted"  # the message of a request the console stopped waiting for
 
 
 def failure(effect: Effect, message: str, now: float) -> Event:

@@ -9,7 +9,11 @@ from pathlib import Path
 
 from console import config
 from console.config import Profile, Settings
-from console.services.secrets import SecretStore, key_problem
+from console.services.secrets import SecretStore, sendable
+
+
+class UnsendableKey(ValueError):
+    """A typed key that cannot travel in a header; nothing was stored."""
 
 
 class SettingsStore:
@@ -32,8 +36,8 @@ class SettingsStore:
     ) -> Settings:
         """Store the key (keyring, off the loop thread), then the settings. A key that
         cannot be sent is refused (``ValueError``) before anything is stored."""
-        if key and (problem := key_problem(key)):
-            raise ValueError(problem)
+        if key and not sendable(key):
+            raise UnsendableKey(profile.name)
         if key:
             await asyncio.get_running_loop().run_in_executor(
                 None, self.secrets.set, profile.name, key

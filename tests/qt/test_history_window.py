@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from console import config
 from console.app import build_window, start_console
 from console.core.calls import CallStatus
+from console.qt import wording
 from console.qt.history_view import HistoryWindow, TimelineDialog
 from console.services.journal import FILE_NAME
 from console.services.secrets import MemoryStore
@@ -163,7 +164,7 @@ async def test_a_damaged_history_file_is_set_aside_reported_and_the_console_stil
         window = build_window(console)
         qtbot.addWidget(window)
         window.show()
-        assert any("damaged" in w for w in console.warnings)
+        assert any("damaged" in wording.notice(w) for w in console.warnings)
         assert "damaged" in window.insecure_warning.text() + window.insecure_warning.toolTip()
         window.findChild(QPushButton, "openHistory").click()
         history = window.findChild(HistoryWindow)

@@ -15,7 +15,7 @@ from tests.services.rig import Rig
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     r = Rig(tmp_path / "journal.sqlite3")
     await r.journal.open()
-    assert r.journal.on, r.journal.off_reason
+    assert r.journal.on, r.journal.problem
     await r.listener.start()
     async with aiohttp.ClientSession() as http:
         r.http = http

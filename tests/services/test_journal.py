@@ -25,6 +25,7 @@ from console.core.events import (
     Event,
     WebhookReceived,
 )
+from console.core.notices import EventsSkipped, SetAside, Storage
 from console.core.reducer import RequestState
 from console.services.codec import decode_event, encode_event, kinds
 from console.services.journal import SCHEMA_VERSION, Journal
@@ -199,7 +200,8 @@ async def test_after_a_write_error_webhooks_are_refused_until_storing_works_agai
                 break
         assert statuses[-1] == 503
         assert problems
-        assert "full" in (problems[-1] or "")
+        assert problems[-1] is not None
+        assert problems[-1].kind is Storage.FULL
         stored_before = len(r.rows())
         assert stored_before == statuses.count(204)
         # A 2xx means stored: while the disk is full every webhook is refused,
@@ -281,9 +283,10 @@ async def test_a_file_that_is_not_a_database_is_set_aside_and_a_new_one_started(
     await journal.open()
     assert journal.on
     assert journal.notices
-    assert "damaged" in journal.notices[0]
+    assert isinstance(journal.notices[0], SetAside)
+    assert journal.notices[0].cause.kind is Storage.DAMAGED
     [aside] = _set_aside(path)
-    assert aside.name in journal.notices[0]
+    assert journal.notices[0].moved_to == aside.name
     assert _digest(aside) == before  # untouched
     assert await journal.append(EVERY_KIND[0], "1.1", None, None) is True
     await journal.close()
@@ -317,7 +320,7 @@ async def test_a_damaged_page_found_at_replay_never_stops_the_console(tmp_path: 
     await journal.open()
     assert await journal.replay() == []
     assert journal.on
-    assert any("damaged" in n for n in journal.notices)
+    assert any(isinstance(n, SetAside) for n in journal.notices)
     assert len(_set_aside(path)) == 1
     assert await journal.append(EVERY_KIND[0], "1.1", None, None) is True
     await journal.close()
@@ -337,7 +340,7 @@ async def test_a_stored_event_that_does_not_decode_is_skipped_and_reported(
     await again.close()
     assert [e.call_sid for e in events if isinstance(e, WebhookReceived)] == ["8.2"]
     assert again.notices
-    assert "could not be read" in again.notices[0]
+    assert again.notices[0] == EventsSkipped(1, str(rig.journal.path))
 
 
 async def test_a_file_from_a_newer_console_is_left_untouched(tmp_path: Path) -> None:
@@ -349,7 +352,7 @@ async def test_a_file_from_a_newer_console_is_left_untouched(tmp_path: Path) -> 
     journal = Journal(path, "Test")
     await journal.open()
     assert journal.problem is not None
-    assert "newer version" in journal.problem
+    assert journal.problem.kind is Storage.NEWER
     assert await journal.append(EVERY_KIND[0], "1.1", None, None) is False  # no 2xx
     await journal.close()
     assert _digest(path) == before
@@ -368,7 +371,7 @@ async def test_a_file_locked_by_another_program_refuses_until_it_is_free(tmp_pat
         journal = Journal(path, "Test", timeout=0.2, retry_every=0.05)
         await journal.open()
         assert journal.problem is not None
-        assert "locked" in journal.problem
+        assert journal.problem.kind is Storage.LOCKED
     finally:
         holder.execute("ROLLBACK")
         holder.close()

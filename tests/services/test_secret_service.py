@@ -20,7 +20,7 @@ import json, os, keyring
 from console.services.secrets import open_secret_store, KeyringStore
 opened = open_secret_store()
 store = opened.store
-result = {"warning": opened.warning, "store": type(store).__name__,
+result = {"warning": str(opened.warning) if opened.warning else None, "store": type(store).__name__,
           "backend": type(keyring.get_keyring()).__module__}
 if isinstance(store, KeyringStore):
     store.set("Live", os.environ["SECRET"])

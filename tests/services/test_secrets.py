@@ -10,6 +10,8 @@ import keyring.errors
 import pytest
 from keyring.backends import fail, null
 
+from console.core.notices import NoKeyring
+from console.qt import wording
 from console.services.secrets import (
     SERVICE,
     KeyringStore,
@@ -76,9 +78,10 @@ def test_no_keyring_means_a_session_only_store_and_a_clear_message(
     opened = open_secret_store(backend)
     assert isinstance(opened.store, MemoryStore)
     assert opened.store.persistent is False
-    assert opened.warning is not None
-    assert "kept for this session only" in opened.warning
-    assert "never written to a file" in opened.warning
+    assert opened.warning == NoKeyring("none")
+    said = wording.notice(opened.warning)
+    assert "kept for this session only" in said
+    assert "never written to a file" in said
 
 
 def test_a_plaintext_backend_is_refused_like_a_missing_one() -> None:
@@ -86,7 +89,8 @@ def test_a_plaintext_backend_is_refused_like_a_missing_one() -> None:
     opened = open_secret_store(plain)
     assert isinstance(opened.store, MemoryStore)
     assert opened.warning is not None
-    assert "plain file" in opened.warning
+    assert opened.warning.why == "plaintext"
+    assert "plain file" in wording.notice(opened.warning)
 
 
 def test_a_locked_keyring_says_so() -> None:

@@ -9,6 +9,8 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from console.config import Profile
+from console.core.notices import Notice, StorageProblem
+from console.qt import wording
 
 
 class Header(QFrame):
@@ -58,15 +60,16 @@ class Header(QFrame):
             self.profile_badge.setText(f"  LIVE · {profile.name}  ")
             self.profile_badge.setProperty("kind", "live")
 
-    def show_warnings(self, texts: list[str]) -> None:
+    def show_warnings(self, notices: list[Notice]) -> None:
         """Warnings that matter stay here: first sentence shown, all on hover."""
+        texts = [wording.notice(n) for n in notices]
         shown = [t.split(". ")[0].split(" (")[0] for t in texts]
         self.warning.setText("  ".join(f"⚠ {t}" for t in shown))
         self.warning.setToolTip("\n\n".join(texts))
         self.warning.setVisible(bool(texts))
 
-    def show_history_problem(self, problem: str | None) -> None:
+    def show_history_problem(self, problem: StorageProblem | None) -> None:
         """The moment the journal cannot store, and until it can again."""
         self.history_problem.setText("⚠ History is not being saved" if problem else "")
-        self.history_problem.setToolTip(problem or "")
+        self.history_problem.setToolTip(wording.storage(problem) if problem else "")
         self.history_problem.setVisible(problem is not None)
