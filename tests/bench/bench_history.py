@@ -72,26 +72,25 @@ def seed_history(path: Path, calls: int) -> None:
         ended = answered + rng.uniform(5, 600) if answered and status == "completed" else None
         amd = rng.choice(("human", "human", "machine", "unknown")) if answered else ""
         spoken = " ".join(rng.choices(WORDS, k=6)) if answered and rng.random() < 0.4 else ""
-        rows.append(
-            (
-                f"{int(started)}.{n}",
-                "Sandbox",
-                f"+1555{rng.randrange(10**7):07d}",
-                rng.choice(CALLERS),
-                started,
-                answered,
-                ended,
-                (ended - answered) if ended and answered else None,
-                status,
-                amd,
-                rng.random() if amd else None,
-                str(rng.randrange(10_000)) if answered and rng.random() < 0.3 else "",
-                "",
-                spoken,
-                "",
-                1,
-            )
-        )
+        row = {
+            "sid": f"{int(started)}.{n}",
+            "profile": "Sandbox",
+            "number": f"+1555{rng.randrange(10**7):07d}",
+            "caller_id": rng.choice(CALLERS),
+            "started_at": started,
+            "answered_at": answered,
+            "ended_at": ended,
+            "duration": (ended - answered) if ended and answered else None,
+            "status": status,
+            "amd": amd,
+            "amd_confidence": rng.random() if amd else None,
+            "digits": str(rng.randrange(10_000)) if answered and rng.random() < 0.3 else "",
+            "forwards": "",
+            "spoken": spoken,
+            "end_reason": "",
+            "placed_here": 1,
+        }
+        rows.append(tuple(row[c] for c in CALL_COLUMNS))  # by name: the spec sets the order
     marks = ", ".join("?" * len(CALL_COLUMNS))
     conn.execute("BEGIN")
     conn.executemany(
