@@ -182,8 +182,11 @@ class WebhookListener:
         if request.content_length is not None and request.content_length > self._max_body:
             return self._reject(413, f"body larger than {self._max_body} bytes", request)
         try:
-            async with asyncio.timeout(self._body_timeout):
+            if request.content.is_eof():  # the whole body came with the headers (usual)
                 raw = await request.read()
+            else:  # a deadline only for a body still on its way: a timer per request
+                async with asyncio.timeout(self._body_timeout):  # is a Qt timer under qasync
+                    raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._reject(413, f"body larger than {self._max_body} bytes", request)
         except TimeoutError:
