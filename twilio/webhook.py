@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import sys
 import time
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import twilio.twiml as twiml_module
@@ -56,6 +58,9 @@ class _RenderContext:
     document_url: str | None
     created: float
     used: bool = False
+    # The frames of the handler that took the webhook: TwiML runs only when it is
+    # rendered while one of them is still running (see ``_in_handler``).
+    frames: tuple[FrameType, ...] = ()
 
 
 _current: contextvars.ContextVar[_RenderContext | None] = contextvars.ContextVar(
@@ -82,6 +87,8 @@ class WebhookHelper:
         context = None
         if first_time:
             context = _dispatch(client, call_sid, event, form)
+        if context is not None:
+            context.frames = _handler_frames()
         _current.set(context)
         return form
 
@@ -257,13 +264,35 @@ def mark_handled(call_sid: str) -> None:
         context.used = True
 
 
+def _handler_frames() -> tuple[FrameType, ...]:
+    """The caller of ``process_webhook`` and its caller: the app's handler (or a
+    helper of the app's and the handler), or the handler and the framework's
+    per-request dispatch. Both end with the request; a server's long-lived loop
+    frames are further down and are left out on purpose."""
+    frame = sys._getframe(2)  # 0: here, 1: process_webhook
+    return tuple(f for f in (frame, frame.f_back) if f is not None)
+
+
+def _in_handler(context: _RenderContext) -> bool:
+    """Is the render happening inside the request that took the webhook? A thread
+    a server reuses keeps its context variables, so the context alone is not
+    enough: TwiML another request renders later must never run on this call."""
+    frame: FrameType | None = sys._getframe(2)  # 0: here, 1: _on_render, 2: to_xml
+    while frame is not None:
+        if any(frame is f for f in context.frames):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_render(document: TwiML, xml: str) -> None:
-    """Called by ``VoiceResponse.to_xml``: run it if a webhook context is waiting."""
+    """Called by ``VoiceResponse.to_xml``: run it if a webhook context is waiting
+    and the render belongs to the request that took that webhook."""
     context = _current.get()
     if context is None or context.used:
         return
-    if time.monotonic() - context.created > CONTEXT_TTL_SECONDS:
-        _current.set(None)
+    if time.monotonic() - context.created > CONTEXT_TTL_SECONDS or not _in_handler(context):
+        _current.set(None)  # that request is over: its context goes with it
         return
     context.used = True
     runner = context.client.twiml_runner

@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import TEST_KEY
 from twilio import TwilioException, WebhookHelper
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 
 
 def make_client(**kwargs: Any) -> Client:
@@ -169,3 +170,77 @@ def test_an_early_status_arriving_late_does_not_move_backwards() -> None:
 def test_bad_input_is_a_clear_twilio_exception(data: Any, message: str) -> None:
     with pytest.raises(TwilioException, match=message.replace("(", r"\(").replace(")", r"\)")):
         WebhookHelper.process_webhook(data, make_client())
+
+
+# ------------------------------------------------ issue 12 item 6: a privacy bug
+
+
+def test_twiml_rendered_by_a_later_request_on_the_same_thread_never_reaches_an_earlier_call(
+    client: Client, sandbox: Any
+) -> None:
+    """A threaded server reuses its threads. A handler that took call A's webhook
+    and answered nothing must not leave A's render context behind for the next
+    request on that thread, whose TwiML is for someone else."""
+    call_a = client.calls.create(to="+15551230000", from_="+19876543210").sid
+    sandbox.wait_status(call_a, "answered")
+    answered = {
+        "callId": call_a,
+        "event": "call.answered",
+        "status": "answered",
+        "timestamp": "2026-01-01T00:00:01.000Z",
+        "number": "15551230000",
+        "callerId": "19876543210",
+    }
+
+    from flask import Flask, request
+
+    app = Flask("reused-thread")
+
+    @app.post("/status")
+    def took_the_webhook_said_nothing() -> str:
+        WebhookHelper.process_webhook(request.get_json(), client)
+        return ""
+
+    @app.get("/balance")
+    def another_endpoint_for_another_callee() -> str:
+        response = VoiceResponse()
+        response.say("Your balance is 1,234 dollars")
+        return str(response)
+
+    # Flask's test client serves each request on this very thread: a reused thread.
+    web = app.test_client()
+    assert web.post("/status", json=answered).status_code == 200
+    assert web.get("/balance").status_code == 200
+    assert client.twiml_runner.wait_idle(5.0)
+    assert sandbox.call(call_a)["spoken"] == []
+
+
+def test_twiml_rendered_while_handling_the_webhook_still_runs(client: Client, sandbox: Any) -> None:
+    call_a = client.calls.create(to="+15551230000", from_="+19876543210").sid
+    sandbox.wait_status(call_a, "answered")
+    answered = {
+        "callId": call_a,
+        "event": "call.answered",
+        "status": "answered",
+        "timestamp": "2026-01-01T00:00:02.000Z",
+        "number": "15551230000",
+        "callerId": "19876543210",
+    }
+
+    from flask import Flask, request
+
+    app = Flask("handler")
+
+    def take(payload: dict[str, Any]) -> dict[str, str]:  # an app's own helper around it
+        return dict(WebhookHelper.process_webhook(payload, client))
+
+    @app.post("/voice")
+    def voice() -> str:
+        take(request.get_json())
+        response = VoiceResponse()
+        response.say("Hello from the handler")
+        return str(response)
+
+    assert app.test_client().post("/voice", json=answered).status_code == 200
+    assert client.twiml_runner.wait_idle(5.0)
+    assert [s["text"] for s in sandbox.call(call_a)["spoken"]] == ["Hello from the handler"]
