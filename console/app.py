@@ -115,9 +115,6 @@ class Console:
         if self.sandbox_control is not None:
             await self.sandbox_control.hang_up(sid)
 
-    async def apply_retention(self) -> int:
-        return await self.retention.apply()
-
     async def delete_history(self) -> int:
         return await self.retention.delete_all()
 

@@ -26,7 +26,6 @@ StatusRole = Qt.ItemDataRole.UserRole + 2
 PlacedHereRole = Qt.ItemDataRole.UserRole + 3
 
 COLUMNS = ("Number", "Caller ID", "Status", "Time", "AMD", "Digits", "Forwarded to")
-NUMBER_COLUMN = 0
 
 
 @functools.cache

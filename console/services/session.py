@@ -166,10 +166,6 @@ class Session:
     def busy(self) -> bool:
         return bool(self._tasks or self._checkers)
 
-    @property
-    def checks_waiting(self) -> int:
-        return len(self._checks)
-
     async def drain(self) -> None:
         """Wait for every effect in flight and every check queued (shutdown, tests)."""
         while self._tasks or self._checkers:

@@ -42,7 +42,6 @@ from twilio.twiml.voice_response import VoiceResponse
 
 T = TypeVar("T")
 
-CHECK_CONCURRENCY = 4  # GET /calls/{id} in flight at once
 CHECK_RATE = 40.0  # checks a second: inside the sandbox's 50/s per key, room left for the operator
 
 
@@ -87,7 +86,6 @@ class Telephony:
         executor: Executor | None = None,
         clock: Callable[[], float] = time.time,
         check_rate: float = CHECK_RATE,
-        check_concurrency: int = CHECK_CONCURRENCY,
     ) -> None:
         self._client = client
         self._webhook_url = webhook_url
@@ -97,7 +95,6 @@ class Telephony:
         )
         self._clock = clock
         self._check_pacer = Pacer(check_rate)
-        self._check_slots = asyncio.Semaphore(check_concurrency)
 
     async def run(self, effect: Effect) -> Event:
         match effect:
@@ -144,19 +141,18 @@ class Telephony:
 
     async def check(self, cmd: CheckCall) -> CallChecked:
         """The call's status as the API reports it now; ``reachable=False`` when the
-        API cannot be asked (unreachable, refused). Paced and bounded: after a
-        restart with thousands of live calls, the checks queue here, not at Kaphila."""
+        API cannot be asked (unreachable, refused). Paced here (``CHECK_RATE``); how
+        many are in flight is the session's check queue's to bound (``CHECKERS``)."""
         sid = cmd.call_sid
-        async with self._check_slots:
-            await self._check_pacer.wait()
-            try:
-                call = await self._run(self._client.calls(sid).fetch)
-            except TwilioRestException as exc:
-                if exc.status == 404:
-                    return CallChecked(sid, None, self._clock(), cmd.reason)
-                return CallChecked(sid, None, self._clock(), cmd.reason, reachable=False)
-            except TwilioException:
-                return CallChecked(sid, None, self._clock(), cmd.reason, reachable=False)
+        await self._check_pacer.wait()
+        try:
+            call = await self._run(self._client.calls(sid).fetch)
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return CallChecked(sid, None, self._clock(), cmd.reason)
+            return CallChecked(sid, None, self._clock(), cmd.reason, reachable=False)
+        except TwilioException:
+            return CallChecked(sid, None, self._clock(), cmd.reason, reachable=False)
         return CallChecked(sid, call.status, self._clock(), cmd.reason)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -230,6 +230,7 @@ async def measure(sandbox_url: str, settings_path: Path, data_dir: Path) -> list
     from console.app import build_window, settle_after_start, start_console
     from console.core.events import CallChecked, CheckReason, Tick
     from console.services import telephony
+    from console.services.session import CHECKERS
 
     loop = asyncio.get_running_loop()
     store = memory_store()
@@ -384,8 +385,7 @@ async def measure(sandbox_url: str, settings_path: Path, data_dir: Path) -> list
         ),
         Row(
             "restart: check rate (sandbox limit 50/s per key)",
-            f"{rate:.1f} checks/s (CHECK_RATE {telephony.CHECK_RATE:g}, "
-            f"{telephony.CHECK_CONCURRENCY} at once)",
+            f"{rate:.1f} checks/s (CHECK_RATE {telephony.CHECK_RATE:g}, {CHECKERS} at once)",
             "",
         ),
         Row(

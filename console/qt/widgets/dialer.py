@@ -145,15 +145,16 @@ class Dialer(QGroupBox):
         if formatted != text and not text.endswith(" "):
             self.number.setText(formatted)
         check = check_number(text, region)
+        typing = not check.ok and bool(text.strip()) and still_typing(text, region)
         if check.ok:
             self._hint(check.display, bad=False)
         elif not text.strip():
             self._hint(" ", bad=False)
-        elif still_typing(text, region):  # no red while a plausible number is typed
+        elif typing:  # no red while a plausible number is typed
             self._hint("keep typing…", bad=False)
         else:
             self._hint(wording.number_problem(check), bad=True)
-        self.dial_button.setEnabled(check.ok or not text.strip() or still_typing(text, region))
+        self.dial_button.setEnabled(check.ok or not text.strip() or typing)
 
     def _hint(self, text: str, bad: bool) -> None:
         self.number_hint.setText(text)
