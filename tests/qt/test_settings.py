@@ -91,3 +91,28 @@ async def test_saving_stores_the_key_in_the_store_and_never_in_the_config_file(
     assert "Acme live" in text
     assert "ak_typed_once" not in text
     assert console.store.get(SANDBOX_PROFILE) not in text
+
+
+def test_a_key_with_a_line_break_is_refused_where_it_is_typed(qtbot: Any) -> None:
+    dialog = SettingsDialog(SETTINGS, "the OS keyring", {SANDBOX_PROFILE: True})
+    qtbot.addWidget(dialog)
+    new_live_profile(dialog)
+    dialog.api_key.setText("ak_live_secret\r\nX-Injected: 1")
+    emitted: list[object] = []
+    dialog.saved.connect(lambda *args: emitted.append(args))
+    dialog._on_save()
+    assert emitted == []
+    assert "line break" in dialog.problems.text()
+    assert "ak_live_secret" not in dialog.problems.text()
+
+
+def test_the_sandbox_profile_accepts_its_own_demo_caller_ids(qtbot: Any) -> None:
+    from console.sandbox.config import DEMO_CALLER_IDS
+
+    dialog = SettingsDialog(SETTINGS, "the OS keyring", {SANDBOX_PROFILE: True})
+    qtbot.addWidget(dialog)
+    dialog.caller_ids.setPlainText("\n".join("+" + c for c in DEMO_CALLER_IDS))
+    profile, problems = dialog.profile()
+    assert problems == []
+    assert profile is not None
+    assert profile.caller_ids == tuple("+" + c for c in DEMO_CALLER_IDS)

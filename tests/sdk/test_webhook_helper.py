@@ -244,3 +244,13 @@ def test_twiml_rendered_while_handling_the_webhook_still_runs(client: Client, sa
     assert app.test_client().post("/voice", json=answered).status_code == 200
     assert client.twiml_runner.wait_idle(5.0)
     assert [s["text"] for s in sandbox.call(call_a)["spoken"]] == ["Hello from the handler"]
+
+
+def test_a_flood_of_unknown_call_ids_keeps_the_sdks_call_store_bounded() -> None:
+    client = make_client()
+    client.call_store.limit = 100
+    for n in range(1_000):
+        WebhookHelper.process_webhook(event("call.initiated", "ringing", call_id=f"x.{n}"), client)
+    assert len(client.call_store.all()) == 100
+    assert client.call_store.get("x.0") is None
+    assert client.call_store.get("x.999") is not None
