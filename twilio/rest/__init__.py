@@ -19,7 +19,7 @@ from twilio.base.exceptions import KaphilaCompatibilityWarning, TwilioException
 
 if TYPE_CHECKING:
     from twilio.http import HttpClient
-    from twilio.rest.api import KaphilaApi
+    from twilio.rest.kaphila_api import KaphilaApi
     from twilio.rest.calls import CallList, CallStore
     from twilio.rest.messages import MessageList
     from twilio.rest.recordings import RecordingList
@@ -107,7 +107,7 @@ class Client:
         """The Kaphila API door (JSON, auth, errors, retries)."""
         with self._lock:
             if self._api is None:
-                from twilio.rest.api import KaphilaApi
+                from twilio.rest.kaphila_api import KaphilaApi
 
                 http_client, timeout, max_retries, backoff, user_agent = self._api_args
                 assert self.password is not None
