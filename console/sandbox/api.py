@@ -512,7 +512,12 @@ async def voice(request: web.Request) -> web.Response:
     playback_id = sim.speak(call, text, voice_name, play_to)
     _note_request(sim, call.call_id, request, 200)
     return web.json_response(
-        {"success": True, "message": "TTS played successfully", "playbackId": playback_id}
+        {
+            "success": True,
+            "message": "TTS played successfully",
+            "playbackId": playback_id,
+            "endsInMs": sim.speech_ends_in_ms(call),
+        }
     )
 
 
@@ -548,7 +553,12 @@ async def gather(request: web.Request) -> web.Response:
     )
     _note_request(sim, call.call_id, request, 200)
     return web.json_response(
-        {"success": True, "message": "Gather started", "gatherId": started.gather_id}
+        {
+            "success": True,
+            "message": "Gather started",
+            "gatherId": started.gather_id,
+            "endsInMs": sim.speech_ends_in_ms(call),
+        }
     )
 
 

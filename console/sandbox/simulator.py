@@ -150,6 +150,12 @@ class Simulator:
         call.note(self.clock.now(), "tts", **entry)
         return playback_id
 
+    def speech_ends_in_ms(self, call: Call) -> int:
+        """Real milliseconds until the call's queued speech has been played: the
+        ``endsInMs`` of /voice and /gather answers (an assumption about Kaphila,
+        written in the SDK's wire table), so a client can wait for the last word."""
+        return round(self.clock.real_seconds(call.speech_free_at - self.clock.now()) * 1000)
+
     def start_gather(
         self,
         call: Call,

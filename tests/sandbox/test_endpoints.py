@@ -6,6 +6,7 @@ import re
 
 from console.sandbox import Sandbox
 from tests.helpers import CALLER_ID, HUMAN, SandboxApi, WebhookReceiver
+from tests.sandbox.conftest import TEST_TIME_SCALE
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CALL_ID = re.compile(r"^\d{10}\.\d+$")
@@ -90,11 +91,14 @@ async def test_voice_speaks_on_an_answered_call_and_keeps_every_text(
         "/voice", {"callId": call_id, "text": "Hello there.", "playTo": "bridge"}
     )
     assert status == 200
+    ends_in = body.pop("endsInMs")
     assert body == {
         "success": True,
         "message": "TTS played successfully",
         "playbackId": f"tts-{call_id}-1",
     }
+    # "Hello there." at 15 characters a simulated second, in real milliseconds.
+    assert 0 < ends_in <= round(12 / 15 / TEST_TIME_SCALE * 1000) + 1
     await api.post(
         "/voice",
         {
@@ -121,6 +125,7 @@ async def test_gather_starts_and_reports_its_id(api: SandboxApi, receiver: Webho
         "/gather", {"callId": call_id, "text": "Press 1.", "numDigits": 1, "timeout": 10000}
     )
     assert status == 200
+    assert body.pop("endsInMs") >= 0
     assert body == {"success": True, "message": "Gather started", "gatherId": f"gather-{call_id}-1"}
     started = await receiver.wait_event(call_id, "gather.started")
     assert started["gatherId"] == body["gatherId"]
