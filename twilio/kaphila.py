@@ -49,6 +49,7 @@ F_NUM_DIGITS = "numDigits"
 F_TIMEOUT_MS = "timeout"
 F_FINISH_ON_KEY = "finishOnKey"
 F_VALID_DIGITS = "validDigits"
+F_GATHER_ID = "gatherId"  # in /gather's answer and the gather.* events
 # errors
 F_SUCCESS = "success"
 F_ERROR = "error"
@@ -147,3 +148,112 @@ def valid_key(key: str) -> bool:
     """An API key that can travel in an ``Authorization: Bearer`` header: printable
     ASCII, no spaces, no line breaks."""
     return bool(key) and all("!" <= c <= "~" for c in key)
+
+
+# --------------------------------------------------------------------- speech
+# ASSUMED: /voice and /gather answer ``endsInMs``, the milliseconds until what
+# was just queued has been played (speech already queued included). Without it
+# the interpreter estimates ``len(text) / SPEECH_CHARS_PER_SECOND`` after the
+# speech it queued before (configurable: the gateway's ``--speech-rate``).
+F_ENDS_IN_MS = "endsInMs"
+SPEECH_CHARS_PER_SECOND = 15.0
+MIN_SPEECH_SECONDS = 0.3
+
+# Twilio voice names -> Kaphila's (Google-style "<language>-Neural2-<X>"). Kaphila
+# has no "alice" or Amazon Polly voices: the gender and language are kept.
+DEFAULT_LANGUAGE = "en-US"
+FEMALE_VOICE = "{language}-Neural2-F"
+MALE_VOICE = "{language}-Neural2-D"
+TWILIO_VOICES = {"alice": "F", "woman": "F", "man": "M"}
+POLLY_VOICES = {
+    # name: (gender, language)
+    "Joanna": ("F", "en-US"),
+    "Salli": ("F", "en-US"),
+    "Kimberly": ("F", "en-US"),
+    "Kendra": ("F", "en-US"),
+    "Ivy": ("F", "en-US"),
+    "Ruth": ("F", "en-US"),
+    "Danielle": ("F", "en-US"),
+    "Matthew": ("M", "en-US"),
+    "Joey": ("M", "en-US"),
+    "Justin": ("M", "en-US"),
+    "Kevin": ("M", "en-US"),
+    "Stephen": ("M", "en-US"),
+    "Gregory": ("M", "en-US"),
+    "Amy": ("F", "en-GB"),
+    "Emma": ("F", "en-GB"),
+    "Brian": ("M", "en-GB"),
+    "Arthur": ("M", "en-GB"),
+    "Olivia": ("F", "en-AU"),
+    "Nicole": ("F", "en-AU"),
+    "Russell": ("M", "en-AU"),
+    "Raveena": ("F", "en-IN"),
+    "Aditi": ("F", "en-IN"),
+    "Celine": ("F", "fr-FR"),
+    "Lea": ("F", "fr-FR"),
+    "Mathieu": ("M", "fr-FR"),
+    "Remi": ("M", "fr-FR"),
+    "Chantal": ("F", "fr-CA"),
+    "Gabrielle": ("F", "fr-CA"),
+    "Marlene": ("F", "de-DE"),
+    "Vicki": ("F", "de-DE"),
+    "Hans": ("M", "de-DE"),
+    "Daniel": ("M", "de-DE"),
+    "Conchita": ("F", "es-ES"),
+    "Lucia": ("F", "es-ES"),
+    "Enrique": ("M", "es-ES"),
+    "Sergio": ("M", "es-ES"),
+    "Mia": ("F", "es-MX"),
+    "Andres": ("M", "es-MX"),
+    "Lupe": ("F", "es-US"),
+    "Penelope": ("F", "es-US"),
+    "Miguel": ("M", "es-US"),
+    "Pedro": ("M", "es-US"),
+    "Carla": ("F", "it-IT"),
+    "Bianca": ("F", "it-IT"),
+    "Giorgio": ("M", "it-IT"),
+    "Adriano": ("M", "it-IT"),
+    "Camila": ("F", "pt-BR"),
+    "Vitoria": ("F", "pt-BR"),
+    "Ricardo": ("M", "pt-BR"),
+    "Thiago": ("M", "pt-BR"),
+    "Ines": ("F", "pt-PT"),
+    "Cristiano": ("M", "pt-PT"),
+    "Mizuki": ("F", "ja-JP"),
+    "Takumi": ("M", "ja-JP"),
+    "Seoyeon": ("F", "ko-KR"),
+    "Zhiyu": ("F", "cmn-CN"),
+    "Lotte": ("F", "nl-NL"),
+    "Ruben": ("M", "nl-NL"),
+    "Laura": ("F", "nl-NL"),
+}
+_KAPHILA_VOICE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9]+-[A-Z]$")
+
+
+def kaphila_voice(voice: str | None, language: str | None) -> tuple[str | None, str | None]:
+    """Kaphila's voice for Twilio's ``voice``/``language`` attributes, and a note
+    when it is an approximation (logged by the runner, never dropped silently).
+    (None, None): Kaphila's default voice for the call."""
+    lang = language or None
+    if not voice:
+        if lang:
+            return FEMALE_VOICE.format(language=lang), None
+        return None, None
+    if voice.startswith("Google."):
+        return voice.removeprefix("Google."), None
+    if _KAPHILA_VOICE.match(voice):
+        return voice, None
+    if voice.lower() in TWILIO_VOICES:
+        pattern = FEMALE_VOICE if TWILIO_VOICES[voice.lower()] == "F" else MALE_VOICE
+        name = pattern.format(language=lang or DEFAULT_LANGUAGE)
+        return name, f"Twilio voice {voice!r} is spoken by Kaphila's {name}"
+    if voice.startswith("Polly."):
+        base = voice.removeprefix("Polly.").split("-", 1)[0]
+        gender, polly_language = POLLY_VOICES.get(base, ("F", DEFAULT_LANGUAGE))
+        pattern = FEMALE_VOICE if gender == "F" else MALE_VOICE
+        name = pattern.format(language=lang or polly_language)
+        if base not in POLLY_VOICES:
+            return name, f"unknown Amazon Polly voice {voice!r}: Kaphila's {name} speaks instead"
+        return name, f"Amazon Polly voice {voice!r} is spoken by Kaphila's {name}"
+    name = FEMALE_VOICE.format(language=lang or DEFAULT_LANGUAGE)
+    return name, f"unknown voice {voice!r}: Kaphila's {name} speaks instead"
