@@ -5,11 +5,16 @@ Twilio's: 20001 bad request, 20003 authentication, 20404 not found, 20429
 rate limit or credits, 21210/21211/21212 caller ID and number problems).
 ``TwilioConnectionError`` and ``TwilioTimeoutError`` mean no answer came at
 all; they name the URL and the cause, never the API key.
+
+Every error pickles (Celery and multiprocessing send them between
+processes): it comes back with the same class, ``args``, attributes and
+``str()``, however its constructor is called.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 class TwilioException(Exception):
@@ -22,6 +27,18 @@ class TwilioException(Exception):
     @property
     def msg(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls cls(*self.args), which fails for errors
+        # whose args are not their constructor's (KaphilaNotSupportedError,
+        # TwilioConnectionError) or that were built with keywords. Rebuild without
+        # calling __init__: the args, then the attributes.
+        return (_rebuild, (type(self), self.args), self.__dict__.copy())
+
+
+def _rebuild(cls: type[TwilioException], args: tuple[Any, ...]) -> TwilioException:
+    error = cls.__new__(cls, *args)
+    return error
 
 
 class TwilioRestException(TwilioException):
@@ -44,7 +61,8 @@ class TwilioRestException(TwilioException):
         method: str = "GET",
         details: object | None = None,
     ) -> None:
-        super().__init__(msg)
+        # Twilio's does not call Exception.__init__: ``args`` stays exactly the
+        # positional arguments given (Exception.__new__ stores them).
         self.uri = uri
         self.status = status
         self._msg = msg
