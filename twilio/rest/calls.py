@@ -4,6 +4,11 @@
 The client keeps a view of each call it has created, fetched or seen in a
 webhook (``CallStore``); ``list()`` and ``stream()`` filter that view, since
 Kaphila has no call-listing endpoint.
+
+Every method has its ``*_async`` twin, as in Twilio's SDK: the blocking method
+run in a worker thread (``kaphila_api.run_in_thread``), whose requests go
+through the client's asynchronous http_client on the caller's loop when it has
+one (``AsyncTwilioHttpClient``), else through the blocking one.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +27,7 @@ from twilio.base.exceptions import (
     KaphilaNotSupportedError,
     TwilioRestException,
 )
+from twilio.rest.kaphila_api import run_in_thread
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -168,6 +174,24 @@ class CallInstance:
     def delete(self) -> bool:
         return CallContext(self._client, self.sid).delete()
 
+    async def fetch_async(self) -> CallInstance:
+        return await CallContext(self._client, self.sid).fetch_async()
+
+    async def update_async(
+        self,
+        status: Any = values.unset,
+        url: Any = values.unset,
+        method: Any = values.unset,
+        twiml: Any = values.unset,
+        **kwargs: Any,
+    ) -> CallInstance:
+        return await CallContext(self._client, self.sid).update_async(
+            status=status, url=url, method=method, twiml=twiml, **kwargs
+        )
+
+    async def delete_async(self) -> bool:
+        return await CallContext(self._client, self.sid).delete_async()
+
     def __repr__(self) -> str:
         return f"<Twilio.Api.V2010.CallInstance account_sid={self.account_sid} sid={self.sid}>"
 
@@ -232,6 +256,26 @@ class CallContext:
             uri=self._client.kaphila.url(kaphila.CALL.format(call_id=self.sid)),
             method="DELETE",
         )
+
+    async def fetch_async(self) -> CallInstance:
+        """``fetch()`` for asyncio."""
+        return await run_in_thread(self.fetch)
+
+    async def update_async(
+        self,
+        status: Any = values.unset,
+        url: Any = values.unset,
+        method: Any = values.unset,
+        twiml: Any = values.unset,
+        **kwargs: Any,
+    ) -> CallInstance:
+        """``update()`` for asyncio."""
+        return await run_in_thread(
+            self.update, status=status, url=url, method=method, twiml=twiml, **kwargs
+        )
+
+    async def delete_async(self) -> bool:
+        return self.delete()
 
     def _view(self) -> CallInstance:
         view = self._client.call_store.get(self.sid)
@@ -336,6 +380,33 @@ def _warn_unhonoured(given: dict[str, Any], extra: tuple[str, ...] = ()) -> None
         )
 
 
+# machine_detection values, compared without case or surrounding spaces. Twilio's
+# are "Enable" and "DetectMessageEnd" (kaphila.AMD_ON); apps also send a boolean
+# or its spellings. Kaphila has one switch, so both of Twilio's turn it on.
+_AMD_ON = kaphila.AMD_ON | {"true", "on", "yes", "1"}
+_AMD_OFF = frozenset({"", "none", "false", "off", "no", "0", "disable", "disabled"})
+
+
+def amd_on(machine_detection: Any) -> bool:
+    """Does ``machine_detection`` turn answering-machine detection on? A value that
+    means neither on nor off is named in a warning (AMD stays off), never dropped
+    silently."""
+    if machine_detection is values.unset or machine_detection is None:
+        return False
+    word = str(machine_detection).strip().lower()
+    if word in _AMD_ON:
+        return True
+    if word not in _AMD_OFF:
+        warnings.warn(
+            f"Kaphila does not know machine_detection={machine_detection!r}, so "
+            "answering-machine detection stays off for this call; 'Enable' or "
+            "'DetectMessageEnd' turn it on",
+            KaphilaCompatibilityWarning,
+            stacklevel=3,
+        )
+    return False
+
+
 class CallList:
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -385,11 +456,7 @@ class CallList:
             extra_ignored = ("status_callback (Kaphila sends every event to url)",)
         if webhook is not values.unset and webhook is not None:
             body[kaphila.F_WEBHOOK_URL] = str(webhook)
-        amd = (
-            machine_detection is not values.unset
-            and machine_detection is not None
-            and str(machine_detection).lower() in kaphila.AMD_ON
-        )
+        amd = amd_on(machine_detection)
         body[kaphila.F_USE_AMD] = amd
         if voice is not values.unset and voice is not None:
             body[kaphila.F_VOICE_NAME] = str(voice)
@@ -428,6 +495,19 @@ class CallList:
         if twiml is not values.unset and twiml is not None:
             self._client.twiml_runner.run_when_answered(sid, twiml)
         return CallInstance(self._client, view)
+
+    async def create_async(self, to: str, from_: str, **kwargs: Any) -> CallInstance:
+        """``create()`` for asyncio, with the same parameters."""
+        return await run_in_thread(self.create, to, from_, **kwargs)
+
+    async def list_async(self, *args: Any, **kwargs: Any) -> list[CallInstance]:
+        """``list()`` for asyncio (the calls this client knows: nothing to wait for)."""
+        return self.list(*args, **kwargs)
+
+    async def stream_async(self, *args: Any, **kwargs: Any) -> AsyncIterator[CallInstance]:
+        """``stream()`` for asyncio: ``async for call in await calls.stream_async()``,
+        as in Twilio's SDK."""
+        return _async_iter(self.list(*args, **kwargs))
 
     def stream(
         self,
@@ -506,6 +586,11 @@ class CallList:
                 page_size,
             )
         )
+
+
+async def _async_iter(items: Iterable[CallInstance]) -> AsyncIterator[CallInstance]:
+    for item in items:
+        yield item
 
 
 def _whole_number(value: Any, name: str, uri: str) -> int:
