@@ -1,6 +1,10 @@
 """Twilio's ``HttpClient`` interface. Pass any object with this ``request``
 method as ``Client(http_client=...)``; the default is ``TwilioHttpClient``
-(one ``requests.Session``), imported only when the first request is made."""
+(one ``requests.Session``), imported only when the first request is made.
+
+``AsyncHttpClient`` is the asynchronous interface (``is_async`` is True and
+``request`` is a coroutine); ``twilio.http.async_http_client.AsyncTwilioHttpClient``
+implements it with aiohttp, which only that module imports."""
 
 from __future__ import annotations
 
@@ -38,3 +42,27 @@ class HttpClient:
     ) -> Response:
         """Make one HTTP request; raise ``TwilioConnectionError`` when no answer came."""
         raise TwilioException("HttpClient is an abstract class")
+
+
+class AsyncHttpClient(HttpClient):
+    """An HTTP client whose ``request`` is a coroutine; the SDK's ``*_async``
+    methods await it."""
+
+    def __init__(
+        self, logger: logging.Logger = _logger, is_async: bool = True, timeout: float | None = None
+    ) -> None:
+        super().__init__(logger, is_async, timeout)
+
+    async def request(  # type: ignore[override]
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - Twilio's interface
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Make one HTTP request; raise ``TwilioConnectionError`` when no answer came."""
+        raise TwilioException("AsyncHttpClient is an abstract class")

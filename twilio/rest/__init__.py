@@ -173,7 +173,8 @@ class Client:
         """Close the HTTP session and stop background TwiML work."""
         if self._runner is not None:
             self._runner.close()
-        if self._api is not None and self._api._http is not None:
+        if self._api is not None and self._api._http is not None and not self._api.is_async:
+            # An asynchronous http_client is closed by its owner: ``await http_client.close()``.
             close = getattr(self._api._http, "close", None)
             if callable(close):
                 close()
