@@ -19,8 +19,9 @@ from twilio.base.exceptions import KaphilaCompatibilityWarning, TwilioException
 
 if TYPE_CHECKING:
     from twilio.http import HttpClient
-    from twilio.rest.kaphila_api import KaphilaApi
+    from twilio.rest.api import Api
     from twilio.rest.calls import CallList, CallStore
+    from twilio.rest.kaphila_api import KaphilaApi
     from twilio.rest.messages import MessageList
     from twilio.rest.recordings import RecordingList
     from twilio.rest.twiml_runner import TwimlRunner
@@ -90,6 +91,7 @@ class Client:
         self._api_args = (http_client, timeout, max_retries, backoff, user_agent)
         self._lock = threading.Lock()
         self._api: KaphilaApi | None = None
+        self._api_domain: Api | None = None
         self._calls: CallList | None = None
         self._messages: MessageList | None = None
         self._recordings: RecordingList | None = None
@@ -144,6 +146,16 @@ class Client:
 
                 self._runner = TwimlRunner(self)
             return self._runner
+
+    @property
+    def api(self) -> Api:
+        """Twilio's ``client.api`` (``.account.calls``, ``.v2010.accounts(sid)``);
+        the same resources as ``client.calls`` and ``client.messages``."""
+        if self._api_domain is None:
+            from twilio.rest.api import Api
+
+            self._api_domain = Api(self)
+        return self._api_domain
 
     @property
     def calls(self) -> CallList:
