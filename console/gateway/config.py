@@ -1,0 +1,97 @@
+"""What a gateway process is told at start: ``GatewayConfig``.
+
+Built by ``__main__`` from the command line, or directly by tests and
+``GatewayThread``. ``validated()`` turns every mistake into a ``ConfigError``
+whose message is the one line the operator reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8788
+DEFAULT_SPEECH_RATE = 15.0  # characters a second Kaphila's TTS speaks, for <Say> timing
+DEFAULT_MAX_BODY = 64 * 1024  # as the console's listener and the sandbox
+DEFAULT_BODY_TIMEOUT = 10.0  # a body still arriving after this is refused (408)
+DEFAULT_UPSTREAM_TIMEOUT = 30.0  # Kaphila's answer to one API request
+DEFAULT_PUBLISH_TIMEOUT = 5.0  # JetStream's ack of one webhook before we answer 503
+DEFAULT_ACK_WAIT = 30.0  # a worker holds a message this long before JetStream redelivers it
+
+
+class ConfigError(ValueError):
+    """A setting the gateway cannot run with; the message is for the operator."""
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    upstream: str  # Kaphila's base URL, without a trailing slash
+    nats_url: str | None = None  # None: start our own nats-server
+    data: Path | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    public_url: str | None = None  # None until bound: http://HOST:PORT
+    allow_loopback: bool = False
+    speech_rate: float = DEFAULT_SPEECH_RATE
+    secret_file: Path | None = None
+    log_level: str = "INFO"
+    max_body: int = DEFAULT_MAX_BODY
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    publish_timeout: float = DEFAULT_PUBLISH_TIMEOUT
+    ack_wait: float = DEFAULT_ACK_WAIT
+
+    def validated(self) -> GatewayConfig:
+        """This config with URLs normalised; raises ConfigError naming the flag."""
+        upstream = _http_url(self.upstream, "--upstream")
+        public = _http_url(self.public_url, "--public-url") if self.public_url else None
+        if self.nats_url is not None:
+            parts = urlsplit(self.nats_url)
+            if parts.scheme not in ("nats", "tls") or not parts.hostname:
+                raise ConfigError(
+                    f"--nats must be a nats:// URL such as nats://127.0.0.1:4222, "
+                    f"not {_shown(self.nats_url)}"
+                )
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
+        if not (math.isfinite(self.speech_rate) and self.speech_rate > 0):
+            raise ConfigError(
+                f"--speech-rate must be a positive number of characters a second, "
+                f"not {self.speech_rate:g}"
+            )
+        return replace(self, upstream=upstream, public_url=public)
+
+    def bound(self, host: str, port: int) -> GatewayConfig:
+        """This config once listening: the real port, and the public URL defaulted."""
+        shown = f"[{host}]" if ":" in host else host
+        public = self.public_url or f"http://{shown}:{port}"
+        return replace(self, host=host, port=port, public_url=public)
+
+    @property
+    def listen_url(self) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{shown}:{self.port}"
+
+
+def _shown(url: str) -> str:
+    return repr(url[:80] + ("…" if len(url) > 80 else ""))
+
+
+def _http_url(url: str, flag: str) -> str:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{flag} {_shown(url)} is not a valid URL") from None
+    if parts.username or parts.password:
+        raise ConfigError(f"{flag} must not carry a user name or password")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{flag} must be an http(s) URL such as https://kaphila.com, not {_shown(url)}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{flag} must not have a query or fragment: {_shown(url)}")
+    return url.rstrip("/")
