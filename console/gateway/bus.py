@@ -1,0 +1,195 @@
+"""The gateway's connection to NATS, and the streams and buckets it needs.
+
+``connect`` reconnects forever once connected (a gateway outlives a NATS
+restart; intake answers 503 meanwhile, so Kaphila retries), and logs each
+disconnect and reconnect once. ``ensure_streams`` and ``ensure_buckets`` are
+idempotent: any number of gateway processes may run them at the same moment
+(creating a stream with the same config twice is not an error in JetStream;
+one with another config is updated to ours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.kv import KeyValue
+
+from console.gateway import wire
+
+log = logging.getLogger("kaphila.gateway.bus")
+
+CONNECT_TIMEOUT = 5.0
+DRAIN_TIMEOUT = 5.0
+_STREAM_NAME_IN_USE = 10058  # JSStreamNameExistErr: exists with another config
+
+
+class BusError(RuntimeError):
+    """NATS could not be reached or set up; the message is for the operator."""
+
+
+def event_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=wire.EVENTS_STREAM,
+        description="Kaphila webhooks and the gateway's own call events",
+        subjects=[f"{wire.EVENTS_SUBJECT}.*"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=wire.STREAM_MAX_AGE_SECONDS,
+        duplicate_window=wire.DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+def timer_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=wire.TIMERS_STREAM,
+        description="calls to wake at a time",
+        subjects=[wire.TIMERS_SUBJECT],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.WORK_QUEUE,
+    )
+
+
+BUCKETS = (wire.CALLS_BUCKET, wire.CALLIDS_BUCKET, wire.PROGRAMS_BUCKET)
+
+
+@dataclass
+class Bus:
+    nc: Client
+    js: JetStreamContext
+    calls: KeyValue
+    callids: KeyValue
+    programs: KeyValue
+
+
+async def connect(url: str, name: str = "kaphila-gateway") -> Client:
+    """A client that reconnects forever; BusError when the first connection fails."""
+    await _probe(url)
+
+    async def on_disconnected() -> None:
+        if not nc.is_closed:  # nats-py calls this on a deliberate close too
+            log.warning("lost the connection to NATS at %s; reconnecting", _safe(url))
+
+    async def on_reconnected() -> None:
+        log.warning("reconnected to NATS at %s", _safe(url))
+
+    async def on_error(exc: Exception) -> None:
+        log.debug("NATS: %s", exc)
+
+    async def on_closed() -> None:
+        log.info("closed the connection to NATS")
+
+    nc = Client()
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await nc.connect(
+                url,
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                connect_timeout=2,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+                error_cb=on_error,
+                closed_cb=on_closed,
+            )
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        await close(nc)
+        raise BusError(f"cannot connect to NATS at {_safe(url)}: {exc or 'timed out'}") from None
+    return nc
+
+
+async def _probe(url: str) -> None:
+    """A plain TCP connection first: nats-py retries forever once told to, so an
+    address where nothing listens must be reported before that."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            _, writer = await asyncio.open_connection(host, port)
+    except (TimeoutError, OSError) as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise BusError(f"cannot reach NATS at {_safe(url)}: {why}") from None
+    writer.close()
+    await writer.wait_closed()
+
+
+def _safe(url: str) -> str:
+    """The URL without user:password."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+async def close(nc: Client) -> None:
+    """Drain a connected client (in-flight acks and subscriptions finish), or close
+    one that is not connected; bounded either way."""
+    if nc.is_closed:
+        return
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            if nc.is_connected:
+                await nc.drain()
+            else:
+                await nc.close()
+    except (TimeoutError, nats.errors.Error) as exc:
+        log.debug("closing NATS: %s", exc)
+        if not nc.is_closed:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await nc.close()
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _STREAM_NAME_IN_USE:
+            raise
+        log.info("updating stream %s to this gateway's settings", config.name)
+        await js.update_stream(config)
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    await ensure_stream(js, event_stream_config())
+    await ensure_stream(js, timer_stream_config())
+
+
+async def ensure_bucket(js: JetStreamContext, bucket: str) -> KeyValue:
+    try:
+        return await js.create_key_value(
+            KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+        )
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _STREAM_NAME_IN_USE:
+            raise
+        # Made by another version with other settings: use it as it is.
+        log.info("key-value bucket %s exists with other settings; using it", bucket)
+        return await js.key_value(bucket)
+
+
+async def open_bus(url: str) -> Bus:
+    """Connect, and make sure every stream and bucket exists."""
+    nc = await connect(url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        calls, callids, programs = [await ensure_bucket(js, name) for name in BUCKETS]
+    except (TimeoutError, nats.errors.Error) as exc:
+        await close(nc)
+        raise BusError(
+            f"NATS at {_safe(url)} could not set up the gateway's streams: {exc} "
+            "(is JetStream enabled on it? nats-server -js)"
+        ) from None
+    return Bus(nc, js, calls, callids, programs)

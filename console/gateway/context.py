@@ -1,0 +1,43 @@
+"""``GatewayContext``: everything a request handler or worker needs, in one value.
+
+Built once by ``server.Gateway.start`` after NATS is up; handed to every
+worker (``workers.start_workers(ctx)``) and reachable from a request as
+``request.app[CONTEXT_KEY]``. It holds no per-call state: that lives in the
+key-value buckets, so any gateway process can serve any call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from console.gateway.config import GatewayConfig
+from console.gateway.secrets import Sealer
+
+
+@dataclass
+class GatewayContext:
+    config: GatewayConfig  # bound: .port is the real one, .public_url is set
+    nc: Client
+    js: JetStreamContext
+    calls: KeyValue  # wire.CALLS_BUCKET: token -> Registration JSON
+    callids: KeyValue  # wire.CALLIDS_BUCKET: callid_key(callId) -> token
+    programs: KeyValue  # wire.PROGRAMS_BUCKET: token -> interpreter state
+    sealer: Sealer = field(repr=False)
+    mac_key: bytes = field(repr=False)
+    # For Kaphila only (the upstream); pass allow_redirects=False on every request:
+    # a redirect would carry the Bearer key to wherever it points.
+    upstream: aiohttp.ClientSession = field(repr=False)
+
+    @property
+    def public_url(self) -> str:
+        assert self.config.public_url is not None  # set by GatewayConfig.bound
+        return self.config.public_url
+
+
+CONTEXT_KEY = web.AppKey("gateway_context", GatewayContext)
