@@ -1,0 +1,185 @@
+"""``kaphila-gateway`` / ``python -m console.gateway``.
+
+With no command it serves: ``kaphila-gateway --upstream https://kaphila.com``.
+Commands come as subcommands (``kaphila-gateway serve ...`` is the explicit
+form; issue 13 adds ``operators add|list|remove``). Serve flags may stand
+before or after ``serve``: they are declared with SUPPRESS defaults on both
+parsers and their defaults are filled in afterwards (``SERVE_DEFAULTS``), so
+neither parser's default overwrites a value the other parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from console.gateway.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SPEECH_RATE,
+    ConfigError,
+    GatewayConfig,
+)
+from console.gateway.server import Gateway, StartError
+
+PROG = "kaphila-gateway"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SERVE_DEFAULTS: dict[str, Any] = {
+    "upstream": None,
+    "nats": None,
+    "data": None,
+    "host": DEFAULT_HOST,
+    "port": DEFAULT_PORT,
+    "public_url": None,
+    "allow_loopback": False,
+    "speech_rate": DEFAULT_SPEECH_RATE,
+    "secret_file": None,
+    "log_level": "INFO",
+}
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    hide = argparse.SUPPRESS
+    add("--upstream", metavar="URL", default=hide, help="Kaphila's base URL (required)")
+    add(
+        "--nats",
+        metavar="URL",
+        default=hide,
+        help="use this NATS (nats://HOST:PORT, JetStream on); default: start our own",
+    )
+    add(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        default=hide,
+        help="keep our NATS store (DIR/nats) and the generated secret here; "
+        "default: a temporary store and an ephemeral secret",
+    )
+    add("--host", default=hide, help=f"address to listen on (default {DEFAULT_HOST})")
+    add("--port", type=int, default=hide, help=f"port (default {DEFAULT_PORT}; 0 = any free one)")
+    add(
+        "--public-url",
+        metavar="URL",
+        default=hide,
+        help="the URL Kaphila posts webhooks to (default http://HOST:PORT)",
+    )
+    add(
+        "--allow-loopback",
+        action="store_true",
+        default=hide,
+        help="let apps and relays be on loopback and private addresses (tests, demos)",
+    )
+    add(
+        "--speech-rate",
+        type=float,
+        metavar="CHARS_PER_S",
+        default=hide,
+        help=f"how fast Kaphila speaks, for <Say> timing (default {DEFAULT_SPEECH_RATE:g})",
+    )
+    add(
+        "--secret-file",
+        type=Path,
+        metavar="FILE",
+        default=hide,
+        help="the gateway secret (urlsafe base64, 32+ bytes); the environment's "
+        "KAPHILA_GATEWAY_SECRET wins over it",
+    )
+    add(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=hide,
+        help="DEBUG, INFO (default), WARNING or ERROR",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="The Kaphila gateway: Kaphila's API for Twilio apps and teams, on NATS.",
+    )
+    add_serve_arguments(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve_parser = commands.add_parser("serve", help="run the gateway (the default)")
+    add_serve_arguments(serve_parser)
+    return parser
+
+
+def serve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name, default) for name, default in SERVE_DEFAULTS.items()}
+
+
+def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+    settings = serve_settings(args)
+    if not settings["upstream"]:
+        raise ConfigError("--upstream URL is required (Kaphila's base URL)")
+    return GatewayConfig(
+        upstream=settings["upstream"],
+        nats_url=settings["nats"],
+        data=settings["data"],
+        host=settings["host"],
+        port=settings["port"],
+        public_url=settings["public_url"],
+        allow_loopback=settings["allow_loopback"],
+        speech_rate=settings["speech_rate"],
+        secret_file=settings["secret_file"],
+        log_level=settings["log_level"],
+    ).validated()
+
+
+async def serve(config: GatewayConfig) -> None:
+    gateway = Gateway(config)
+    await gateway.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        print(f"Kaphila gateway listening on {gateway.url}", flush=True)
+        await stop.wait()
+    finally:
+        logging.getLogger("kaphila.gateway").info("stopping the gateway")
+        await gateway.stop()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(serve(config))
+    except StartError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # before the signal handlers were in place
+        return 130
+    return 0
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
+    None: run_serve,
+    "serve": run_serve,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

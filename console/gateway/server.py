@@ -1,0 +1,292 @@
+"""The gateway's aiohttp application and its life: start, serve, stop.
+
+``Gateway`` runs inside a running loop; ``GatewayThread`` runs one on a private
+loop in a background thread (tests, blocking callers).
+
+Start, in order: bind the port (a taken port fails first, before anything is
+spent), load the secret, start our nats-server unless ``--nats`` was given,
+connect and make sure the streams and buckets exist, build the
+``GatewayContext``, start the workers (``workers.start_workers``), serve.
+Stop, in order: stop accepting and let requests in flight finish, cancel the
+workers, close the upstream session, drain NATS, stop our nats-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import nats.errors
+from aiohttp import web
+
+from console.gateway import bus, intake, proxy, upstream, wire, workers
+from console.gateway.config import ConfigError, GatewayConfig
+from console.gateway.context import CONTEXT_KEY, GatewayContext
+from console.gateway.hosts import HostPolicy
+from console.gateway.httpio import (
+    BODY_TIMEOUT_KEY,
+    MAX_BODY_KEY,
+    error_response,
+    json_errors_middleware,
+)
+from console.gateway.natsserver import NatsServer, NatsServerError
+from console.gateway.secrets import SecretError, load_secret
+
+log = logging.getLogger("kaphila.gateway.server")
+
+SHUTDOWN_TIMEOUT = 10.0  # requests in flight get this long to finish at stop
+IDLE_TIMEOUT = 10.0  # a connection idle, or trickling its headers, is closed after this
+READY_TIMEOUT = 2.0
+
+T = TypeVar("T")
+
+
+class StartError(RuntimeError):
+    """The gateway cannot start; the message is the one line the operator reads."""
+
+
+# ----------------------------------------------------------------- health
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"success": True, "alive": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 when NATS is connected and the events stream answers, else 503 and why."""
+    ctx = request.app[CONTEXT_KEY]
+    if not ctx.nc.is_connected:
+        return error_response(503, "not ready: NATS is not connected (reconnecting)")
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await ctx.js.stream_info(wire.EVENTS_STREAM)
+    except TimeoutError:
+        return error_response(
+            503, f"not ready: the events stream did not answer within {READY_TIMEOUT:g} s"
+        )
+    except nats.errors.Error as exc:
+        return error_response(503, f"not ready: the events stream is not available ({exc})")
+    return web.json_response({"success": True, "ready": True})
+
+
+def build_app(ctx: GatewayContext) -> web.Application:
+    config = ctx.config
+    app = web.Application(client_max_size=config.max_body, middlewares=[json_errors_middleware])
+    app[CONTEXT_KEY] = ctx
+    app[MAX_BODY_KEY] = config.max_body
+    app[BODY_TIMEOUT_KEY] = config.body_timeout
+    app[proxy.POLICY_KEY] = HostPolicy(allow_loopback=config.allow_loopback)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    proxy.add_routes(app)
+    intake.add_routes(app)
+    return app
+
+
+# ----------------------------------------------------------------- the gateway
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (not yet listening); StartError when it cannot be."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartError(
+                f"port {port} on {host} is already in use; choose another with --port"
+            ) from None
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self._ctx: GatewayContext | None = None
+        self._runner: web.AppRunner | None = None
+        self._nats: NatsServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def ctx(self) -> GatewayContext:
+        if self._ctx is None:
+            raise RuntimeError("the gateway is not running")
+        return self._ctx
+
+    @property
+    def url(self) -> str:
+        """Where it listens (http://HOST:PORT), once started."""
+        return self.config.listen_url
+
+    @property
+    def nats_url(self) -> str:
+        return self._nats.url if self._nats is not None else self.config.nats_url or ""
+
+    async def start(self) -> None:
+        """Start everything; StartError (one line for the operator) when it cannot."""
+        try:
+            config = self.config.validated()
+        except ConfigError as exc:
+            raise StartError(str(exc)) from None
+        sock = bind(config.host, config.port)
+        try:
+            await self._start(config, sock)
+        except BaseException:
+            sock.close()
+            await self.stop()
+            raise
+
+    async def _start(self, config: GatewayConfig, sock: socket.socket) -> None:
+        host, port = sock.getsockname()[:2]
+        config = config.bound(str(host), int(port))
+        self.config = config
+        try:
+            secret = load_secret(secret_file=config.secret_file, data=config.data)
+        except SecretError as exc:
+            raise StartError(str(exc)) from None
+        nats_url = config.nats_url
+        if nats_url is None:
+            self._nats = NatsServer(config.data / "nats" if config.data else None)
+            try:
+                await asyncio.to_thread(self._nats.start)
+            except NatsServerError as exc:
+                self._nats = None
+                raise StartError(str(exc)) from None
+            nats_url = self._nats.url
+        try:
+            opened = await bus.open_bus(nats_url)
+        except bus.BusError as exc:
+            raise StartError(str(exc)) from None
+        self._ctx = GatewayContext(
+            config=config,
+            nc=opened.nc,
+            js=opened.js,
+            calls=opened.calls,
+            callids=opened.callids,
+            programs=opened.programs,
+            sealer=secret.sealer(),
+            mac_key=secret.mac_key(),
+            upstream=upstream.make_session(config),
+        )
+        self._tasks = list(await workers.start_workers(self._ctx))
+        # No access log: intake paths are capabilities, and per-request lines are
+        # DEBUG-only (httpio, intake, proxy).
+        self._runner = web.AppRunner(
+            build_app(self._ctx),
+            access_log=None,
+            keepalive_timeout=IDLE_TIMEOUT,
+            lingering_time=min(2.0, config.body_timeout),
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, backlog=1024).start()
+        log.info(
+            "gateway at %s (public %s), upstream %s, NATS %s",
+            config.listen_url,
+            config.public_url,
+            config.upstream,
+            "our own" if self._nats else "given",
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish, then stop the rest."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None:
+            await upstream.close_session(ctx.upstream)
+            await bus.close(ctx.nc)
+        server, self._nats = self._nats, None
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class GatewayThread:
+    """A gateway on its own loop in a daemon thread: ``with GatewayThread(cfg) as gw:``.
+
+    ``gw.url`` is where it listens, ``gw.ctx`` its context (use it only through
+    ``gw.run(coro)``, which runs a coroutine on the gateway's loop)."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.gateway = Gateway(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="kaphila-gateway", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def ctx(self) -> GatewayContext:
+        return self.gateway.ctx
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def start(self) -> None:
+        self._thread.start()
+        try:
+            self.run(self.gateway.start(), timeout=30)
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            raise
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self.run(self.gateway.stop(), timeout=30)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            with contextlib.suppress(RuntimeError):
+                self._loop.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
