@@ -75,7 +75,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-loopback",
         action="store_true",
         default=hide,
-        help="let apps and relays be on loopback and private addresses (tests, demos)",
+        help="let apps, callbacks and relays be on loopback (tests, demos, a laptop)",
     )
     add(
         "--speech-rate",
