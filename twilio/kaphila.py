@@ -21,6 +21,11 @@ GATHER = "/gather"
 HANGUP = "/hangup"  # assumed
 CALL = "/calls/{call_id}"  # assumed: GET, the state of one call
 ASSUMED = frozenset({HANGUP, CALL})
+# Served by a Kaphila gateway only (``kaphila-gateway``), never by Kaphila.
+GATEWAY_DISCOVERY = "/.well-known/kaphila-gateway"
+GATEWAY_CALLS = "/calls"  # GET: the account's calls the gateway has seen
+GATEWAY_DOCUMENT = "/calls/{call_id}/twiml"  # POST {"twiml"} | {"url", "method"}
+F_GATEWAY_EXTENSION = "twilio"  # /makecall: the Twilio intents only a gateway reads
 
 # --------------------------------------------------------------------- fields
 # /makecall

@@ -40,6 +40,8 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from twilio import kaphila
+
 PARTITIONS = 32
 EVENTS_STREAM = "KGW_EVENTS"
 EVENTS_SUBJECT = "kgw.ev"  # kgw.ev.<partition>
@@ -56,10 +58,11 @@ STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600  # desks away up to a week resume (issue 
 DUPLICATE_WINDOW_SECONDS = 600  # Kaphila's retries of one event fall inside it
 
 HOOK_PATH = "/hooks/{token}"
-DISCOVERY_PATH = "/.well-known/kaphila-gateway"
-CALLS_PATH = "/calls"  # GET: the calls this gateway has seen for the caller's key
-DOCUMENT_PATH = "/calls/{call_id}/twiml"  # POST: run a TwiML document on a live call
-EXTENSION_FIELD = "twilio"  # in /makecall: the Twilio intents only the gateway reads
+# The SDK's side of these lives in its wire table (twilio/kaphila.py): one spelling.
+DISCOVERY_PATH = kaphila.GATEWAY_DISCOVERY
+CALLS_PATH = kaphila.GATEWAY_CALLS  # GET: the calls this gateway has seen for the key
+DOCUMENT_PATH = kaphila.GATEWAY_DOCUMENT  # POST: run a TwiML document on a live call
+EXTENSION_FIELD = kaphila.F_GATEWAY_EXTENSION  # in /makecall: read by the gateway only
 
 TOKEN_HEX = 32
 

@@ -302,6 +302,11 @@ async def public_api_middleware(request: web.Request, handler: Handler) -> web.S
     app = request.app
     sim = app[SIMULATOR_KEY]
     sim.requests_received[_counted_as(request, sim)] += 1
+    if request.match_info.http_exception is not None:
+        # No such endpoint: a plain 404 (or 405), as Kaphila answers. Faults stand
+        # for the API failing, so they do not fire here (the SDK's gateway probe,
+        # GET /.well-known/kaphila-gateway, must not use up a test's one fault).
+        return await handler(request)
     faults = sim.dispatcher.faults
     if faults.stall.fires(sim.rng):
         await asyncio.sleep(faults.stall_ms / 1000)

@@ -181,7 +181,12 @@ def test_a_custom_http_client_with_twilios_interface_is_used() -> None:
     )
     call = client.calls.create(to=TO, from_=FROM, url="http://127.0.0.1:9/hook")
     assert call.sid == "42.1"
-    sent = transport.requests[0]
+    probe, sent = transport.requests
+    # First, once per client: is the base URL a Kaphila gateway? (This answer says no.)
+    assert (probe["method"], probe["uri"]) == (
+        "GET",
+        "http://127.0.0.1:9/.well-known/kaphila-gateway",
+    )
     assert (sent["method"], sent["uri"]) == ("POST", "http://127.0.0.1:9/makecall")
     assert sent["headers"]["Authorization"] == f"Bearer {TEST_KEY}"
     assert sent["headers"]["Content-Type"] == "application/json"

@@ -27,7 +27,10 @@ from twilio.base.exceptions import (
     KaphilaNotSupportedError,
     TwilioRestException,
 )
+from twilio.rest import gateway
 from twilio.rest.kaphila_api import run_in_thread
+from twilio.twiml import TwiML
+from twilio.twiml.program import ERROR_UNSUPPORTED, DocumentError, compile_document
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -240,6 +243,18 @@ class CallContext:
                 )
             body = self._client.kaphila.post(kaphila.HANGUP, {kaphila.F_CALL_ID: self.sid})
             return CallInstance(self._client, self._remember(body))
+        if (twiml is not values.unset or url is not values.unset) and gateway.is_gateway(
+            self._client
+        ):
+            uri = self._client.kaphila.url(kaphila.GATEWAY_DOCUMENT.format(call_id=self.sid))
+            gateway.run_document(
+                self._client,
+                self.sid,
+                twiml=None if twiml is values.unset else checked_twiml(twiml, uri),
+                url=None if url is values.unset else str(url),
+                method="POST" if method is values.unset else str(method).upper(),
+            )
+            return self._view()
         if twiml is not values.unset or url is not values.unset:
             _mark_handled(self.sid)
         if twiml is not values.unset:
@@ -249,6 +264,64 @@ class CallContext:
                 self.sid, str(url), "POST" if method is values.unset else str(method)
             )
         return self._view()
+
+    # ---------------------------------------------------------- Kaphila-native
+    # Operator actions on a live call, not TwiML documents: nothing hangs up when
+    # they are done (Twilio's update(twiml=...) does, at the document's end).
+
+    def speak(self, text: str, voice: str | None = None, play_to: str | None = None) -> str:
+        """Say ``text`` on the call now (``POST /voice``); Kaphila's playback id."""
+        body: dict[str, Any] = {
+            kaphila.F_CALL_ID: self.sid,
+            kaphila.F_TEXT: str(text),
+            kaphila.F_PLAY_TO: play_to or kaphila.PLAY_TO_DEFAULT,
+        }
+        if voice:
+            body[kaphila.F_VOICE_NAME] = str(voice)
+        answer = self._client.kaphila.post(kaphila.VOICE, body)
+        return str(answer.get("playbackId") or "")
+
+    def gather(
+        self,
+        prompt: str | None = None,
+        *,
+        num_digits: int | None = None,
+        timeout: float = 5,
+        finish_on_key: str | None = "#",
+        valid_digits: str | None = None,
+    ) -> str:
+        """Collect digits (``POST /gather``); ``timeout`` in seconds between digits,
+        as Twilio's. The digits arrive as ``gather.complete`` (``Digits`` in
+        ``WebhookHelper``'s form). Returns Kaphila's gather id."""
+        body: dict[str, Any] = {
+            kaphila.F_CALL_ID: self.sid,
+            kaphila.F_TIMEOUT_MS: round(float(timeout) * 1000),
+        }
+        if prompt:
+            body[kaphila.F_TEXT] = str(prompt)
+        if num_digits is not None:
+            body[kaphila.F_NUM_DIGITS] = int(num_digits)
+        if finish_on_key:
+            body[kaphila.F_FINISH_ON_KEY] = str(finish_on_key)
+        if valid_digits:
+            body[kaphila.F_VALID_DIGITS] = str(valid_digits)
+        answer = self._client.kaphila.post(kaphila.GATHER, body)
+        return str(answer.get(kaphila.F_GATHER_ID) or "")
+
+    def forward(self, to: str) -> str:
+        """Bridge the callee to ``to`` (``POST /forwardcall``); this leg ends and
+        the new leg's call sid is returned."""
+        uri = self._client.kaphila.url(kaphila.FORWARD_CALL)
+        number = kaphila_number(to, field="To", code=kaphila.CODE_INVALID_TO, uri=uri)
+        answer = self._client.kaphila.post(
+            kaphila.FORWARD_CALL,
+            {kaphila.F_CALL_ID: self.sid, kaphila.F_FORWARD_NUMBER: number},
+        )
+        return str(answer.get(kaphila.F_FORWARDED_CALL_ID) or "")
+
+    def hangup(self) -> CallInstance:
+        """End the call (``POST /hangup``): ``update(status='completed')``."""
+        return self.update(status=CallInstance.UpdateStatus.COMPLETED)
 
     def delete(self) -> bool:
         raise KaphilaNotSupportedError(
@@ -336,6 +409,50 @@ def answered_by(amd_status: object, client: Client) -> str | None:
         return client.amd_not_sure_as
     return kaphila.AMD_TO_TWILIO.get(amd_status.upper(), "unknown")
 
+
+def _view_from_gateway(seen: dict[str, Any]) -> dict[str, Any]:
+    """One entry of a gateway's ``GET /calls`` (Twilio's statuses already)."""
+    view: dict[str, Any] = {
+        "status": seen.get("status"),
+        "to": seen.get("to") or None,
+        "from": seen.get("from") or None,
+        "date_created": parse_time(seen.get("createdAt")),
+        "start_time": parse_time(seen.get("startTime")),
+        "end_time": parse_time(seen.get("endTime")),
+        "answered_by": seen.get("answeredBy"),
+        "direction": "outbound-api",
+    }
+    if isinstance(seen.get("duration"), int):
+        view["duration"] = seen["duration"]
+    return {k: v for k, v in view.items() if v is not None}
+
+
+def _given(value: Any) -> bool:
+    return value is not values.unset and value is not None
+
+
+def checked_twiml(twiml: Any, uri: str) -> str:
+    """An inline document as text, once Kaphila can run every verb in it: a verb it
+    cannot do fails here, before anything is sent."""
+    text = twiml.render() if isinstance(twiml, TwiML) else str(twiml)
+    try:
+        compile_document(text)
+    except DocumentError as exc:
+        suffix = " is not supported by Kaphila"
+        if exc.code == ERROR_UNSUPPORTED and exc.message.endswith(suffix):
+            raise KaphilaNotSupportedError(exc.message.removesuffix(suffix), uri=uri) from None
+        raise TwilioRestException(400, uri, exc.message, kaphila.CODE_BAD_REQUEST, "POST") from None
+    return text
+
+
+# Twilio create() parameters a gateway honours (talking to Kaphila, they are not).
+_GATEWAY_HONOURS = (
+    "method",
+    "fallback_url",
+    "fallback_method",
+    "status_callback_method",
+    "status_callback_event",
+)
 
 # Twilio create() parameters Kaphila has no equivalent for.
 _UNHONOURED_CREATE = (
@@ -431,10 +548,19 @@ class CallList:
         status_callback: Any = values.unset,
         timeout: Any = values.unset,
         record: Any = values.unset,
+        *,
+        webhook_url: Any = values.unset,
         **kwargs: Any,
     ) -> CallInstance:
-        """Place a call (``POST /makecall``). ``url`` (else ``status_callback``) is the
-        webhook URL for every event; ``twiml`` runs once the call is answered."""
+        """Place a call (``POST /makecall``).
+
+        Through a Kaphila gateway, ``url`` is Twilio's: the gateway fetches TwiML
+        from it when the call is answered and runs it (``method``, ``fallback_url``,
+        ``status_callback`` and its method and events are honoured too). Talking to
+        Kaphila directly, ``url`` (else ``status_callback``) receives Kaphila's JSON
+        events for the ``WebhookHelper`` idiom. ``twiml`` runs once the call is
+        answered, either way. ``webhook_url`` (Kaphila-native, not Twilio's) asks
+        for Kaphila's plain JSON events at that URL and nothing else."""
         api = self._client.kaphila
         uri = api.url(kaphila.MAKE_CALL)
         unknown = [k for k in kwargs if k not in _UNHONOURED_CREATE]
@@ -446,16 +572,31 @@ class CallList:
                 from_, field="From", code=kaphila.CODE_INVALID_FROM, uri=uri
             ),
         }
+        document = None if twiml is values.unset or twiml is None else checked_twiml(twiml, uri)
+        through_gateway = gateway.is_gateway(self._client)
         extra_ignored: tuple[str, ...] = ()
-        webhook = url if url is not values.unset else status_callback
-        if (
-            url is not values.unset
-            and status_callback is not values.unset
-            and status_callback != url
-        ):
-            extra_ignored = ("status_callback (Kaphila sends every event to url)",)
-        if webhook is not values.unset and webhook is not None:
-            body[kaphila.F_WEBHOOK_URL] = str(webhook)
+        if through_gateway:
+            if _given(webhook_url):
+                body[kaphila.F_WEBHOOK_URL] = str(webhook_url)
+            honoured = {name: kwargs.pop(name, values.unset) for name in _GATEWAY_HONOURS}
+            body[kaphila.F_GATEWAY_EXTENSION] = gateway.extension(
+                self._client,
+                url=url,
+                method=honoured["method"],
+                fallback_url=honoured["fallback_url"],
+                fallback_method=honoured["fallback_method"],
+                status_callback=status_callback,
+                status_callback_method=honoured["status_callback_method"],
+                status_callback_event=honoured["status_callback_event"],
+                twiml=document,
+                machine_detection=machine_detection,
+            )
+        else:
+            webhook = next((str(u) for u in (webhook_url, url, status_callback) if _given(u)), None)
+            if _given(url) and _given(status_callback) and status_callback != url:
+                extra_ignored = ("status_callback (Kaphila sends every event to url)",)
+            if webhook is not None:
+                body[kaphila.F_WEBHOOK_URL] = webhook
         amd = amd_on(machine_detection)
         body[kaphila.F_USE_AMD] = amd
         if voice is not values.unset and voice is not None:
@@ -492,8 +633,8 @@ class CallList:
             credits=answer.get(kaphila.F_CREDITS),
             webhook_url=body.get(kaphila.F_WEBHOOK_URL),
         )
-        if twiml is not values.unset and twiml is not None:
-            self._client.twiml_runner.run_when_answered(sid, twiml)
+        if document is not None and not through_gateway:
+            self._client.twiml_runner.run_when_answered(sid, document)
         return CallInstance(self._client, view)
 
     async def create_async(self, to: str, from_: str, **kwargs: Any) -> CallInstance:
@@ -525,7 +666,13 @@ class CallList:
         page_size: int | None = None,
     ) -> Iterator[CallInstance]:
         """The calls this client knows (created, fetched or seen in webhooks), newest
-        first, filtered as Twilio filters. Kaphila has no listing endpoint, so this is local."""
+        first, filtered as Twilio filters. Kaphila has no listing endpoint, so this is
+        local; through a gateway, every call of the account the gateway has seen."""
+        if gateway.is_gateway(self._client):
+            for seen in gateway.list_calls(self._client):
+                sid = seen.get(kaphila.F_CALL_ID)
+                if isinstance(sid, str) and sid:
+                    self._client.call_store.update(sid, **_view_from_gateway(seen))
         wanted = {
             "to": None if to is values.unset else e164(str(to)),
             "from": None if from_ is values.unset else e164(str(from_)),
