@@ -9,6 +9,7 @@ key-value buckets, so any gateway process can serve any call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +34,9 @@ class GatewayContext:
     # For Kaphila only (the upstream); pass allow_redirects=False on every request:
     # a redirect would carry the Bearer key to wherever it points.
     upstream: aiohttp.ClientSession = field(repr=False)
+    # The interpreter, relay and timers of this process (workers.start_workers);
+    # for metrics and tests, never for state another process would need.
+    runtime: Any = field(default=None, repr=False)
 
     @property
     def public_url(self) -> str:

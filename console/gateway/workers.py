@@ -1,16 +1,28 @@
-"""The gateway's background workers (interpreter, relay, timers).
+"""The gateway's background workers: the TwiML interpreter (one consumer per
+partition), the relay (JSON relays and status callbacks) and the timers.
 
-Placeholder: the lead replaces this file. ``server.Gateway.start`` calls
-``start_workers(ctx)`` once the context is built, before serving, and cancels
-(then awaits) every task it returns at shutdown.
+``server.Gateway.start`` calls ``start_workers(ctx)`` once the context is built,
+before serving, and cancels (then awaits) every task it returns at shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from console.gateway.context import GatewayContext
+from console.gateway.runtime import Runtime, start_runtime
 
 
 async def start_workers(ctx: GatewayContext) -> list[asyncio.Task[None]]:
-    return []
+    runtime = await start_runtime(ctx)
+    ctx.runtime = runtime
+    return [*runtime.tasks, asyncio.create_task(_close_at_stop(runtime), name="apps-closer")]
+
+
+async def _close_at_stop(runtime: Runtime) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await runtime.apps.close()

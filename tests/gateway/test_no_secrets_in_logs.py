@@ -39,14 +39,19 @@ async def test_a_whole_call_logs_no_secret(
     monkeypatch.setenv(ENV_VAR, SECRET)
     gateway = start_gateway()
     api = Api(gateway.url, http)
-    call_id = await api.place_call(
-        webhookUrl="http://127.0.0.1:9/relay",
+    # A Twilio app that cannot be reached: the interpreter's error path is logged too.
+    app_call = await api.place_call(
         twilio={"url": "http://127.0.0.1:9/app", "authToken": AUTH_TOKEN},
     )
+    call_id = await api.place_call(
+        webhookUrl="http://127.0.0.1:9/relay", twilio={"authToken": AUTH_TOKEN}
+    )
     js = nc.jetstream()
+    await wait_for_event(js, app_call, "call.ended")
     await wait_for_event(js, call_id, "call.answered")
     assert (await api.post("/voice", {"callId": call_id, "text": "hello"}))[0] == 200
-    assert (await api.post(f"/calls/{call_id}/twiml", {"twiml": "<Response/>"}))[0] == 200
+    document = {"twiml": '<Response><Gather timeout="60"/></Response>'}
+    assert (await api.post(f"/calls/{call_id}/twiml", document))[0] == 200
     assert (await api.get("/calls"))[0] == 200
     assert (await api.get(f"/calls/{call_id}"))[0] == 200
     assert (await api.post("/hangup", {"callId": call_id}))[0] == 200

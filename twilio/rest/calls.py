@@ -574,6 +574,7 @@ class CallList:
         }
         document = None if twiml is values.unset or twiml is None else checked_twiml(twiml, uri)
         through_gateway = gateway.is_gateway(self._client)
+        amd = amd_on(machine_detection)
         extra_ignored: tuple[str, ...] = ()
         if through_gateway:
             if _given(webhook_url):
@@ -589,7 +590,7 @@ class CallList:
                 status_callback_method=honoured["status_callback_method"],
                 status_callback_event=honoured["status_callback_event"],
                 twiml=document,
-                machine_detection=machine_detection,
+                machine_detection="Enable" if amd else values.unset,
             )
         else:
             webhook = next((str(u) for u in (webhook_url, url, status_callback) if _given(u)), None)
@@ -597,7 +598,6 @@ class CallList:
                 extra_ignored = ("status_callback (Kaphila sends every event to url)",)
             if webhook is not None:
                 body[kaphila.F_WEBHOOK_URL] = webhook
-        amd = amd_on(machine_detection)
         body[kaphila.F_USE_AMD] = amd
         if voice is not values.unset and voice is not None:
             body[kaphila.F_VOICE_NAME] = str(voice)
