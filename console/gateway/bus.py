@@ -169,7 +169,14 @@ async def ensure_streams(js: JetStreamContext) -> None:
 async def ensure_bucket(js: JetStreamContext, bucket: str) -> KeyValue:
     try:
         return await js.create_key_value(
-            KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+            KeyValueConfig(
+                bucket=bucket,
+                history=1,
+                storage=StorageType.FILE,
+                # A call's registration and program outlive the events that name
+                # them, then go: the buckets do not grow with every call ever made.
+                ttl=wire.STATE_TTL_SECONDS,
+            )
         )
     except nats.js.errors.BadRequestError as exc:
         if exc.err_code != _STREAM_NAME_IN_USE:

@@ -55,6 +55,7 @@ CALLIDS_BUCKET = "kgw_callids"
 PROGRAMS_BUCKET = "kgw_programs"
 
 STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600  # desks away up to a week resume (issue 13)
+STATE_TTL_SECONDS = STREAM_MAX_AGE_SECONDS + 24 * 3600  # registrations, programs
 DUPLICATE_WINDOW_SECONDS = 600  # Kaphila's retries of one event fall inside it
 
 HOOK_PATH = "/hooks/{token}"
