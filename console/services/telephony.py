@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 from console.core.events import (
     ActionFailed,
@@ -38,7 +38,7 @@ from twilio.base.exceptions import (
     TwilioTimeoutError,
 )
 from twilio.rest import Client
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.rest.calls import CallContext
 
 T = TypeVar("T")
 
@@ -114,7 +114,9 @@ class Telephony:
             options["voice"] = cmd.voice
         url = self._webhook_url()
         if url:
-            options["url"] = url
+            # Kaphila's plain JSON events for the listener (not a TwiML URL: through
+            # a gateway, Twilio's url= would be fetched for TwiML).
+            options["webhook_url"] = url
         try:
             call = await self._run(
                 self._client.calls.create, to=cmd.to, from_=cmd.caller_id, **options
@@ -131,10 +133,7 @@ class Telephony:
         cmd = effect.request
         context = self._client.calls(cmd.call_sid)
         try:
-            if cmd.kind is ActionKind.HANG_UP:
-                await self._run(context.update, status="completed")
-            else:
-                await self._run(context.update, twiml=twiml_for(cmd))
+            await self._run(perform, context, cmd)
         except TwilioException as exc:
             return ActionFailed(request_id=cmd.request_id, at=self._clock(), **failed(exc))
         return ActionSucceeded(cmd.request_id, self._clock())
@@ -165,20 +164,23 @@ class Telephony:
         self._client.close()
 
 
-def twiml_for(cmd: ActionRequested) -> VoiceResponse:
-    """The TwiML that carries out an operator's speak, gather or forward."""
-    response = VoiceResponse()
-    if cmd.kind is ActionKind.SPEAK:
-        response.say(cmd.text, voice=cmd.voice)
-    elif cmd.kind is ActionKind.GATHER:
-        gather = response.gather(
-            num_digits=cmd.num_digits,
-            timeout=cmd.timeout,
-            finish_on_key=cmd.finish_on_key,
-            valid_digits=cmd.valid_digits or None,
-        )
-        if cmd.text:
-            gather.say(cmd.text, voice=cmd.voice)
-    elif cmd.kind is ActionKind.FORWARD:
-        response.dial().number(cmd.text)
-    return response
+def perform(context: CallContext, cmd: ActionRequested) -> None:
+    """One operator action on a live call, as a Kaphila-native call: an action is
+    not a TwiML document, so nothing hangs up once it is done."""
+    match cmd.kind:
+        case ActionKind.HANG_UP:
+            context.hangup()
+        case ActionKind.SPEAK:
+            context.speak(cmd.text, voice=cmd.voice)
+        case ActionKind.GATHER:
+            context.gather(
+                cmd.text or None,
+                num_digits=cmd.num_digits,
+                timeout=cmd.timeout,
+                finish_on_key=cmd.finish_on_key or None,
+                valid_digits=cmd.valid_digits or None,
+            )
+        case ActionKind.FORWARD:
+            context.forward(cmd.text)
+        case _:
+            assert_never(cmd.kind)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Callable
 
 import pytest
 from aiohttp import web
@@ -104,6 +106,27 @@ async def test_a_stopped_sandbox_is_explained() -> None:
     assert said(event) == "Cannot reach Kaphila (connection refused)"
 
 
+async def test_an_operators_speak_is_not_a_document_the_call_stays_up_after_it(
+    sandbox: Sandbox, receiver: WebhookReceiver, api: SandboxApi
+) -> None:
+    """Twilio hangs up at the end of a TwiML document, update(twiml=...) included;
+    the console's Speak is an action on a live call and must not end it."""
+    telephony = telephony_for(sandbox.url, receiver.url)
+    accepted = await telephony.run(dial())
+    assert isinstance(accepted, DialAccepted)
+    sid = accepted.call_sid
+    await receiver.wait_event(sid, "call.answered")
+    speak = RunAction(ActionRequested("a1", sid, ActionKind.SPEAK, at=0.0, text="Hold on."))
+    assert isinstance(await telephony.run(speak), ActionSucceeded)
+    await asyncio.sleep(0.3)  # far past the last word (simulated time runs 100x)
+    record = await api.sandbox_call(sid)
+    assert record["status"] == "answered"
+    assert [s["interrupted"] for s in record["spoken"]] == [False]
+    stats = (await api.get("/sandbox/stats"))[1]
+    assert "/hangup" not in stats["requests"]
+    telephony.close()
+
+
 async def test_speak_gather_forward_and_hang_up_reach_the_call(
     sandbox: Sandbox, receiver: WebhookReceiver, api: SandboxApi
 ) -> None:
@@ -157,11 +180,12 @@ async def test_speak_gather_forward_and_hang_up_reach_the_call(
 # ------------------------------------------------ every outcome comes back as an event
 
 
-async def _odd_kaphila(answer: web.Response) -> web.AppRunner:
-    """A server that answers every request the same odd way."""
+async def _odd_kaphila(answer: Callable[[], web.Response]) -> web.AppRunner:
+    """A server that answers every request the same odd way (the SDK's gateway
+    probe included: a fresh response each time, as one can be sent only once)."""
 
     async def handle(request: web.Request) -> web.Response:
-        return answer
+        return answer()
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -175,14 +199,14 @@ async def _odd_kaphila(answer: web.Response) -> web.AppRunner:
     ("answer", "words"),
     [
         (
-            web.Response(status=301, headers={"Location": "https://127.0.0.1:9/makecall"}),
+            lambda: web.Response(status=301, headers={"Location": "https://127.0.0.1:9/makecall"}),
             "redirect",
         ),
-        (web.json_response({"success": True, "status": "queued"}), "no callId"),
+        (lambda: web.json_response({"success": True, "status": "queued"}), "no callId"),
     ],
 )
 async def test_a_dial_whose_answer_has_no_call_id_fails_instead_of_staying_pending(
-    answer: web.Response, words: str
+    answer: Callable[[], web.Response], words: str
 ) -> None:
     runner = await _odd_kaphila(answer)
     host, port = runner.addresses[0][:2]
