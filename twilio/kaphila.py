@@ -19,7 +19,7 @@ FORWARD_CALL = "/forwardcall"
 VOICE = "/voice"
 GATHER = "/gather"
 HANGUP = "/hangup"  # assumed
-CALL = "/calls/{call_id}"  # assumed: GET, the state of one call
+CALL = "/calls/{call_id}"  # assumed: GET, the state of one call (webhookUrl, lastGather too)
 ASSUMED = frozenset({HANGUP, CALL})
 # Served by a Kaphila gateway only (``kaphila-gateway``), never by Kaphila.
 GATEWAY_DISCOVERY = "/.well-known/kaphila-gateway"
@@ -55,6 +55,7 @@ F_TIMEOUT_MS = "timeout"
 F_FINISH_ON_KEY = "finishOnKey"
 F_VALID_DIGITS = "validDigits"
 F_GATHER_ID = "gatherId"  # in /gather's answer and the gather.* events
+F_LAST_GATHER = "lastGather"  # assumed: GET /calls/{callId}: {gatherId, outcome, digits} | null
 # errors
 F_SUCCESS = "success"
 F_ERROR = "error"

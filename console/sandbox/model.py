@@ -155,7 +155,11 @@ class Call:
         self.timeline.append({"at": iso(at), "type": kind, **details})
 
     def summary_json(self) -> dict[str, Any]:
-        """The state of one call, as ``GET /calls/{callId}`` returns it."""
+        """The state of one call, as ``GET /calls/{callId}`` returns it.
+
+        ``lastGather`` (assumed, like the endpoint) is the newest gather's result so
+        far, so a client without a webhook receiver can wait for it by polling."""
+        last = self.gathers[-1] if self.gathers else None
         return {
             "callId": self.call_id,
             "status": self.status,
@@ -178,6 +182,9 @@ class Call:
             "forwardedFrom": self.forwarded_from,
             "digits": self.digits,
             "recordingId": self.recording_id,
+            "lastGather": None
+            if last is None
+            else {"gatherId": last.gather_id, "outcome": last.outcome, "digits": last.digits},
         }
 
     def full_json(self) -> dict[str, Any]:
