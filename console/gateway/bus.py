@@ -11,8 +11,11 @@ one with another config is updated to ours).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import nats
@@ -149,6 +152,18 @@ async def close(nc: Client) -> None:
         if not nc.is_closed:
             async with asyncio.timeout(DRAIN_TIMEOUT):
                 await nc.close()
+
+
+async def consume(loop: Coroutine[Any, Any, None], sub: JetStreamContext.PullSubscription) -> None:
+    """Run a worker's fetch loop over ``sub``; when it ends (cancelled at stop),
+    drop the subscription. Left subscribed, its inbox may still hold a reply no
+    fetch will read (a pull request's timeout status), and draining the
+    connection at stop would wait on it for the whole DRAIN_TIMEOUT."""
+    try:
+        await loop
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

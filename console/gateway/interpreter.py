@@ -26,7 +26,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyNotFoundError
 
-from console.gateway import registry, timers, wire
+from console.gateway import bus, registry, timers, wire
 from console.gateway.context import GatewayContext
 from console.gateway.fetcher import AppClient, FetchError
 from console.gateway.upstream import UpstreamError, call_upstream
@@ -80,7 +80,9 @@ class Interpreter:
                     max_ack_pending=1,
                 ),
             )
-            tasks.append(asyncio.create_task(self._loop(sub), name=f"interp-{partition}"))
+            tasks.append(
+                asyncio.create_task(bus.consume(self._loop(sub), sub), name=f"interp-{partition}")
+            )
         return tasks
 
     async def _loop(self, sub: Any) -> None:

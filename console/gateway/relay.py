@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from console.gateway import registry, wire
+from console.gateway import bus, registry, wire
 from console.gateway.context import GatewayContext
 from console.gateway.fetcher import AppClient, FetchError
 from console.gateway.interpreter import twilio_params
@@ -63,7 +63,7 @@ class Relay:
                 max_deliver=len(RETRY_DELAYS) + 1,
             ),
         )
-        return asyncio.create_task(self._loop(sub), name="relay")
+        return asyncio.create_task(bus.consume(self._loop(sub), sub), name="relay")
 
     async def _loop(self, sub: Any) -> None:
         running: set[asyncio.Task[None]] = set()

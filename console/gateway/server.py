@@ -44,6 +44,8 @@ log = logging.getLogger("kaphila.gateway.server")
 SHUTDOWN_TIMEOUT = 10.0  # requests in flight get this long to finish at stop
 IDLE_TIMEOUT = 10.0  # a connection idle, or trickling its headers, is closed after this
 READY_TIMEOUT = 2.0
+CANCEL_GRACE = 0.5  # a worker not ended this long after cancel() is cancelled again
+CANCEL_ROUNDS = 20
 
 T = TypeVar("T")
 
@@ -113,6 +115,24 @@ def bind(host: str, port: int) -> socket.socket:
             ) from None
         raise StartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+async def cancel_workers(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the workers and wait until each has ended.
+
+    One ``cancel()`` is not always enough on Python 3.11: ``asyncio.wait_for``
+    (nats-py's fetch waits with it) swallows a cancellation that arrives as the
+    message it waited for does, and the worker's loop goes on fetching. So a
+    worker still running after a moment is cancelled again."""
+    pending = set(tasks)
+    for _ in range(CANCEL_ROUNDS):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE)
+    if pending:
+        log.warning("%d worker(s) would not stop; leaving them", len(pending))
 
 
 class Gateway:
@@ -210,9 +230,7 @@ class Gateway:
         if runner is not None:
             await runner.cleanup()
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_workers(tasks)
         ctx, self._ctx = self._ctx, None
         if ctx is not None:
             await upstream.close_session(ctx.upstream)

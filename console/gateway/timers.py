@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from console.gateway import wire
+from console.gateway import bus, wire
 from console.gateway.context import GatewayContext
 
 log = logging.getLogger("kaphila.gateway.timers")
@@ -50,7 +50,7 @@ async def start(ctx: GatewayContext) -> asyncio.Task[None]:
             max_ack_pending=100_000,
         ),
     )
-    return asyncio.create_task(_loop(ctx, sub), name="timers")
+    return asyncio.create_task(bus.consume(_loop(ctx, sub), sub), name="timers")
 
 
 async def _loop(ctx: GatewayContext, sub: Any) -> None:
