@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from console.gateway.config import (
+    DEFAULT_ACK_WAIT,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_SPEECH_RATE,
@@ -41,6 +42,7 @@ SERVE_DEFAULTS: dict[str, Any] = {
     "allow_loopback": False,
     "speech_rate": DEFAULT_SPEECH_RATE,
     "secret_file": None,
+    "ack_wait": DEFAULT_ACK_WAIT,
     "log_level": "INFO",
 }
 
@@ -93,6 +95,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "KAPHILA_GATEWAY_SECRET wins over it",
     )
     add(
+        "--ack-wait",
+        type=float,
+        metavar="SECONDS",
+        default=hide,
+        help="the time before another gateway takes over an event a dead one was "
+        f"handling: its calls stand still this long (default {DEFAULT_ACK_WAIT:g})",
+    )
+    add(
         "--log-level",
         type=str.upper,
         choices=LOG_LEVELS,
@@ -131,6 +141,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         allow_loopback=settings["allow_loopback"],
         speech_rate=settings["speech_rate"],
         secret_file=settings["secret_file"],
+        ack_wait=settings["ack_wait"],
         log_level=settings["log_level"],
     ).validated()
 

@@ -20,6 +20,7 @@ DEFAULT_BODY_TIMEOUT = 10.0  # a body still arriving after this is refused (408)
 DEFAULT_UPSTREAM_TIMEOUT = 30.0  # Kaphila's answer to one API request
 DEFAULT_PUBLISH_TIMEOUT = 5.0  # JetStream's ack of one webhook before we answer 503
 DEFAULT_ACK_WAIT = 30.0  # a worker holds a message this long before JetStream redelivers it
+MAX_ACK_WAIT = 3600.0
 
 
 class ConfigError(ValueError):
@@ -61,6 +62,10 @@ class GatewayConfig:
             raise ConfigError(
                 f"--speech-rate must be a positive number of characters a second, "
                 f"not {self.speech_rate:g}"
+            )
+        if not (math.isfinite(self.ack_wait) and 1 <= self.ack_wait <= MAX_ACK_WAIT):
+            raise ConfigError(
+                f"--ack-wait must be between 1 and {MAX_ACK_WAIT:g} seconds, not {self.ack_wait:g}"
             )
         return replace(self, upstream=upstream, public_url=public)
 
