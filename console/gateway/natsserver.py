@@ -83,11 +83,16 @@ class NatsServer:
     """``with NatsServer(store) as server: server.url`` — started, then stopped.
 
     ``store`` is the JetStream store directory; None means a temporary one,
-    removed at stop."""
+    removed at stop. ``port`` None means one the kernel picks; a fixed one
+    lets a server be stopped and started again where its clients reconnect
+    (same store, same port: a NATS restart)."""
 
-    def __init__(self, store: Path | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self, store: Path | None = None, binary: str | None = None, port: int | None = None
+    ) -> None:
         self._store = store
         self._binary = binary
+        self._port = port
         self._proc: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock: IO[bytes] | None = None
@@ -115,9 +120,10 @@ class NatsServer:
             raise
 
     def _spawn(self, binary: str, store: Path) -> None:
+        port = "-1" if not self._port else str(self._port)  # -p 0 would mean 4222
         try:
             self._proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-                [binary, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", str(store)],
+                [binary, "-js", "-a", "127.0.0.1", "-p", port, "-sd", str(store)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
