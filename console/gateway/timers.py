@@ -46,7 +46,7 @@ async def start(ctx: GatewayContext) -> asyncio.Task[None]:
         config=ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=max(5.0, ctx.config.ack_wait),
+            ack_wait=ctx.config.ack_wait,
             max_ack_pending=100_000,
         ),
     )
