@@ -219,3 +219,28 @@ def test_a_failed_program_reports_its_error_at_the_first_step_and_recovers_once(
         "https://h.example/fallback", "POST", {"ErrorCode": "12100"}
     )
     assert not program.recover("https://h.example/fallback", "POST", {})
+
+
+def test_hangup_and_dial_wait_for_the_words_before_them() -> None:
+    for tail, final in (
+        ("<Hangup/>", Hangup("<Hangup>")),
+        ("<Dial>+15550009999</Dial>", Forward("15550009999")),
+    ):
+        program = Program.inline(f"<Response><Say>Goodbye now</Say>{tail}</Response>")
+        say = program.next_step(NOW)
+        assert isinstance(say, Speak)
+        program.spoke(NOW, say.text, ends_in=1.5, rate=15.0)
+        wait = program.next_step(NOW)
+        assert isinstance(wait, Wait)
+        assert wait.until == NOW + 1.5
+        assert program.on_wake(wait.wake) is None
+        assert program.next_step(NOW + 1.5) == final
+        assert program.done
+
+
+def test_dial_attributes_kaphila_cannot_honour_are_noted() -> None:
+    verbs = compile_document(
+        '<Response><Dial callerId="+15550001111" timeout="20">+15550009999</Dial></Response>'
+    )
+    (note,) = notes(verbs)
+    assert "callerId timeout" in note

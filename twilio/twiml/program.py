@@ -37,10 +37,14 @@ from twilio import kaphila
 
 SUPPORTED = frozenset({"Say", "Gather", "Dial", "Hangup", "Reject", "Pause", "Redirect"})
 GATHER_CHILDREN = frozenset({"Say", "Pause"})
+DIAL_NOT_HONOURED = frozenset(
+    {"action", "callerId", "timeout", "timeLimit", "record", "hangupOnStar", "answerOnBridge"}
+)
 MAX_LOOP = 100  # <Say loop="0"> (Twilio: "until the call ends") is spoken this often
 MAX_FETCHES_IN_A_ROW = 10  # redirects/actions with nothing said in between: a loop
 GATHER_TIMEOUT = 5.0  # Twilio's defaults
 FINISH_ON_KEY = "#"
+SPEECH_SLACK = 0.05  # seconds: a timer due this close to the last word is on time
 
 # Twilio's error codes for application errors (reported in status callbacks).
 ERROR_FETCH = 11200  # HTTP retrieval failure
@@ -136,7 +140,14 @@ def _compile_verb(element: ET.Element) -> list[dict[str, Any]]:
     if tag == "Gather":
         return [_compile_gather(element)]
     if tag == "Dial":
-        return [{"verb": "dial", "number": dial_number(element)}]
+        ignored = sorted(set(element.attrib) & DIAL_NOT_HONOURED)
+        note = (
+            f"<Dial {' '.join(ignored)}>: Kaphila's forward keeps the call's caller ID and "
+            "ends this leg, so these are not honoured"
+            if ignored
+            else None
+        )
+        return [{"verb": "dial", "number": dial_number(element), "note": note}]
     if tag in ("Hangup", "Reject"):
         return [{"verb": "hangup", "why": f"<{tag}>"}]
     # Redirect
@@ -347,7 +358,7 @@ class Program:
                 )
             return Fetch(pending["url"], pending["method"], dict(pending["params"]))
         if self.pc >= len(self.verbs):
-            if self.speech_until > now:  # never cut off the last words
+            if self.speech_until > now + SPEECH_SLACK:  # never cut off the last words
                 return self._wait(self.speech_until, then="hangup")
             self.done = True
             return Hangup("the document ended")
@@ -371,6 +382,10 @@ class Program:
                 "lastKey": "",
             }
             return Listen(dict(verb["body"]), verb["prompt"])
+        if kind in ("dial", "hangup") and self.speech_until > now + SPEECH_SLACK:
+            # Twilio says what it was saying before it dials or hangs up.
+            self.pc -= 1
+            return self._wait(self.speech_until, then="next")
         if kind == "dial":
             self.done = True
             return Forward(verb["number"])
