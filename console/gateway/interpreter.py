@@ -153,9 +153,12 @@ class Interpreter:
         elif kind == "timer" and program is not None:
             step = program.on_wake(str(data.get("wake")))
         elif kind == "document":
-            program = self._new_document(reg, data)
-            if program is not None:
-                program.last_seq = seq
+            if program is not None and seq <= program.last_seq:
+                pass  # redelivered: the document is the program already; go on from there
+            else:
+                program = self._new_document(reg, data)
+                if program is not None:
+                    program.last_seq = seq
         if program is None:
             return Handled()
         return await self._run(token, reg, program, step, data.get("receivedAt"))
