@@ -156,9 +156,14 @@ class Interpreter:
             if program is not None and seq <= program.last_seq:
                 pass  # redelivered: the document is the program already; go on from there
             else:
-                program = self._new_document(reg, data)
+                previous, program = program, self._new_document(reg, data)
                 if program is not None:
                     program.last_seq = seq
+                    if previous is not None:
+                        # Waits are numbered, and a wait's timer is de-duplicated by its
+                        # number (t:<token>:<wake>): counting on from the old document's
+                        # keeps the new one's first wait from being taken for the old one's.
+                        program.waits = previous.waits
         if program is None:
             return Handled()
         return await self._run(token, reg, program, step, data.get("receivedAt"))
