@@ -20,6 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
@@ -29,7 +30,7 @@ from nats.js.errors import KeyNotFoundError
 from console.gateway import bus, registry, timers, wire
 from console.gateway.context import GatewayContext
 from console.gateway.fetcher import AppClient, FetchError
-from console.gateway.upstream import UpstreamError, call_upstream
+from console.gateway.upstream import UpstreamError, call_upstream, request
 from twilio import kaphila
 from twilio.twiml.program import (
     DocumentError,
@@ -288,7 +289,17 @@ class Interpreter:
             program.spoke(time.time(), step.text, _ends_in(answer), rate)
         elif isinstance(step, Listen):
             body = {kaphila.F_CALL_ID: call_id, **step.body}
-            answer = await _upstream(self.ctx, key, kaphila.GATHER, body)
+            try:
+                answer = await _upstream(self.ctx, key, kaphila.GATHER, body)
+            except UpstreamError as exc:
+                running = await self._running_gather(exc, key, call_id)
+                if running is None:
+                    raise
+                # Ours: a gateway that died holding this event started it and could
+                # not save that it had. Kaphila refuses a second one while it lasts.
+                log.info("call %s: its gather is already running; waiting for it", call_id)
+                program.started_gather(running)
+                return
             program.started_gather(_text(answer.get(kaphila.F_GATHER_ID)))
             if step.prompt:
                 program.spoke(time.time(), step.prompt, _ends_in(answer), rate)
@@ -314,6 +325,22 @@ class Interpreter:
             program.load(text, final, step.method)
             for note in notes(program.verbs):
                 log.info("call %s: %s", call_id, note)
+
+    async def _running_gather(self, refused: UpstreamError, key: str, call_id: str) -> str | None:
+        """After Kaphila refused a gather: the id of the call's gather in progress, if
+        it has one (``lastGather`` of GET /calls/{callId}, assumed like the SDK's)."""
+        if refused.status is None or not 400 <= refused.status < 500:
+            return None
+        path = kaphila.CALL.format(call_id=quote(call_id, safe=""))
+        try:
+            answer = await request(self.ctx.upstream, self.ctx.config.upstream, "GET", path, key)
+        except UpstreamError:
+            return None
+        data = answer.data if answer.ok and isinstance(answer.data, dict) else {}
+        last = data.get(kaphila.F_LAST_GATHER)
+        if data.get(kaphila.F_STATUS) != "answered" or not isinstance(last, dict):
+            return None
+        return _text(last.get(kaphila.F_GATHER_ID)) if last.get("outcome") is None else None
 
     async def _application_error(
         self, token: str, reg: wire.Registration, program: Program, error: Exception
