@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import aiohttp
+from yarl import URL
 
 from console.gateway.hosts import HostPolicy, connector_kwargs
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
@@ -29,6 +30,7 @@ USER_AGENT = "TwilioProxy/1.1 (Kaphila gateway)"
 MAX_REDIRECTS = 10
 MAX_DOCUMENT_BYTES = 1024 * 1024
 TIMEOUT_SECONDS = 15.0  # Twilio's
+QUERY_SAFE = ",:/;@!$'()*?"
 
 
 class FetchError(Exception):
@@ -44,7 +46,10 @@ def signed_url(url: str, method: str, params: dict[str, str]) -> tuple[str, dict
     """The URL to request and the form to send: GET puts the form in the query."""
     if method == "GET" and params:
         parts = urlsplit(url)
-        query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+        # Characters a query may hold as they are stay as they are (RFC 3986): web
+        # frameworks show the app its URL in that form (werkzeug turns %2C back
+        # into ","), and the app checks the signature over the URL it is shown.
+        query = "&".join(q for q in (parts.query, urlencode(params, safe=QUERY_SAFE)) if q)
         return urlunsplit(parts._replace(query=query)), {}
     return url, params
 
@@ -136,7 +141,9 @@ class AppClient:
         return _Retrying(
             lambda: self._client().request(
                 method,
-                target,
+                # Sent exactly as signed: aiohttp would re-quote the query
+                # (%2C -> ","), and the app validates the URL it received.
+                URL(target, encoded=True),
                 data=form if method == "POST" else None,
                 headers=headers,
                 allow_redirects=False,

@@ -117,13 +117,14 @@ async def receive(request: web.Request) -> web.Response:
     if not ctx.nc.is_connected:
         log.debug("webhook %s for call %s refused: NATS is not connected", event, call_id)
         raise _unavailable("NATS is not connected")
-    message = wire.webhook_message(token, payload, time.time())
+    kaphila_id = event_id(request, payload)
+    message = wire.webhook_message(token, payload, time.time(), kaphila_id)
     try:
         ack = await ctx.js.publish(
             wire.events_subject(call_id),
             json.dumps(message, separators=(",", ":")).encode(),
             timeout=ctx.config.publish_timeout,
-            headers={"Nats-Msg-Id": wire.dedupe_key(payload, event_id(request, payload))},
+            headers={"Nats-Msg-Id": wire.dedupe_key(payload, kaphila_id)},
         )
     except (TimeoutError, nats.errors.Error) as exc:
         log.debug("webhook %s for call %s not stored: %s", event, call_id, type(exc).__name__)

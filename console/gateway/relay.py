@@ -140,6 +140,9 @@ class Relay:
 def status_params(reg: wire.Registration, payload: dict[str, Any], name: str) -> dict[str, str]:
     """Twilio's status callback parameters for one callback event."""
     params = twilio_params(reg)
+    # The event names its call even before the registration has learnt the id
+    # (call.initiated can outrun Kaphila's answer to /makecall).
+    params["CallSid"] = str(payload.get(kaphila.F_CALL_ID) or params["CallSid"])
     kaphila_status = kaphila.STATUS_TO_TWILIO.get(str(payload.get(kaphila.F_STATUS)))
     status = {
         "initiated": "initiated",

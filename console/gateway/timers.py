@@ -24,7 +24,7 @@ from console.gateway.context import GatewayContext
 
 log = logging.getLogger("kaphila.gateway.timers")
 
-EARLY = 0.005  # a timer this close to its time is due
+EARLY = 0.0  # a timer fires when due, never before: early would cut off the last word
 BATCH = 256
 
 

@@ -251,13 +251,6 @@ def test_hangup_in_the_middle_ends_the_document_there(
     assert log.to("/loop") == []  # the <Redirect> after it never ran
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="twilio/twiml/program.py Program.next_step (kind == 'hangup'): <Hangup>/<Reject> "
-    "returns Hangup at once, without the wait for speech_until that the end of a document "
-    "gets, so the gateway posts /hangup while the <Say> before it is still playing and the "
-    "callee hears it cut off; Twilio plays the <Say> to its end, then hangs up",
-)
 def test_the_words_before_a_hangup_are_heard_to_the_end(
     client: Client, look: Look, serve: Serve, log: Log
 ) -> None:
@@ -490,14 +483,6 @@ def test_status_callbacks_by_get_for_all_four_events(
     assert look.heard(call.sid) == ["Thanks for calling."]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/gateway/relay.py status_params() -> interpreter.twilio_params(reg): "
-    "CallSid is reg.call_id or '', and the relay handles call.initiated concurrently with "
-    "the proxy's registry.set_call_id and the interpreter's _note_status, so the initiated "
-    "and ringing callbacks sometimes go out with CallSid='' although the Kaphila payload "
-    "carries callId; Twilio's status callbacks always carry CallSid",
-)
 def test_a_status_callback_sent_before_the_call_id_is_stored_still_names_the_call() -> None:
     # What Relay.deliver() holds when it wins that race (seen in about one run in four
     # of test_status_callbacks_by_get_for_all_four_events): no call id stored yet.
@@ -524,15 +509,6 @@ def test_a_status_callback_sent_before_the_call_id_is_stored_still_names_the_cal
     assert params["CallSid"] == "1796212121.1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/gateway/fetcher.py AppClient.form(): the signature is computed over "
-    "signed_url()'s urlencode() query (Timestamp=Wed%2C+02+Dec+...+11%3A38%3A55+GMT) but "
-    "aiohttp/yarl re-quotes the URL before sending it (Wed,+02+Dec+...+11:38:55+GMT), so the "
-    "app's request.url (Flask) / build_absolute_uri() (Django) is not the URL that was "
-    "signed and RequestValidator refuses every GET status callback; Twilio signs the URL "
-    "exactly as it requests it",
-)
 def test_status_callbacks_by_get_pass_the_apps_signature_check(
     client: Client, look: Look, serve: Serve, log: Log
 ) -> None:
@@ -573,8 +549,7 @@ def test_webhook_url_gets_kaphilas_json_events_and_a_webhookhelper_app_drives_th
     app = serve(apps_more.webhook_helper_app(log, client, "Hello from a plain Kaphila app."))
     call = client.calls.create(to="+" + HUMAN, from_=FROM, webhook_url=f"{app.url}/events")
     ended = look.ended(call.sid)
-    # Rendered on call.answered, run by the SDK on this side of the gateway (its
-    # <Hangup> may cut the words short: see the xfail below).
+    # Rendered on call.answered, run by the SDK on this side of the gateway.
     assert [s["text"] for s in spoken(look, call.sid)] == ["Hello from a plain Kaphila app."]
     assert (ended["endReason"], ended["hangupBy"]) == ("hangup", "caller")
     sent = sandbox_events(look, call.sid)
@@ -587,14 +562,6 @@ def test_webhook_url_gets_kaphilas_json_events_and_a_webhookhelper_app_drives_th
     assert all(s.headers["Content-Type"] == "application/json" for s in log.to("/events"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SDK's runner (twilio/rest/twiml_runner.py, driving twilio.twiml.program) "
-    "posts /hangup for <Hangup> as soon as the /voice before it was answered, without "
-    "waiting for that speech (endsInMs), so a WebhookHelper handler's "
-    "'resp.say(...); resp.hangup()' cuts its own words off; Twilio plays the <Say> to its "
-    "end, then hangs up",
-)
 def test_a_webhookhelper_apps_words_before_its_hangup_are_heard_to_the_end(
     client: Client, look: Look, serve: Serve, log: Log
 ) -> None:
@@ -605,13 +572,6 @@ def test_a_webhookhelper_apps_words_before_its_hangup_are_heard_to_the_end(
     assert look.heard(call.sid) == [apps_more.LONG_GOODBYE]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/gateway/intake.py receive(): wire.webhook_message(token, payload, "
-    "time.time()) is built without event_id(request, payload) (used only for the dedupe "
-    "key), so the stored message's eventId is None and relay.py Relay.deliver() never "
-    "sends X-Kaphila-Event-Id; Kaphila sends it on every webhook",
-)
 def test_relayed_events_carry_kaphilas_event_id(
     client: Client, look: Look, serve: Serve, log: Log
 ) -> None:

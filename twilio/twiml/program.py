@@ -44,7 +44,7 @@ MAX_LOOP = 100  # <Say loop="0"> (Twilio: "until the call ends") is spoken this 
 MAX_FETCHES_IN_A_ROW = 10  # redirects/actions with nothing said in between: a loop
 GATHER_TIMEOUT = 5.0  # Twilio's defaults
 FINISH_ON_KEY = "#"
-SPEECH_SLACK = 0.05  # seconds: a timer due this close to the last word is on time
+SPEECH_SLACK = 0.001  # seconds: a wait shorter than this is no wait
 
 # Twilio's error codes for application errors (reported in status callbacks).
 ERROR_FETCH = 11200  # HTTP retrieval failure
