@@ -50,6 +50,10 @@ log = logging.getLogger("kaphila.gateway.interpreter")
 GIVE_UP_AFTER = 8  # deliveries of one message that keep failing (a bug, not the app)
 GATHER_OUTCOMES = {"gather.complete": "complete", "gather.timeout": "timeout"}
 ENDED = ("call.ended", "call.timeout")
+# The events that change a call's registration or its program; others are acked unread.
+ACTED_ON = frozenset(
+    {"call.initiated", "call.answered", "dtmf.received", "gather.failed", *GATHER_OUTCOMES, *ENDED}
+)
 
 
 @dataclass
@@ -118,7 +122,9 @@ class Interpreter:
             return
         finally:
             heartbeat.cancel()
-        await _quietly(msg.ack_sync(timeout=5))
+        # Not ack_sync: the next fetch on this connection follows the ack, and a
+        # lost ack only hands the event out again, which last_seq makes harmless.
+        await _quietly(msg.ack())
 
     async def _heartbeat(self, msg: Msg) -> None:
         """Long steps (an app slow to answer) keep the message ours."""
@@ -133,18 +139,29 @@ class Interpreter:
         data = json.loads(msg.data)
         token = str(data.get("token", ""))
         seq = msg.metadata.sequence.stream
+        kind = data.get("kind")
+        if kind == "webhook" and data["payload"].get("event") not in ACTED_ON:
+            return Handled()  # gather.started, gather.progress, recording.*: nothing to do
         reg = await registry.get(self.ctx, token)
         if reg is None:
             log.info("an event for a call this gateway never placed: dropped")
             return Handled()
-        kind = data.get("kind")
-        program = await self._load(token)
-        step: Step | None = None
         if kind == "webhook":
             payload = data["payload"]
+            if reg.call_id and payload.get(kaphila.F_CALL_ID) != reg.call_id:
+                log.warning(
+                    "an event for call %s came to call %s's URL: dropped",
+                    payload.get(kaphila.F_CALL_ID),
+                    reg.call_id,
+                )
+                return Handled()
             reg = await self._note_status(token, reg, payload)
             if reg.twilio is None:
-                return Handled()
+                return Handled()  # a plain Kaphila client: the relay's, not ours
+        program = await self._load(token)
+        loaded = json.dumps(program.to_json(), separators=(",", ":")) if program else None
+        step: Step | None = None
+        if kind == "webhook":
             if program is not None and seq <= program.last_seq:
                 pass  # redelivered: the event is in the state already; go on from there
             else:
@@ -167,7 +184,7 @@ class Interpreter:
                         program.waits = previous.waits
         if program is None:
             return Handled()
-        return await self._run(token, reg, program, step, data.get("receivedAt"))
+        return await self._run(token, reg, program, step, data.get("receivedAt"), loaded)
 
     def _apply(
         self, reg: wire.Registration, program: Program | None, payload: dict[str, Any]
@@ -222,9 +239,10 @@ class Interpreter:
         program: Program,
         step: Step | None,
         received_at: Any,
+        saved: str | None = None,
     ) -> Handled:
         handled = Handled()
-        key = self.ctx.sealer.open(reg.key)
+        key: str | None = None  # opened only when a step needs Kaphila or the app
         call_id = reg.call_id or ""
         failure: Exception | None = None
         while True:
@@ -240,6 +258,8 @@ class Interpreter:
                     continue
             if step is None:
                 break
+            if key is None:
+                key = self.ctx.sealer.open(reg.key)
             try:
                 await self._do(token, reg, program, step, key, call_id)
             except (FetchError, DocumentError) as exc:
@@ -252,7 +272,7 @@ class Interpreter:
                     # document cannot go on.
                     log.info("call %s: Kaphila refused %s: %s", call_id, _name(step), exc)
                     program.on_ended()
-                    await self._save(token, program)
+                    saved = await self._save(token, program, saved)
                     break
                 raise
             handled.steps += 1
@@ -260,11 +280,11 @@ class Interpreter:
                 handled.first_voice_at = time.time()
                 if isinstance(received_at, int | float):
                     self.latencies.append(handled.first_voice_at - received_at)
-            await self._save(token, program)
+            saved = await self._save(token, program, saved)
             step = None
             if program.done:
                 break
-        await self._save(token, program)
+        await self._save(token, program, saved)
         return handled
 
     async def _do(
@@ -380,8 +400,12 @@ class Interpreter:
             return None
         return Program.from_json(json.loads(entry.value))
 
-    async def _save(self, token: str, program: Program) -> None:
-        await self.ctx.programs.put(token, json.dumps(program.to_json()).encode())
+    async def _save(self, token: str, program: Program, saved: str | None = None) -> str:
+        """Store the program unless it is what was stored last (``saved``)."""
+        state = json.dumps(program.to_json(), separators=(",", ":"))
+        if state != saved:
+            await self.ctx.programs.put(token, state.encode())
+        return state
 
     async def _note_status(
         self, token: str, reg: wire.Registration, payload: dict[str, Any]

@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from email.utils import formatdate
 from typing import Any
 
+import nats.errors
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -34,6 +36,7 @@ from twilio import kaphila
 log = logging.getLogger("kaphila.gateway.relay")
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+IDLE_LIMIT = 100_000
 BATCH = 64
 CALLBACK_ORDER = ("initiated", "ringing", "answered", "completed")
 # Kaphila event -> the Twilio status callback events it stands for.
@@ -49,6 +52,9 @@ class Relay:
     def __init__(self, ctx: GatewayContext, apps: AppClient) -> None:
         self.ctx = ctx
         self.apps = apps
+        # Calls with nothing to relay (no relay URL, no status callback): both are
+        # fixed at /makecall, so their later events need no store read.
+        self._idle: OrderedDict[str, None] = OrderedDict()
 
     async def start(self) -> asyncio.Task[None]:
         sub = await self.ctx.js.pull_subscribe(
@@ -58,7 +64,9 @@ class Relay:
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.NEW,
-                ack_wait=60.0,
+                # A dead gateway's deliveries move on after this (an app slow to
+                # answer gets up to the fetcher's 15 s before that would matter).
+                ack_wait=max(20.0, self.ctx.config.ack_wait),
                 max_ack_pending=4096,
                 max_deliver=len(RETRY_DELAYS) + 1,
             ),
@@ -97,6 +105,10 @@ class Relay:
                 log.info("delivery failed (attempt %d), again later: %s", attempt, exc)
                 await _settle(msg.nak(delay=RETRY_DELAYS[attempt - 1]))
             return
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.info("relaying waits for NATS (%s)", type(exc).__name__)
+            await _settle(msg.nak(delay=2.0))
+            return
         except Exception:
             log.exception("relaying an event failed")
             await _settle(msg.nak(delay=5.0))
@@ -107,8 +119,16 @@ class Relay:
         if data.get("kind") != "webhook":
             return
         token = str(data.get("token", ""))
+        if token in self._idle:
+            return
         reg = await registry.get(self.ctx, token)
         if reg is None:
+            return
+        intent = reg.twilio
+        if not reg.relay_url and (intent is None or not intent.status_callback):
+            self._idle[token] = None
+            while len(self._idle) > IDLE_LIMIT:
+                self._idle.popitem(last=False)
             return
         payload = data["payload"]
         if reg.relay_url:
@@ -118,7 +138,6 @@ class Relay:
             status = await self.apps.post_json(reg.relay_url, payload, headers)
             if status >= 300:
                 raise _Refused(f"the client's webhook URL answered HTTP {status}")
-        intent = reg.twilio
         if intent is None or not intent.status_callback:
             return
         wanted = set(intent.status_callback_events)
