@@ -2,21 +2,28 @@
 
 ``process_webhook(data, client)`` returns Twilio's form parameters (CallSid,
 CallStatus, Digits, AnsweredBy, ...), updates the client's view of the call,
-and opens a *render context* for the rest of the request: the first
-``VoiceResponse`` the handler renders (``str(response)``) is then run on the
-call, once, by the client's background worker. That is what makes Twilio-style
-handlers drive Kaphila calls unchanged. Only events where Twilio itself would
-fetch TwiML run what is rendered:
+hands the event to the call's TwiML worker when this client runs one
+(``twilio.rest.twiml_runner``), and opens a *render context* for the rest of the
+request where Twilio itself would fetch TwiML from the URL the handler sits at:
+the first ``VoiceResponse`` the handler renders (``str(response)``) is then the
+call's next document, run by the client's worker for that call:
 
-- ``call.answered`` (Twilio fetches ``url`` on answer; ``calls.create(twiml=)``
-  runs instead when it was given);
-- ``gather.complete`` / ``gather.timeout`` of a gather this SDK started,
-  unless Twilio would not ask the app: with an ``action`` the SDK posts the
-  digits there itself; a timeout with verbs after the <Gather> runs those;
-- ``dtmf.received`` while no gather is running (single-digit menus).
+- ``call.answered`` (Twilio fetches ``url`` on answer), unless this client runs
+  a document of its own for the call (``calls.create(twiml=)``, or a ``url``
+  that is not this handler's);
+- ``gather.complete`` of a <Gather> without ``action`` in a document this
+  handler rendered (Twilio posts the digits to the document's URL); with an
+  ``action`` the worker posts this event there itself, and a timeout falls
+  through to the verbs after the <Gather>, as on Twilio;
+- ``dtmf.received`` while no gather is running (Kaphila's single-digit menus).
 
 Every other event's rendered TwiML is ignored, as Twilio ignores status
-callback answers. A webhook delivered twice runs its TwiML once.
+callback answers, and so is TwiML rendered outside the request that took the
+webhook. A relative URL in a rendered document resolves against the call's
+webhook URL (asked of Kaphila when this client does not know it). A webhook
+delivered twice runs its TwiML once; one whose handling failed (an exception
+in ``process_webhook``, or in the render because Kaphila could not be asked)
+is handled again when Kaphila delivers it again.
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ class _RenderContext:
     event: str
     document_url: str | None
     created: float
+    key: tuple[str, ...] = ()  # the webhook's identity, given back if the render fails
+    payload: dict[str, Any] | None = None
     used: bool = False
     # The frames of the handler that took the webhook: TwiML runs only when it is
     # rendered while one of them is still running (see ``_in_handler``).
@@ -83,11 +92,16 @@ class WebhookHelper:
             str(payload.get(kaphila.F_TIMESTAMP, "")),
             str(payload.get(kaphila.F_DIGITS, "")),
         )
-        first_time = client.twiml_runner.first_time(key)
+        runner = client.twiml_runner
         context = None
-        if first_time:
-            context = _dispatch(client, call_sid, event, form)
+        if runner.claim(key):
+            try:
+                context = _dispatch(client, call_sid, event, payload)
+            except BaseException:
+                runner.release(key)  # not handled: Kaphila's next delivery is
+                raise
         if context is not None:
+            context.key = key
             context.frames = _handler_frames()
         _current.set(context)
         return form
@@ -160,20 +174,6 @@ def to_form(payload: dict[str, Any], client: Client) -> WebhookForm:
     return form
 
 
-def call_params(client: Client, call_sid: str) -> dict[str, str]:
-    """Twilio's standard parameters for a call, for requests the SDK makes to the app."""
-    view = client.call_store.get(call_sid) or {}
-    return {
-        "CallSid": call_sid,
-        "AccountSid": client.account_sid,
-        "From": view.get("from") or "",
-        "To": view.get("to") or "",
-        "CallStatus": view.get("status") or "in-progress",
-        "Direction": view.get("direction", "outbound-api"),
-        "ApiVersion": kaphila.API_VERSION,
-    }
-
-
 def _remember(client: Client, payload: dict[str, Any], form: WebhookForm) -> None:
     """Update the client's view; a finished call never goes back to a live status,
     and a late event never moves a status backwards."""
@@ -218,42 +218,15 @@ def _remember(client: Client, payload: dict[str, Any], form: WebhookForm) -> Non
     client.call_store.update(sid, **fields)
 
 
-def _dispatch(client: Client, sid: str, event: str, form: WebhookForm) -> _RenderContext | None:
-    """Decide what runs for this event; a context means "run what the handler renders"."""
-    runner = client.twiml_runner
-    view = client.call_store.get(sid) or {}
-    document_url = view.get("webhook_url")
-    context = _RenderContext(client, sid, event, document_url, time.monotonic())
-    if event == "call.answered":
-        on_answer = runner.take_on_answer(sid)
-        if on_answer is not None:
-            runner.submit(sid, lambda: runner.execute(sid, on_answer), "calls.create(twiml=)")
-            return None
-        return context
-    if event in ("gather.complete", "gather.timeout", "gather.failed"):
-        pending = runner.take_gather(sid)
-        if pending is None or event == "gather.failed":
-            return None
-        if event == "gather.timeout" and pending.fallthrough:
-            runner.submit(
-                sid, lambda: runner.run_fallthrough(sid, pending), "<Gather> fall-through"
-            )
-            return None
-        if event == "gather.complete" and pending.action:
-            action = runner.resolve(sid, pending.action, pending.document_url)
-            params = {"Digits": form.get("Digits", ""), "CallStatus": form["CallStatus"]}
-            raw = form.raw
-            runner.submit(
-                sid,
-                lambda: runner.execute_url(sid, action, pending.method, params, payload=raw),
-                f"<Gather action={pending.action!r}>",
-            )
-            return None
-        context.document_url = pending.document_url or document_url
-        return context
-    if event == "dtmf.received" and runner.pending_gather(sid) is None:
-        return context
-    return None
+def _dispatch(
+    client: Client, sid: str, event: str, payload: dict[str, Any]
+) -> _RenderContext | None:
+    """Hand the event to the call's worker; a context means "what the handler
+    renders is the call's next document"."""
+    if not client.twiml_runner.on_webhook(sid, event, payload):
+        return None
+    document_url = (client.call_store.get(sid) or {}).get("webhook_url")
+    return _RenderContext(client, sid, event, document_url, time.monotonic(), payload=payload)
 
 
 def mark_handled(call_sid: str) -> None:
@@ -296,13 +269,21 @@ def _on_render(document: TwiML, xml: str) -> None:
         return
     context.used = True
     runner = context.client.twiml_runner
-    sid = context.call_sid
-    url = context.document_url
-    runner.submit(
-        sid,
-        lambda: runner.execute(sid, xml, document_url=url),
-        f"TwiML rendered for {context.event}",
-    )
+    try:
+        runner.rendered(
+            context.call_sid,
+            xml,
+            event=context.event,
+            document_url=context.document_url,
+            payload=context.payload,
+        )
+    except TwilioException:
+        # Kaphila could not say where the call's webhooks go, so the document's
+        # relative URLs cannot be resolved: fail this request, so that Kaphila
+        # delivers the webhook again and it is handled then.
+        runner.release(context.key)
+        _current.set(None)
+        raise
 
 
 twiml_module.set_render_hook(_on_render)

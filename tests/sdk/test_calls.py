@@ -88,11 +88,12 @@ def test_parameters_kaphila_cannot_honour_are_named_in_one_warning(
     message = str(compatibility[0].message)
     for name in (
         "status_callback (Kaphila sends every event to url)",
-        "fallback_url",
         "send_digits",
         "status_callback_event",
     ):
         assert name in message
+    # The SDK's own interpreter honours it without a gateway (twilio.rest.twiml_runner).
+    assert "fallback_url" not in message
 
 
 def test_an_unknown_keyword_is_a_type_error_as_in_twilio(client: Client) -> None:

@@ -101,9 +101,12 @@ def test_hangup_and_reject_end_the_call(client: Client, sandbox: SandboxHandle, 
 def test_pause_waits_between_verbs(client: Client, sandbox: SandboxHandle) -> None:
     sid = live_call(client, sandbox)
     started = time.monotonic()
+    # update() returns at the document's first wait; the rest runs on the call's worker.
     client.calls(sid).update(
         twiml='<Response><Say>a</Say><Pause length="0.3"/><Say>b</Say></Response>'
     )
+    assert [s["text"] for s in sandbox.call(sid)["spoken"]] == ["a"]
+    sandbox.wait(lambda: len(sandbox.call(sid)["spoken"]) == 2, what="the verb after the pause")
     assert time.monotonic() - started >= 0.3
     assert [s["text"] for s in sandbox.call(sid)["spoken"]] == ["a", "b"]
 
@@ -117,7 +120,6 @@ def test_pause_waits_between_verbs(client: Client, sandbox: SandboxHandle) -> No
         ("<Response><Gather><Play>x.mp3</Play></Gather></Response>", "<Play> inside <Gather>"),
         ('<Response><Gather input="speech"/></Response>', '<Gather input="speech">'),
         ("<Response><Dial><Conference>r</Conference></Dial></Response>", "<Dial><Conference>"),
-        ('<Response><Say loop="0">x</Say></Response>', '<Say loop="0">'),
     ],
 )
 def test_unsupported_verbs_fail_before_anything_is_sent(
@@ -221,7 +223,7 @@ def test_endless_redirects_stop_with_an_error(
     sid = live_call(client, sandbox)
     from twilio.base.exceptions import TwilioException
 
-    with pytest.raises(TwilioException, match="more than 10 <Redirect>s"):
+    with pytest.raises(TwilioException, match="more than 10 documents fetched in a row"):
         client.calls(sid).update(url=server.url + "/loop")
 
 

@@ -255,13 +255,18 @@ class CallContext:
                 method="POST" if method is values.unset else str(method).upper(),
             )
             return self._view()
+        # Without a gateway the SDK runs the document itself: it replaces the one
+        # running, returns once it first waits, and hangs up at its end (Twilio's).
         if twiml is not values.unset or url is not values.unset:
             _mark_handled(self.sid)
         if twiml is not values.unset:
-            self._client.twiml_runner.execute(self.sid, twiml)
+            uri = self._client.kaphila.url(kaphila.VOICE)
+            self._client.twiml_runner.run(self.sid, twiml=checked_twiml(twiml, uri))
         elif url is not values.unset:
-            self._client.twiml_runner.execute_url(
-                self.sid, str(url), "POST" if method is values.unset else str(method)
+            from twilio.rest.twiml_runner import twilio_method
+
+            self._client.twiml_runner.run(
+                self.sid, url=str(url), method=twilio_method(method, "method", self._client)
             )
         return self._view()
 
@@ -593,11 +598,27 @@ class CallList:
                 machine_detection="Enable" if amd else values.unset,
             )
         else:
+            # The SDK runs twiml (else url's TwiML, fetched as Twilio would) itself
+            # once the call is answered (twilio.rest.twiml_runner); Kaphila's JSON
+            # events go to url, else status_callback, for the WebhookHelper idiom.
             webhook = next((str(u) for u in (webhook_url, url, status_callback) if _given(u)), None)
             if _given(url) and _given(status_callback) and status_callback != url:
                 extra_ignored = ("status_callback (Kaphila sends every event to url)",)
             if webhook is not None:
                 body[kaphila.F_WEBHOOK_URL] = webhook
+            from twilio.rest.twiml_runner import twilio_method
+
+            fallback = kwargs.pop("fallback_url", None)
+            in_process: dict[str, Any] = {
+                "twiml": document,
+                "url": str(url) if _given(url) else None,
+                "method": twilio_method(kwargs.pop("method", None), "method", self._client),
+                "fallback_url": str(fallback) if _given(fallback) else None,
+                "fallback_method": twilio_method(
+                    kwargs.pop("fallback_method", None), "fallback_method", self._client
+                ),
+                "webhook_url": webhook,
+            }
         body[kaphila.F_USE_AMD] = amd
         if voice is not values.unset and voice is not None:
             body[kaphila.F_VOICE_NAME] = str(voice)
@@ -633,8 +654,8 @@ class CallList:
             credits=answer.get(kaphila.F_CREDITS),
             webhook_url=body.get(kaphila.F_WEBHOOK_URL),
         )
-        if document is not None and not through_gateway:
-            self._client.twiml_runner.run_when_answered(sid, document)
+        if not through_gateway:
+            self._client.twiml_runner.start(sid, **in_process)
         return CallInstance(self._client, view)
 
     async def create_async(self, to: str, from_: str, **kwargs: Any) -> CallInstance:
