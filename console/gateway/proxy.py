@@ -77,9 +77,28 @@ async def pass_through(request: web.Request) -> web.Response:
 
 
 async def get_call(request: web.Request) -> web.Response:
+    """Kaphila's answer, with the call's ``webhookUrl`` shown as its caller set it:
+    the gateway's own intake URL (its token lets whoever holds it post events
+    for the call) stays between the gateway and Kaphila."""
+    ctx = request.app[CONTEXT_KEY]
     key = bearer_key(request)
-    path = kaphila.CALL.format(call_id=quote(request.match_info["call_id"], safe=""))
-    return await _forward(request.app[CONTEXT_KEY], "GET", path, key, None, None)
+    call_id = request.match_info["call_id"]
+    path = kaphila.CALL.format(call_id=quote(call_id, safe=""))
+    try:
+        answer = await upstream.request(ctx.upstream, ctx.config.upstream, "GET", path, key)
+    except upstream.UpstreamError as exc:
+        raise _upstream_failed(exc) from None
+    data = answer.data
+    hook = data.get(kaphila.F_WEBHOOK_URL) if isinstance(data, dict) else None
+    if not (isinstance(hook, str) and hook.startswith(ctx.public_url + "/hooks/")):
+        return answer.response()
+    try:
+        token = await registry.token_for(ctx, call_id)
+        reg = await registry.get(ctx, token) if token else None
+    except (TimeoutError, nats.errors.Error):
+        reg = None
+    data[kaphila.F_WEBHOOK_URL] = reg.relay_url if reg is not None else None
+    return web.json_response(data, status=answer.status)
 
 
 # ----------------------------------------------------------------- /makecall

@@ -41,6 +41,19 @@ async def test_upstream_gets_the_intake_url_not_the_clients(
     assert gateway.run(registry.token_for(gateway.ctx, call_id)) == token
 
 
+async def test_get_call_shows_the_clients_webhook_url_never_the_intake_url(
+    api: Api, nc: Nats
+) -> None:
+    relayed = await api.place_call(webhookUrl=CLIENT_HOOK)
+    plain = await api.place_call()
+    await wait_for_event(nc.jetstream(), plain, "call.initiated")
+    status, data, _ = await api.get(f"/calls/{relayed}")
+    assert (status, data["callId"], data["webhookUrl"]) == (200, relayed, CLIENT_HOOK)
+    status, data, _ = await api.get(f"/calls/{plain}")
+    assert (status, data["webhookUrl"]) == (200, None)
+    assert (await api.get("/calls/nope"))[0] == 404
+
+
 async def test_the_answer_is_kaphilas_verbatim(api: Api, sandbox_api: Api) -> None:
     body = {"number": HUMAN, "callerId": "15550009999"}
     direct = await sandbox_api.post("/makecall", body)
