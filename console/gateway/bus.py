@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.kv import KeyValue
@@ -164,6 +165,23 @@ async def consume(loop: Coroutine[Any, Any, None], sub: JetStreamContext.PullSub
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+async def batches(sub: Any, size: int, wait: float, what: str) -> AsyncIterator[list[Msg]]:
+    """A worker's pull loop: each batch ``sub`` hands out, for ever. An empty
+    wait is no news; NATS away is waited out (the client reconnects by itself)."""
+    while True:
+        try:
+            messages = await sub.fetch(size, timeout=wait)
+        except (nats.errors.TimeoutError, TimeoutError):
+            continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("%s: fetch failed: %s", what, exc)
+            await asyncio.sleep(0.5)
+            continue
+        yield messages
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyNotFoundError
 
@@ -91,17 +90,7 @@ class Interpreter:
         return tasks
 
     async def _loop(self, sub: Any) -> None:
-        while True:
-            try:
-                messages = await sub.fetch(1, timeout=5)
-            except (NatsTimeout, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS away: the client reconnects by itself
-                log.debug("interpreter fetch failed: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
+        async for messages in bus.batches(sub, 1, 5.0, "interpreter"):
             for msg in messages:
                 await self._handle_safely(msg)
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from console.gateway import bus, registry, wire
@@ -75,23 +74,15 @@ class Relay:
 
     async def _loop(self, sub: Any) -> None:
         running: set[asyncio.Task[None]] = set()
-        while True:
-            try:
-                messages = await sub.fetch(BATCH, timeout=1)
-            except (NatsTimeout, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                for task in running:
-                    task.cancel()
-                raise
-            except Exception as exc:
-                log.debug("relay fetch failed: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in messages:
-                task = asyncio.create_task(self._deliver(msg))
-                running.add(task)
-                task.add_done_callback(running.discard)
+        try:
+            async for messages in bus.batches(sub, BATCH, 1.0, "relay"):
+                for msg in messages:
+                    task = asyncio.create_task(self._deliver(msg))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
 
     async def _deliver(self, msg: Msg) -> None:
         try:

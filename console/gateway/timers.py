@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from console.gateway import bus, wire
@@ -54,17 +53,7 @@ async def start(ctx: GatewayContext) -> asyncio.Task[None]:
 
 
 async def _loop(ctx: GatewayContext, sub: Any) -> None:
-    while True:
-        try:
-            messages = await sub.fetch(BATCH, timeout=1)
-        except (NatsTimeout, TimeoutError):
-            continue
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.debug("timer fetch failed: %s", exc)
-            await asyncio.sleep(0.5)
-            continue
+    async for messages in bus.batches(sub, BATCH, 1.0, "timers"):
         for msg in messages:
             try:
                 await _one(ctx, msg)
