@@ -30,8 +30,13 @@ Serve = Callable[[Any], AppServer]
 
 @pytest.fixture(autouse=True)
 def no_worker_is_left_running() -> Iterator[None]:
-    yield  # after the client fixture has closed its client
-    left = [t.name for t in threading.enumerate() if t.name.startswith("kaphila-twiml-")]
+    before = set(threading.enumerate())
+    yield  # after the clients have been closed
+    left = [
+        t.name
+        for t in set(threading.enumerate()) - before
+        if t.name.startswith("kaphila-twiml-") and t.is_alive()
+    ]
     assert left == []
 
 

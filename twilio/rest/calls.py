@@ -655,7 +655,8 @@ class CallList:
             webhook_url=body.get(kaphila.F_WEBHOOK_URL),
         )
         if not through_gateway:
-            self._client.twiml_runner.start(sid, **in_process)
+            ring_timeout = body.get(kaphila.F_RING_TIMEOUT)
+            self._client.twiml_runner.start(sid, ring_timeout=ring_timeout, **in_process)
         return CallInstance(self._client, view)
 
     async def create_async(self, to: str, from_: str, **kwargs: Any) -> CallInstance:

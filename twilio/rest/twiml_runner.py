@@ -132,7 +132,8 @@ POLL_FIRST = 0.25  # seconds: a new call's first look, then backing off
 POLL_MAX = 1.0  # waiting for the answer, or through a long <Pause>
 POLL_GATHER_MAX = 0.5  # waiting for a gather's result: the callee waits too
 POLL_QUIET = 5.0  # a handler-driven document: only to notice an unheard hang-up
-ANSWER_WAIT_SECONDS = 15 * 60.0
+DEFAULT_RING_SECONDS = 60.0  # when create() set no ringTimeout (Kaphila's own is 30)
+ANSWER_MARGIN_SECONDS = 60.0  # a call still ringing after its ringTimeout and this: gone
 LIFETIME_SECONDS = 4 * 3600.0  # no worker outlives this, whatever the call does
 UNREACHABLE_SECONDS = 20.0  # Kaphila silent this long: the worker gives up
 REFUSED_SECONDS = 3.0  # ... or refusing connections (nothing listens there)
@@ -164,6 +165,7 @@ class Intent:
     fallback_url: str | None
     fallback_method: str
     webhook_url: str | None  # where Kaphila sends the call's JSON events
+    answer_wait: float  # seconds: a call not answered by then never will be
 
 
 @dataclass
@@ -219,11 +221,22 @@ class TwimlRunner:
         fallback_url: str | None = None,
         fallback_method: str = "POST",
         webhook_url: str | None = None,
+        ring_timeout: float | None = None,
     ) -> None:
-        """``calls.create``: run ``twiml`` (else fetch ``url``) once the call is answered."""
+        """``calls.create``: run ``twiml`` (else fetch ``url``) once the call is
+        answered, which is waited for ``ring_timeout`` seconds and a margin."""
         if twiml is None and url is None:
             return
-        intent = Intent(twiml, url, method, fallback_url, fallback_method, webhook_url)
+        ring = float(ring_timeout) if ring_timeout else DEFAULT_RING_SECONDS
+        intent = Intent(
+            twiml,
+            url,
+            method,
+            fallback_url,
+            fallback_method,
+            webhook_url,
+            ring + ANSWER_MARGIN_SECONDS,
+        )
         with self._lock:
             if sid not in self._workers:
                 self._launch(_Worker(self, sid, intent))
@@ -563,7 +576,7 @@ class _Worker:
         if intent is None:
             return True
         interval = POLL_FIRST
-        deadline = time.monotonic() + ANSWER_WAIT_SECONDS
+        deadline = time.monotonic() + intent.answer_wait
         while True:
             with self.cond:
                 if self._taken():
