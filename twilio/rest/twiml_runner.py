@@ -22,8 +22,8 @@ Where documents come from
     CallStatus, Direction, ApiVersion and AnsweredBy; redirects are followed
     (301/302/303 become a GET with the parameters in the query, 307/308 keep the
     method). A <Gather>'s result is polled too (``lastGather`` of
-    ``GET /calls/{callId}``) and posted to ``action`` (else the document's URL)
-    with Digits and FinishedOnKey. FinishedOnKey is inferred: a gather with
+    ``GET /calls/{callId}``) and posted to ``action`` (else the document's URL;
+    an inline document falls through) with Digits and FinishedOnKey. FinishedOnKey is inferred: a gather with
     ``numDigits`` that completed with fewer digits ended on its finish key;
     otherwise it is "" unless the process also receives the call's
     ``dtmf.received`` events through ``WebhookHelper``. A document that cannot
@@ -32,7 +32,8 @@ Where documents come from
     the verb's name, kept in ``errors``, and the call is hung up.
 
     The worker is not a daemon thread: a script that exits right after
-    ``create()`` still runs the document to its end (or the call's). If ``url``
+    ``create()`` still runs the document to its end (or the call's);
+    ``Client.close()`` stops it (the call stays up). If ``url``
     answers 415, it takes Kaphila's JSON events (a ``WebhookHelper`` handler,
     whose ``request.get_json()`` refuses a form post): that handler drives the
     call, and the worker stands down quietly. ``status_callback`` keeps its
@@ -58,7 +59,9 @@ A ``WebhookHelper`` handler's rendered TwiML (``twilio.webhook``)
     At its end such a document waits ``key_wait_seconds`` (Twilio's <Gather>
     default, 5 s) for a key: Kaphila sends each key to the handler
     (``dtmf.received``, the SDK document's single-digit menus), whose answer is
-    the next document; with no key, the call hangs up as on Twilio.
+    the next document; with no key, the call hangs up as on Twilio. An
+    application error in it (a verb Kaphila lacks) is logged and kept in
+    ``errors``, and the call stays up for the handler, as it always did.
 
     When the process that placed the call also takes its webhooks (the same
     ``Client``), its worker stays the only one running a document: the
