@@ -23,8 +23,9 @@ Where documents come from
     (301/302/303 become a GET with the parameters in the query, 307/308 keep the
     method). A <Gather>'s result is polled too (``lastGather`` of
     ``GET /calls/{callId}``) and posted to ``action`` (else the document's URL;
-    an inline document falls through) with Digits and FinishedOnKey. FinishedOnKey is inferred: a gather with
-    ``numDigits`` that completed with fewer digits ended on its finish key;
+    an inline document falls through) with Digits and FinishedOnKey, which is
+    inferred: a gather with ``numDigits`` that completed with fewer digits
+    ended on its finish key;
     otherwise it is "" unless the process also receives the call's
     ``dtmf.received`` events through ``WebhookHelper``. A document that cannot
     run (a verb Kaphila lacks, a fetch that fails) tries ``fallback_url`` once
