@@ -166,3 +166,26 @@ def test_a_webhook_whose_handling_failed_is_handled_when_kaphila_delivers_it_aga
         if e["type"] == "delivery" and e["event"] == "call.answered"
     ]
     assert answered == [500, 200]
+
+
+@pytest.mark.parametrize("status", [400, 415, 422])
+def test_a_url_that_refuses_form_requests_is_left_to_drive_the_call(
+    client: Client, sandbox: SandboxHandle, serve: Serve, status: int
+) -> None:
+    # A JSON-only handler in another framework (FastAPI answers 422, hand-written
+    # checks 400): the SDK's worker stands down instead of hanging up on it.
+    from flask import Flask, request
+
+    app = Flask("json-only")
+
+    @app.post("/events")
+    def events() -> tuple[str, int]:
+        return ("", 204) if request.is_json else ("JSON only", status)
+
+    server = serve(app)
+    sid = client.calls.create(to=TO, from_=FROM, url=server.url + "/events").sid
+    sandbox.wait_status(sid, "answered")
+    sandbox.wait(lambda: client.twiml_runner.live_workers() == [], what="the worker to stand down")
+    call = sandbox.call(sid)
+    assert (call["status"], said(call)) == ("answered", [])
+    assert not client.twiml_runner.errors

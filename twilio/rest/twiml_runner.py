@@ -34,12 +34,13 @@ Where documents come from
 
     The worker is not a daemon thread: a script that exits right after
     ``create()`` still runs the document to its end (or the call's);
-    ``Client.close()`` stops it (the call stays up). If ``url``
-    answers 415, it takes Kaphila's JSON events (a ``WebhookHelper`` handler,
-    whose ``request.get_json()`` refuses a form post): that handler drives the
-    call, and the worker stands down quietly. ``status_callback`` keeps its
-    meaning without a gateway: Kaphila's JSON events go to ``url`` (else to
-    ``status_callback``); Twilio's status callbacks need a gateway.
+    ``Client.close()`` stops it (the call stays up). If ``url`` (also the
+    call's Kaphila webhook URL) answers 415, it takes Kaphila's JSON events (a
+    ``WebhookHelper`` handler, whose ``request.get_json()`` refuses a form post;
+    400 and 422 are taken the same way): that handler drives the call, and the
+    worker stands down quietly. ``status_callback`` keeps its meaning without a
+    gateway: Kaphila's JSON events go to ``url`` (else to ``status_callback``);
+    Twilio's status callbacks need a gateway.
 
 ``calls(sid).update(twiml=...)`` / ``update(url=..., method=...)``
     The new document replaces the one the call's worker runs (never two at
@@ -157,6 +158,9 @@ NOTHING_MORE = "the app had nothing more to say"
 GATHER_OUTCOMES = {"gather.complete": "complete", "gather.timeout": "timeout"}
 ENDED_EVENTS = ("call.ended", "call.timeout")
 LIVE_STATUSES = frozenset({"queued", "initiated", "ringing", "answered", "in-progress"})
+# Answers to a form request from an endpoint that reads JSON: Flask's get_json()
+# says 415, FastAPI's body models 422, hand-written checks often 400.
+TAKES_JSON = frozenset({400, 415, 422})
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,12 @@ class FetchError(Exception):
 
 
 class _TakesJson(Exception):
-    """The URL answered 415: it takes Kaphila's JSON events (a WebhookHelper handler)."""
+    """The URL refused a form request (415, or 400/422): it takes Kaphila's JSON
+    events (a WebhookHelper handler)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class TwimlRunner:
@@ -708,13 +717,16 @@ class _Worker:
     def _step(self, program: Program | None, generation: int, step: Step) -> None:
         try:
             self._do(program, generation, step)
-        except _TakesJson:
+        except _TakesJson as exc:
             with self.cond:
                 if generation == self.generation and self.mode == "twilio":
-                    log.debug(
-                        "call %s: the url takes Kaphila's JSON events: its handler drives "
-                        "the call, and the SDK's worker stands down",
+                    log.log(
+                        logging.DEBUG if exc.status == 415 else logging.INFO,
+                        "call %s: the url answered a form request %d: it takes Kaphila's "
+                        "JSON events, so its handler drives the call and the SDK's "
+                        "worker stands down",
                         self.sid,
+                        exc.status,
                     )
                     self._quit()
         except (FetchError, DocumentError) as exc:
@@ -788,16 +800,21 @@ class _Worker:
                 and not self.loaded_intent
                 and step.url == intent.url
             )
+            # Kaphila posts its JSON events to this very URL: if it refuses a form
+            # request, its handler is the one that drives the call.
+            may_stand_down = first and intent is not None and intent.url == intent.webhook_url
             body = self.payload if self.mode == "webhook" else None
             origin = _origin(step, first)
         params = {**self._twilio_params(), **step.params}
         try:
             text, final = self._request(step.url, step.method, params, body)
-        except _TakesJson:
-            if first:
+        except _TakesJson as exc:
+            if may_stand_down:
                 raise
             raise FetchError(
-                f"{origin}: {step.method} {_shown(step.url)} answered HTTP 415", 415, step.url
+                f"{origin}: {step.method} {_shown(step.url)} answered HTTP {exc.status}",
+                exc.status,
+                step.url,
             ) from None
         except FetchError as exc:
             exc.message = f"{origin}: {exc.message}"
@@ -852,8 +869,8 @@ class _Worker:
                     # with it in the query, so the app still knows the call.
                     method, body = "GET", None
                 continue
-            if status == 415:
-                raise _TakesJson()
+            if status in TAKES_JSON:
+                raise _TakesJson(status)
             if status >= 400:
                 raise FetchError(f"{method} {_shown(url)} answered HTTP {status}", status, url)
             text = response.text
