@@ -98,7 +98,7 @@ class WebhookHelper:
             try:
                 context = _dispatch(client, call_sid, event, payload)
             except BaseException:
-                runner.release(key)  # not handled: Kaphila's next delivery is
+                runner.release(key)  # not handled: Kaphila's next delivery will be
                 raise
         if context is not None:
             context.key = key
