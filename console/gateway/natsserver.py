@@ -14,11 +14,13 @@ first one's NATS instead.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,22 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 _LISTENING = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, the kernel sends SIGTERM to our
+    nats-server when the process (thread) that started it dies, so a gateway or a
+    test run killed with -9 leaves no server behind holding the store's lock."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class NatsServerError(RuntimeError):
@@ -129,6 +147,7 @@ class NatsServer:
                 stderr=subprocess.PIPE,
                 text=True,
                 start_new_session=True,  # a Ctrl-C is the gateway's to handle: it drains first
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise NatsServerError(f"cannot run {binary}: {exc.strerror or exc}") from None

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,50 @@ def test_a_bad_secret_is_one_clear_line(
     assert code == 1
     assert "KAPHILA_GATEWAY_SECRET holds 5 bytes" in err
     assert "c2hvcnQ" not in err
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text()
+        found.update(int(p) for p in text.split())
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_a_gateway_killed_with_9_takes_its_own_nats_server_with_it(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """Left running, an orphaned nats-server keeps the store's lock and the next
+    start on the same --data fails."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.gateway", "--upstream", sandbox.url, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "KAPHILA_GATEWAY_SECRET": "A" * 43},
+    )
+    try:
+        assert proc.stdout is not None
+        assert READY.fullmatch(proc.stdout.readline())
+        (server,) = _children(proc.pid)
+        assert "nats-server" in Path(f"/proc/{server}/cmdline").read_text()
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{server}").exists() and _state(server) != "Z":
+            assert time.monotonic() < deadline, "nats-server outlived its gateway"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "X"
