@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from console.gateway import bus, operators
 from console.gateway.config import (
     DEFAULT_ACK_WAIT,
     DEFAULT_HOST,
@@ -28,6 +29,7 @@ from console.gateway.config import (
     ConfigError,
     GatewayConfig,
 )
+from console.gateway.natsserver import NatsServer, NatsServerError
 from console.gateway.server import Gateway, StartError
 
 PROG = "kaphila-gateway"
@@ -120,6 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve_parser = commands.add_parser("serve", help="run the gateway (the default)")
     add_serve_arguments(serve_parser)
+    ops = commands.add_parser("operators", help="add, list or remove the call center's operators")
+    ops_commands = ops.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, helptext in (
+        ("add", "add an operator; prints its token on the last line (shown once)"),
+        ("list", "list the operators"),
+        ("remove", "remove an operator"),
+    ):
+        sub = ops_commands.add_parser(action, help=helptext)
+        if action != "list":
+            sub.add_argument("name", metavar="NAME")
+        if action == "add":
+            sub.add_argument("--role", choices=("operator", "supervisor"), default="operator")
+        store = sub.add_mutually_exclusive_group()
+        store.add_argument("--nats", metavar="URL", help="the NATS the gateways use")
+        store.add_argument(
+            "--data", type=Path, metavar="DIR", help="a gateway's --data (its own NATS store)"
+        )
     return parser
 
 
@@ -181,9 +200,55 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def manage_operators(args: argparse.Namespace) -> str:
+    """Run one ``operators`` action against the gateways' NATS; what to print."""
+    own: NatsServer | None = None
+    if args.nats:
+        url = args.nats
+    elif args.data:
+        own = NatsServer(args.data / "nats")
+        await asyncio.to_thread(own.start)
+        url = own.url
+    else:
+        raise operators.OperatorError(
+            "operators live in the gateways' NATS: give --nats URL, or the --data DIR "
+            "of a gateway that runs its own"
+        )
+    try:
+        nc = await bus.connect(url, name="kaphila-gateway-operators")
+        try:
+            kv = await operators.bucket(nc.jetstream())
+            if args.action == "add":
+                token = await operators.add(kv, args.name, args.role)
+                return (
+                    f"added {args.name} ({args.role}); their token, shown this once, "
+                    f"is on the next line\n{token}"
+                )
+            if args.action == "remove":
+                await operators.remove(kv, args.name)
+                return f"removed {args.name}"
+            found = await operators.listing(kv)
+            return "\n".join(f"{o.name}\t{o.role}" for o in found) or "(no operators)"
+        finally:
+            await nc.close()
+    finally:
+        if own is not None:
+            await asyncio.to_thread(own.stop)
+
+
+def run_operators(args: argparse.Namespace) -> int:
+    try:
+        print(asyncio.run(manage_operators(args)), flush=True)
+    except (operators.OperatorError, bus.BusError, NatsServerError) as exc:
+        print(f"{PROG} operators: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     None: run_serve,
     "serve": run_serve,
+    "operators": run_operators,
 }
 
 
