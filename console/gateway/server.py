@@ -14,14 +14,11 @@ workers, close the upstream session, drain NATS, stop our nats-server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import socket
-import threading
-from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 import nats.errors
 from aiohttp import web
@@ -38,6 +35,7 @@ from console.gateway.httpio import (
 )
 from console.gateway.natsserver import NatsServer, NatsServerError
 from console.gateway.secrets import SecretError, load_secret
+from console.loopthread import LoopThread
 
 log = logging.getLogger("kaphila.gateway.server")
 
@@ -252,7 +250,7 @@ class Gateway:
         await self.stop()
 
 
-class GatewayThread:
+class GatewayThread(LoopThread):
     """A gateway on its own loop in a daemon thread: ``with GatewayThread(cfg) as gw:``.
 
     ``gw.url`` is where it listens, ``gw.ctx`` its context (use it only through
@@ -260,10 +258,7 @@ class GatewayThread:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.gateway = Gateway(config)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="kaphila-gateway", daemon=True
-        )
+        super().__init__(self.gateway, "kaphila-gateway", timeout=30)
 
     @property
     def url(self) -> str:
@@ -272,39 +267,3 @@ class GatewayThread:
     @property
     def ctx(self) -> GatewayContext:
         return self.gateway.ctx
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def start(self) -> None:
-        self._thread.start()
-        try:
-            self.run(self.gateway.start(), timeout=30)
-        except BaseException:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-            raise
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            self.run(self.gateway.stop(), timeout=30)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            with contextlib.suppress(RuntimeError):
-                self._loop.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -7,14 +7,13 @@ thread for blocking callers such as the requests-based SDK's tests.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import threading
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
+from console.loopthread import LoopThread
 from console.sandbox import api, control, guard
 from console.sandbox.config import SandboxConfig
 from console.sandbox.delivery import WebhookDispatcher
@@ -124,48 +123,13 @@ class Sandbox:
         await self.stop()
 
 
-class SandboxThread:
+class SandboxThread(LoopThread):
     """A sandbox on its own loop in a daemon thread: ``with SandboxThread(cfg) as sb:``."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.sandbox = Sandbox(config)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="kaphila-sandbox", daemon=True
-        )
+        super().__init__(self.sandbox, "kaphila-sandbox")
 
     @property
     def url(self) -> str:
         return self.sandbox.url
-
-    def start(self) -> None:
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.sandbox.start(), self._loop).result(timeout=10)
-        except BaseException:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-            raise
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.sandbox.stop(), self._loop).result(timeout=10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
