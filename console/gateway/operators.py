@@ -11,6 +11,7 @@ The gateway does not enforce these yet (issue 13: authority, audit, desks).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -21,7 +22,14 @@ from typing import Literal
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoKeysError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+)
 from nats.js.kv import KeyValue
 
 BUCKET = "kgw_operators"
@@ -29,6 +37,7 @@ TOKEN_PREFIX = "kgo_"  # noqa: S105 - a prefix that marks operator tokens, not a
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 Role = Literal["operator", "supervisor"]
 ROLES: tuple[Role, ...] = ("operator", "supervisor")
+RETRIES = 20
 
 
 class OperatorError(ValueError):
@@ -47,12 +56,20 @@ def token_hash(token: str) -> str:
 
 
 async def bucket(js: JetStreamContext) -> KeyValue:
-    try:
-        return await js.key_value(BUCKET)
-    except Exception:  # not there yet: create it (idempotent for the same config)
-        return await js.create_key_value(
-            KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE)
-        )
+    """The operators' bucket, made on first use. A server that has just started
+    may still be recovering its store: asked again for a few seconds."""
+    for attempt in range(RETRIES):
+        try:
+            return await js.key_value(BUCKET)
+        except BucketNotFoundError:
+            return await js.create_key_value(
+                KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE)
+            )
+        except (ServiceUnavailableError, NoStreamResponseError, TimeoutError):
+            if attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.25)
+    raise AssertionError("unreachable")
 
 
 def _checked_name(name: str) -> str:
@@ -81,7 +98,7 @@ async def add(kv: KeyValue, name: str, role: str) -> str:
 async def listing(kv: KeyValue) -> list[Operator]:
     try:
         keys = await kv.keys()
-    except Exception:  # nats-py raises when the bucket holds no key at all
+    except NoKeysError:
         return []
     found = []
     for key in sorted(k for k in keys if k.startswith("op.")):
