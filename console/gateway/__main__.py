@@ -14,9 +14,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,11 @@ SERVE_DEFAULTS: dict[str, Any] = {
     "secret_file": None,
     "ack_wait": DEFAULT_ACK_WAIT,
     "log_level": "INFO",
+    "upstream_key_file": None,
+    "timezone": "",
 }
+UPSTREAM_KEY_ENV = "KAPHILA_UPSTREAM_KEY"
+UPSTREAM_KEY_CREDENTIAL = "kaphila-upstream-key"  # systemd LoadCredential= name
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +110,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         f"handling: its calls stand still this long (default {DEFAULT_ACK_WAIT:g})",
     )
     add(
+        "--upstream-key-file",
+        type=Path,
+        metavar="FILE",
+        default=hide,
+        help="team mode: the account's Kaphila key, read from FILE (or the environment's "
+        f"{UPSTREAM_KEY_ENV}, or systemd's credential {UPSTREAM_KEY_CREDENTIAL}); desks "
+        "and scripts then authenticate with operator tokens",
+    )
+    add(
+        "--timezone",
+        metavar="ZONE",
+        default=hide,
+        help="the team's day for its figures, e.g. Europe/Paris (default: the host's)",
+    )
+    add(
         "--log-level",
         type=str.upper,
         choices=LOG_LEVELS,
@@ -146,10 +166,30 @@ def serve_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name, default) for name, default in SERVE_DEFAULTS.items()}
 
 
-def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+def upstream_key(file: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The account key for team mode: ``--upstream-key-file``, else the environment,
+    else systemd's credential; None when none is given (pass-through mode)."""
+    if file is None and environ.get(UPSTREAM_KEY_ENV):
+        return environ[UPSTREAM_KEY_ENV].strip()
+    if file is None and environ.get("CREDENTIALS_DIRECTORY"):
+        candidate = Path(environ["CREDENTIALS_DIRECTORY"]) / UPSTREAM_KEY_CREDENTIAL
+        file = candidate if candidate.is_file() else None
+    if file is None:
+        return None
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read the upstream key from {file}: {detail}") from None
+
+
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
     settings = serve_settings(args)
     if not settings["upstream"]:
         raise ConfigError("--upstream URL is required (Kaphila's base URL)")
+    key = upstream_key(settings["upstream_key_file"], os.environ if environ is None else environ)
     return GatewayConfig(
         upstream=settings["upstream"],
         nats_url=settings["nats"],
@@ -162,6 +202,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         secret_file=settings["secret_file"],
         ack_wait=settings["ack_wait"],
         log_level=settings["log_level"],
+        upstream_key=key,
+        timezone=settings["timezone"],
     ).validated()
 
 

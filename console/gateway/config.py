@@ -8,7 +8,8 @@ whose message is the one line the operator reads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+import zoneinfo
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,6 +45,14 @@ class GatewayConfig:
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     publish_timeout: float = DEFAULT_PUBLISH_TIMEOUT
     ack_wait: float = DEFAULT_ACK_WAIT
+    # Team mode (docs/TEAM.md): the account's Kaphila key, held by the gateway
+    # alone; None passes each caller's key through. Never from the command line.
+    upstream_key: str | None = field(default=None, repr=False)
+    timezone: str = ""  # the team's day for /team/stats; "" = the host's
+
+    @property
+    def team(self) -> bool:
+        return self.upstream_key is not None
 
     def validated(self) -> GatewayConfig:
         """This config with URLs normalised; raises ConfigError naming the flag."""
@@ -67,6 +76,19 @@ class GatewayConfig:
             raise ConfigError(
                 f"--ack-wait must be between 1 and {MAX_ACK_WAIT:g} seconds, not {self.ack_wait:g}"
             )
+        if self.upstream_key is not None and not _plausible_key(self.upstream_key):
+            raise ConfigError(
+                "the upstream key (KAPHILA_UPSTREAM_KEY or --upstream-key-file) is empty "
+                "or holds spaces or control characters"
+            )
+        if self.timezone:
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(
+                    f"--timezone {_shown(self.timezone)} is not a time zone name "
+                    "such as Europe/Paris or UTC"
+                ) from None
         return replace(self, upstream=upstream, public_url=public)
 
     def bound(self, host: str, port: int) -> GatewayConfig:
@@ -79,6 +101,10 @@ class GatewayConfig:
     def listen_url(self) -> str:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{shown}:{self.port}"
+
+
+def _plausible_key(key: str) -> bool:
+    return bool(key) and all(ch.isprintable() and not ch.isspace() for ch in key)
 
 
 def _shown(url: str) -> str:
