@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from console.core.team import Role, TeamFact
+
 AnsweredBy = Literal["human", "machine", "unknown"]
 
 
@@ -39,6 +41,8 @@ class ActionKind(Enum):
     GATHER = "gather"
     FORWARD = "forward"
     HANG_UP = "hang up"
+    DOCUMENT = "document"  # a TwiML document run on the call (team stream only)
+    TAKE_OVER = "take over"  # a supervisor made the call theirs (team mode)
 
 
 class Failure(Enum):
@@ -53,6 +57,9 @@ class Failure(Enum):
     INTERNAL = "internal"  # the console failed to send it
     NOT_SUPPORTED = "not supported"  # Kaphila cannot do what was asked
     BAD_ANSWER = "bad answer"  # an answer the SDK could not use (a redirect, no call id)
+    FORBIDDEN = "forbidden"  # team: the gateway says this operator may not (403)
+    UNAUTHORIZED = "unauthorized"  # team: the gateway refuses the desk's operator token (401)
+    TAKEN_OVER = "taken over"  # team: a supervisor took the call over; this desk only watches
 
 
 class CheckReason(Enum):
@@ -60,6 +67,7 @@ class CheckReason(Enum):
 
     RESTART = "restart"  # it was live when the console last stopped
     SILENT = "silent"  # no webhook for it in ``SILENCE_CHECK`` seconds
+    REBUILD = "rebuild"  # team: live here, but not in the gateway's snapshot after a gap
 
 
 class CallStatus(Enum):
@@ -115,18 +123,26 @@ class Amd:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     """One thing that happened to a call, in the order of its own timestamp: a
-    webhook (``Happened``), an operator action done (``ActionKind``) or an answer
-    from the API (``CheckReason``). Facts only; ``console.qt.wording`` words it."""
+    webhook (``Happened``), an operator action done (``ActionKind``), an answer
+    from the API (``CheckReason``) or, in a team, the call being placed
+    (``TeamFact``). Facts only; ``console.qt.wording`` words it.
+
+    In a team, an action's ``by`` is the operator who acted and ``role`` theirs;
+    ``ended_document`` says the gateway ended the call's TwiML document first;
+    a take-over's ``detail`` is the operator it was taken from, a placing's
+    ``detail`` the number called."""
 
     at: float  # the event's own time (epoch seconds)
-    what: Happened | ActionKind | CheckReason
+    what: Happened | ActionKind | CheckReason | TeamFact
     status: CallStatus | None = None  # ENDED, and checks: the status reported
     answered_by: str = ""
     digits: str = ""
     detail: str = ""  # an end or failure reason, the text spoken, the number forwarded to
-    by: str = ""  # who hung up
+    by: str = ""  # who hung up; in a team, who acted or placed the call
     raw: Mapping[str, object] | None = None  # the webhook as received
     late: bool = False
+    role: Role | None = None  # team: the role of ``by``
+    ended_document: bool = False  # team: the action ended a running TwiML document first
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,8 @@ class Call:
     from_: str = ""
     status: CallStatus = CallStatus.QUEUED
     placed_here: bool = False  # False: an unknown callId arrived at the listener
+    owner: str = ""  # team: the operator whose call it is ("" on a single desk)
+    taken_from: str = ""  # team: the operator a supervisor took it over from
     created_at: float | None = None
     answered_at: float | None = None
     ended_at: float | None = None

@@ -28,6 +28,31 @@ Rules (each has its own test):
 
 Every map is persistent (``immutables.Map``): an event costs the same with
 100 calls in memory as with 50,000.
+
+In a Team profile (``State.team`` is a ``console.core.team.Team``) the team's
+stream is the only source of a call's timeline, so every desk shows a call
+identically:
+
+- A stream event (``CallPlaced``, a ``WebhookReceived`` with a ``seq``,
+  ``ActionRecorded``, ``PresenceChanged``) at or below the newest sequence
+  applied is skipped and counted (``Team.skipped``): each is applied once.
+- ``CallPlaced`` puts "placed by <owner>" on the timeline; ``ActionRecorded``
+  puts the action with who did it, their role and whether a running TwiML
+  document was ended first; a take-over makes the supervisor the call's
+  owner (``Call.owner``, ``Call.taken_from``).
+- The desk's own outcomes (``DialAccepted``, ``ActionSucceeded``) end their
+  requests and add nothing to a timeline; refusals are shown as before.
+- An action on a call taken over from this operator fails at once
+  (``Failure.TAKEN_OVER``); a take-over by an operator fails as
+  ``Failure.FORBIDDEN``; running a document from the desk is not supported.
+- The desk's own status (``Team.status``) is on-call while one of its own
+  calls is live, wrap-up when the last one ends, and otherwise what the
+  operator picked (``StatusRequested``); each change is a ``PublishPresence``.
+- After a gap, ``CallSeen`` loads the gateway's snapshot and ``Rebuilt``
+  continues from its sequence; a call live here that the snapshot lacks is
+  checked with the API (``CheckReason.REBUILD``).
+- Nothing is checked for silence (the stream misses nothing) and a restart
+  asks nothing (the stream resumes where the journal stopped).
 """
 
 from __future__ import annotations
@@ -44,9 +69,12 @@ from console.core.calls import Amd, Call, CallStatus, Happened, TimelineEntry
 from console.core.events import (
     ActionFailed,
     ActionKind,
+    ActionRecorded,
     ActionRequested,
     ActionSucceeded,
     CallChecked,
+    CallPlaced,
+    CallSeen,
     CheckCall,
     CheckReason,
     DialAccepted,
@@ -55,11 +83,31 @@ from console.core.events import (
     Effect,
     Event,
     Failure,
+    FiguresLoaded,
+    Identified,
+    LinkChanged,
     PlaceCall,
+    PresenceChanged,
+    PresencePosted,
+    PublishPresence,
+    Rebuilt,
     ReconcileRequested,
     RunAction,
+    StatusRequested,
     Tick,
     WebhookReceived,
+)
+from console.core.team import (
+    CHOOSABLE,
+    REASON_LIMIT,
+    Desk,
+    Link,
+    OperatorPresence,
+    OwnStatus,
+    Presence,
+    Team,
+    TeamFact,
+    read_only,
 )
 
 BOARD_LINGER = 10.0  # seconds a finished call stays on the live board
@@ -152,6 +200,7 @@ class State:
     next_place: int = 0
     shape: int = 0  # bumped when a call joins or leaves ``calls`` or ``board`` (views diff then)
     next_scan: float = 0.0
+    team: Team | None = None  # a Team profile's desk (console.core.team); None: a single desk
 
 
 def board_order(state: State) -> list[str]:
@@ -162,12 +211,14 @@ def board_order(state: State) -> list[str]:
 def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
     """Apply one event; see the module docstring for the rules."""
     match event:
+        case WebhookReceived() if state.team is not None:
+            return _team_webhook(state, state.team, event)
         case WebhookReceived():
             return _webhook(state, event), ()
         case DialRequested():
             return _dial_requested(state, event)
         case DialAccepted():
-            return _dial_accepted(state, event), ()
+            return _dial_accepted(state, event)
         case DialFailed() | ActionFailed():
             return _request_failed(
                 state,
@@ -185,10 +236,27 @@ def reduce(state: State, event: Event) -> tuple[State, tuple[Effect, ...]]:
         case CallChecked():
             return _call_checked(state, event), ()
         case ReconcileRequested():
+            if state.team is not None:  # the stream resumes where the journal stopped
+                return state, ()
             live = [c.sid for c in state.calls.values() if c.live]
             return _check(state, live, CheckReason.RESTART, event.at)
         case Tick():
             return _tick(state, event)
+        case (
+            Identified()
+            | LinkChanged()
+            | CallPlaced()
+            | ActionRecorded()
+            | PresenceChanged()
+            | CallSeen()
+            | Rebuilt()
+            | FiguresLoaded()
+            | StatusRequested()
+            | PresencePosted()
+        ):
+            if state.team is None:  # a single desk has no team: nothing to apply
+                return state, ()
+            return _team_event(state, state.team, event)
         case _:
             assert_never(event)
 
@@ -326,33 +394,44 @@ def _dial_requested(state: State, event: DialRequested) -> tuple[State, tuple[Ef
     return state, (effect,)
 
 
-def _dial_accepted(state: State, event: DialAccepted) -> State:
+def _dial_accepted(state: State, event: DialAccepted) -> tuple[State, tuple[Effect, ...]]:
     request = state.requests.get(event.request_id)
     if request is None or request.state != RequestState.PENDING:
-        return state
+        return state, ()
     done = replace(request, state=RequestState.DONE, call_sid=event.call_sid)
     state = _finish_request(state, done)
     if event.credits is not None:
         state = replace(state, credits=event.credits)
     existing = state.calls.get(event.call_sid)
+    owner = state.team.me.operator if state.team is not None else ""
     if existing is None:
         call = Call(
             event.call_sid,
             to=request.target,
+            from_=request.caller_id if state.team is not None else "",
             status=CallStatus.QUEUED,
             placed_here=True,
             created_at=event.at,
             heard_at=event.at,
+            owner=owner,
         )
-    else:  # its webhooks arrived before the API answered
-        call = replace(existing, placed_here=True, to=existing.to or request.target)
+    else:  # its webhooks (or the stream's placed) arrived before the API answered
+        call = replace(
+            existing,
+            placed_here=True,
+            to=existing.to or request.target,
+            owner=existing.owner or owner,
+        )
         state = replace(
             state,
             foreign=state.foreign.delete(event.call_sid)
             if event.call_sid in state.foreign
             else state.foreign,
         )
-    return _put_call(state, call, now=event.at)
+    state = _put_call(state, call, now=event.at)
+    if state.team is not None:
+        return _track_mine(state, state.team, call, event.at)
+    return state, ()
 
 
 def _request_failed(
@@ -410,6 +489,8 @@ def _action_requested(state: State, event: ActionRequested) -> tuple[State, tupl
     state = replace(state, requests=state.requests.set(event.request_id, request))
     if call is None or not call.live:
         return _request_failed(state, event.request_id, "", None, event.at, Failure.ENDED), ()
+    if (refused := _team_refusal(state.team, call, event.kind)) is not None:
+        return _request_failed(state, event.request_id, "", None, event.at, refused), ()
     if event.kind is ActionKind.GATHER and call.gathering:
         return _request_failed(state, event.request_id, "", None, event.at, Failure.BUSY), ()
     if event.kind is ActionKind.HANG_UP:
@@ -426,6 +507,8 @@ def _action_succeeded(state: State, event: ActionSucceeded) -> State:
     state = _finish_request(state, replace(request, state=RequestState.DONE))
     call = state.calls.get(request.call_sid or "")
     if request.kind == DIAL:  # a dial ends with DialAccepted, never here
+        return state
+    if state.team is not None:  # the stream's action event is the timeline's, on every desk
         return state
     entry = TimelineEntry(event.at, request.kind, detail=request.target)
     if call is not None:
@@ -507,6 +590,8 @@ def _tick(state: State, event: Tick) -> tuple[State, tuple[Effect, ...]]:
     if now < state.next_scan:
         return state, ()
     state = replace(state, next_scan=now + SCAN_EVERY)
+    if state.team is not None:  # the stream misses nothing: no silence to check, no strangers
+        return state, ()
     old = [sid for sid, heard in state.foreign.items() if heard <= now - FOREIGN_MAX_AGE]
     if old:
         state = replace(_forget(state, old), foreign_dropped=state.foreign_dropped + len(old))
@@ -565,6 +650,276 @@ def _forget(state: State, sids: Iterable[str]) -> State:
             shape=state.shape + 1,
         )
     return forgotten
+
+
+# --------------------------------------------------------------------- team
+
+
+def _team_refusal(team: Team | None, call: Call, kind: ActionKind) -> Failure | None:
+    """Why this desk may not act on ``call`` at all (the gateway would refuse too)."""
+    if team is None:
+        return None
+    if read_only(team, call):
+        return Failure.TAKEN_OVER
+    if kind is ActionKind.TAKE_OVER and not team.supervisor:
+        return Failure.FORBIDDEN
+    if kind is ActionKind.DOCUMENT:  # the desk runs no documents; scripts do
+        return Failure.NOT_SUPPORTED
+    return None
+
+
+def _fresh(team: Team, seq: int) -> bool:
+    """Is a stream event at ``seq`` new here? (0: not from the stream: always.)"""
+    return seq == 0 or seq > team.seq
+
+
+def _skip(state: State, team: Team) -> tuple[State, tuple[Effect, ...]]:
+    return replace(state, team=replace(team, skipped=team.skipped + 1)), ()
+
+
+def _applied(state: State, seq: int) -> State:
+    team = state.team
+    assert team is not None
+    if seq == 0:
+        return state
+    return replace(state, team=replace(team, seq=max(team.seq, seq), applied=team.applied + 1))
+
+
+def _team_webhook(
+    state: State, team: Team, event: WebhookReceived
+) -> tuple[State, tuple[Effect, ...]]:
+    if not _fresh(team, event.seq):
+        return _skip(state, team)
+    call = state.calls.get(event.call_sid)
+    if call is None:  # a team call: known to the gateway, never a stranger here
+        call = Call(
+            event.call_sid,
+            to=event.to,
+            from_=event.from_,
+            created_at=event.at,
+            placed_here=True,
+            owner=event.owner,
+        )
+        state = _put_call(state, call)
+    elif event.owner and call.owner != event.owner:
+        state = _put_call(state, replace(call, owner=event.owner))
+    state = _applied(_webhook(state, event), event.seq)
+    assert state.team is not None
+    return _track_mine(state, state.team, state.calls[event.call_sid], event.received_at)
+
+
+def _team_event(
+    state: State,
+    team: Team,
+    event: Identified
+    | LinkChanged
+    | CallPlaced
+    | ActionRecorded
+    | PresenceChanged
+    | CallSeen
+    | Rebuilt
+    | FiguresLoaded
+    | StatusRequested
+    | PresencePosted,
+) -> tuple[State, tuple[Effect, ...]]:
+    match event:
+        case Identified():
+            return _identified(state, team, event)
+        case LinkChanged():
+            if event.link is team.link:
+                return state, ()
+            rebuilt = Map() if event.link is Link.REBUILDING else team.rebuilt
+            return replace(
+                state, team=replace(team, link=event.link, link_since=event.at, rebuilt=rebuilt)
+            ), ()
+        case CallPlaced():
+            if not _fresh(team, event.seq):
+                return _skip(state, team)
+            return _placed(state, event)
+        case ActionRecorded():
+            if not _fresh(team, event.seq):
+                return _skip(state, team)
+            return _recorded(state, event)
+        case PresenceChanged():
+            if not _fresh(team, event.seq):
+                return _skip(state, team)
+            seen = OperatorPresence(
+                event.operator,
+                event.role,
+                event.status,
+                event.reason,
+                event.since,
+                event.current_call,
+            )
+            team = replace(team, operators=team.operators.set(event.operator, seen))
+            return _applied(replace(state, team=team), event.seq), ()
+        case CallSeen():
+            return _seen(state, team, event)
+        case Rebuilt():
+            return _rebuilt(state, team, event)
+        case FiguresLoaded():
+            return replace(state, team=replace(team, figures=event.figures)), ()
+        case StatusRequested():
+            return _status_requested(state, team, event)
+        case PresencePosted():
+            failed = not event.ok
+            if failed is team.presence_failed:
+                return state, ()
+            return replace(state, team=replace(team, presence_failed=failed)), ()
+        case _:
+            assert_never(event)
+
+
+def _identified(state: State, team: Team, event: Identified) -> tuple[State, tuple[Effect, ...]]:
+    """The greeting: who this desk is. Its own live calls are found once (a scan
+    per identity, not per event) and its status published."""
+    me = Desk(event.operator, event.role)
+    if me != team.me:
+        mine: Map[str, float] = Map()
+        with mine.mutate() as editing:
+            for sid in state.board:
+                call = state.calls[sid]
+                if call.live and call.owner == me.operator:
+                    editing[sid] = call.created_at or event.at
+            mine = editing.finish()
+        team = replace(team, me=me, mine=mine)
+    status = team.status
+    if team.mine and status.status is not Presence.ON_CALL:
+        status = OwnStatus(Presence.ON_CALL, "", event.at, next(iter(team.mine)))
+    elif not team.mine and status.status is Presence.ON_CALL:
+        status = OwnStatus(Presence.WRAP_UP, "", event.at)
+    elif status.since == 0.0:
+        status = replace(status, since=event.at)
+    team = replace(team, status=status)
+    return replace(state, team=team), (_publish(status),)
+
+
+def _publish(status: OwnStatus) -> PublishPresence:
+    return PublishPresence(status.status, status.reason, status.call_sid)
+
+
+def _track_mine(
+    state: State, team: Team, call: Call, at: float
+) -> tuple[State, tuple[Effect, ...]]:
+    """Keep ``Team.mine`` (this desk's own live calls) and the status that follows
+    from it: on-call while one is live, wrap-up once the last one is gone."""
+    ours = team.me.known and call.live and call.owner == team.me.operator
+    sid = call.sid
+    if ours == (sid in team.mine):
+        return state, ()
+    status = before = team.status
+    if ours:
+        mine = team.mine.set(sid, at)
+        if status.status is not Presence.ON_CALL:
+            status = OwnStatus(Presence.ON_CALL, "", at, sid)
+    else:
+        mine = team.mine.delete(sid)
+        if not mine and status.status is Presence.ON_CALL:
+            status = OwnStatus(Presence.WRAP_UP, "", at)
+        elif status.call_sid == sid:
+            status = replace(status, call_sid=next(iter(mine)))
+    team = replace(team, mine=mine, status=status)
+    effects = (_publish(status),) if status is not before else ()
+    return replace(state, team=team), effects
+
+
+def _placed(state: State, event: CallPlaced) -> tuple[State, tuple[Effect, ...]]:
+    call = state.calls.get(event.call_sid) or Call(
+        event.call_sid, created_at=event.at, heard_at=event.at
+    )
+    entry = TimelineEntry(event.at, TeamFact.PLACED, detail=event.to, by=event.owner)
+    call = replace(
+        call,
+        placed_here=True,
+        owner=call.owner or event.owner,
+        to=call.to or event.to,
+        from_=call.from_ or event.from_,
+        created_at=min(call.created_at or event.at, event.at),
+        timeline=_insert(call.timeline, entry),
+    )
+    state = _put_call(state, call, now=event.at)
+    state = _applied(_log(state, LogEntry(event.at, entry, call.to, call.sid)), event.seq)
+    assert state.team is not None
+    return _track_mine(state, state.team, call, event.at)
+
+
+def _recorded(state: State, event: ActionRecorded) -> tuple[State, tuple[Effect, ...]]:
+    entry = TimelineEntry(
+        event.at,
+        event.kind,
+        detail=event.detail,
+        by=event.by,
+        role=event.role,
+        ended_document=event.ended_document,
+    )
+    call = state.calls.get(event.call_sid)
+    number = call.to if call is not None else ""
+    state = _applied(_log(state, LogEntry(event.at, entry, number, event.call_sid)), event.seq)
+    if call is None:  # a call this desk no longer holds (it left memory): logged only
+        return state, ()
+    changes: dict[str, object] = {"timeline": _insert(call.timeline, entry)}
+    if event.kind is ActionKind.SPEAK:
+        changes["spoken"] = (*call.spoken, event.detail)
+    if event.kind is ActionKind.TAKE_OVER:
+        changes.update(owner=event.owner or event.by, taken_from=event.detail or call.owner)
+    elif event.owner:
+        changes["owner"] = event.owner
+    call = replace(call, **changes)  # type: ignore[arg-type]
+    state = _put_call(state, call)
+    assert state.team is not None
+    return _track_mine(state, state.team, call, event.at)
+
+
+def _seen(state: State, team: Team, event: CallSeen) -> tuple[State, tuple[Effect, ...]]:
+    """One call of the snapshot: facts it lacks are filled in, its status moves
+    only forward, its timeline is left as it is (the snapshot has none)."""
+    call = state.calls.get(event.call_sid) or Call(
+        event.call_sid, created_at=event.placed_at or event.at, heard_at=event.at
+    )
+    changes: dict[str, object] = {
+        "placed_here": True,
+        "owner": event.owner or call.owner,
+        "taken_from": event.taken_from or call.taken_from,
+        "to": call.to or event.to,
+        "from_": call.from_ or event.from_,
+    }
+    if not call.status.terminal and event.status.rank > call.status.rank:
+        changes["status"] = event.status
+        if event.status.terminal:
+            changes["ended_at"] = call.ended_at or event.at
+    if call.amd is None and event.answered_by:
+        changes["amd"] = Amd(event.answered_by)
+    if call.answered_at is None and event.answered_at is not None:
+        changes["answered_at"] = event.answered_at
+    call = replace(call, **changes)  # type: ignore[arg-type]
+    team = replace(team, rebuilt=team.rebuilt.set(call.sid, event.at))
+    state = _put_call(replace(state, team=team), call, now=event.at)
+    return _track_mine(state, team, call, event.at)
+
+
+def _rebuilt(state: State, team: Team, event: Rebuilt) -> tuple[State, tuple[Effect, ...]]:
+    """The snapshot is in: stream on after its sequence; ask about the calls live
+    here that it did not list (they ended, or left this desk's sight, meanwhile)."""
+    missing = [
+        sid
+        for sid in state.board
+        if sid not in team.rebuilt and (call := state.calls[sid]).live and not call.checking
+    ]
+    team = replace(team, seq=max(team.seq, event.seq), rebuilt=Map())
+    return _check(replace(state, team=team), missing, CheckReason.REBUILD, event.at)
+
+
+def _status_requested(
+    state: State, team: Team, event: StatusRequested
+) -> tuple[State, tuple[Effect, ...]]:
+    """The operator's pick counts once none of the desk's own calls is live."""
+    if event.status not in CHOOSABLE or team.mine:
+        return state, ()
+    reason = event.reason.strip()[:REASON_LIMIT] if event.status is Presence.AWAY else ""
+    if (team.status.status, team.status.reason) == (event.status, reason):
+        return state, ()
+    status = OwnStatus(event.status, reason, event.at)
+    return replace(state, team=replace(team, status=status)), (_publish(status),)
 
 
 # --------------------------------------------------------------------- helpers

@@ -27,7 +27,12 @@ from console.core.events import (
     Effect,
     Event,
     Failure,
+    FiguresLoaded,
+    Identified,
+    LinkChanged,
     PlaceCall,
+    PresencePosted,
+    PublishPresence,
     ReconcileRequested,
     RunAction,
     Tick,
@@ -54,6 +59,8 @@ def failure(effect: Effect, message: str, now: float) -> Event:
             return ActionFailed(effect.request.request_id, message, now, reason=Failure.INTERNAL)
         case CheckCall():
             return CallChecked(effect.call_sid, None, now, effect.reason, reachable=False)
+        case PublishPresence():
+            return PresencePosted(effect.status, now, ok=False)
         case _:
             assert_never(effect)
 
@@ -178,9 +185,14 @@ class Session:
         await asyncio.gather(*self._tasks, *self._checkers, return_exceptions=True)
 
 
+# Facts of this run only: a restart learns them afresh (the clock, the stream's
+# link and greeting, the team's figures, whether a status post went through).
+UNJOURNALED = (Tick, ReconcileRequested, LinkChanged, Identified, FiguresLoaded, PresencePosted)
+
+
 def _journaled(event: Event) -> bool:
-    """The clock, a reconcile request and an unanswered check change nothing a
-    restart would need."""
-    if isinstance(event, Tick | ReconcileRequested):
+    """What a restart would not need is not stored: ``UNJOURNALED``, and an
+    unanswered check."""
+    if isinstance(event, UNJOURNALED):
         return False
     return not (isinstance(event, CallChecked) and not event.reachable)

@@ -28,6 +28,8 @@ from console.core.events import (
     Event,
     Failure,
     PlaceCall,
+    PresencePosted,
+    PublishPresence,
     RunAction,
 )
 from twilio.base.exceptions import (
@@ -45,9 +47,19 @@ T = TypeVar("T")
 CHECK_RATE = 40.0  # checks a second: inside the sandbox's 50/s per key, room left for the operator
 
 
-def failed(exc: TwilioException) -> dict[str, Any]:
+TAKE_OVER_PATH = "/team/calls/{call_id}/takeover"  # docs/TEAM.md (supervisors only)
+
+
+def failed(exc: TwilioException, team: bool = False) -> dict[str, Any]:
     """An SDK error as the facts a failure event carries (the words are
-    ``console.qt.wording``'s): why, what was said, Twilio's code, the HTTP status."""
+    ``console.qt.wording``'s): why, what was said, Twilio's code, the HTTP status.
+
+    Through a team's gateway a 403 is the gateway's authority ("call CA… belongs
+    to alice"), and a 401 its refusal of the desk's operator token, not Kaphila's
+    refusal of an API key."""
+    if team and isinstance(exc, TwilioRestException) and exc.status in (401, 403):
+        reason = Failure.FORBIDDEN if exc.status == 403 else Failure.UNAUTHORIZED
+        return {"reason": reason, "message": exc.msg, "code": exc.code, "status": exc.status}
     if isinstance(exc, TwilioTimeoutError):
         return {"reason": Failure.TIMED_OUT, "message": exc.msg, "code": exc.code}
     if isinstance(exc, TwilioConnectionError):
@@ -86,8 +98,10 @@ class Telephony:
         executor: Executor | None = None,
         clock: Callable[[], float] = time.time,
         check_rate: float = CHECK_RATE,
+        team: bool = False,
     ) -> None:
         self._client = client
+        self._team = team  # through a team's gateway: 401/403 are the gateway's
         self._webhook_url = webhook_url
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(
@@ -104,6 +118,8 @@ class Telephony:
                 return await self.act(effect)
             case CheckCall():
                 return await self.check(effect)
+            case PublishPresence():  # a team desk's presence service posts these
+                return PresencePosted(effect.status, self._clock(), ok=False)
 
     async def place_call(self, cmd: PlaceCall) -> Event:
         options: dict[str, Any] = {
@@ -122,7 +138,9 @@ class Telephony:
                 self._client.calls.create, to=cmd.to, from_=cmd.caller_id, **options
             )
         except TwilioException as exc:
-            return DialFailed(request_id=cmd.request_id, at=self._clock(), **failed(exc))
+            return DialFailed(
+                request_id=cmd.request_id, at=self._clock(), **failed(exc, self._team)
+            )
         if not call.sid:  # the SDK refuses such an answer; never leave the dial pending
             return DialFailed(
                 cmd.request_id, "no call id", self._clock(), reason=Failure.BAD_ANSWER
@@ -131,11 +149,16 @@ class Telephony:
 
     async def act(self, effect: RunAction) -> Event:
         cmd = effect.request
-        context = self._client.calls(cmd.call_sid)
         try:
-            await self._run(perform, context, cmd)
+            if cmd.kind is ActionKind.TAKE_OVER:
+                path = TAKE_OVER_PATH.format(call_id=cmd.call_sid)
+                await self._run(self._client.kaphila.post, path, {})
+            else:
+                await self._run(perform, self._client.calls(cmd.call_sid), cmd)
         except TwilioException as exc:
-            return ActionFailed(request_id=cmd.request_id, at=self._clock(), **failed(exc))
+            return ActionFailed(
+                request_id=cmd.request_id, at=self._clock(), **failed(exc, self._team)
+            )
         return ActionSucceeded(cmd.request_id, self._clock())
 
     async def check(self, cmd: CheckCall) -> CallChecked:
@@ -182,5 +205,7 @@ def perform(context: CallContext, cmd: ActionRequested) -> None:
             )
         case ActionKind.FORWARD:
             context.forward(cmd.text)
+        case ActionKind.DOCUMENT | ActionKind.TAKE_OVER:  # the reducer never asks these here
+            raise KaphilaNotSupportedError(f"{cmd.kind.value} from perform()")
         case _:
             assert_never(cmd.kind)
