@@ -32,6 +32,7 @@ from console.core.notices import (
 )
 from console.core.phone import NumberCheck, NumberProblem
 from console.core.reducer import DIAL, LogEntry, Note, Request, RequestState
+from console.core.team import TeamFact
 
 STATUS = {
     CallStatus.QUEUED: "Queued",
@@ -52,6 +53,8 @@ ACTION_NAMES: dict[object, str] = {
     ActionKind.GATHER: "Gather",
     ActionKind.FORWARD: "Forward",
     ActionKind.HANG_UP: "Hang up",
+    ActionKind.DOCUMENT: "Run a document",
+    ActionKind.TAKE_OVER: "Take over",
 }
 
 
@@ -123,6 +126,19 @@ def failure(req: Request) -> str:
             )
         case Failure.INTERNAL:
             return f"the console failed to send it ({req.message})"
+        case Failure.TAKEN_OVER:
+            return "this call was taken over from you; you can only watch it"
+        case Failure.FORBIDDEN if req.message:  # the gateway's reason, which names the owner
+            return f"refused: {req.message}"
+        case Failure.FORBIDDEN:
+            return "only a supervisor can take a call over"
+        case Failure.UNAUTHORIZED:
+            return (
+                "the gateway refused this desk's operator token (removed, or mistyped); "
+                "ask for a new one and enter it in Settings"
+            )
+        case Failure.NOT_SUPPORTED if req.kind is ActionKind.DOCUMENT:
+            return "documents are run by scripts through the gateway, not from the desk"
         case _:
             return refusal(req.reason, req.message, req.code, req.status, req.caller_id)
 
@@ -184,17 +200,37 @@ def characters_left(text: str, limit: int) -> str:
     return f"{len(text):,} / {limit:,}"
 
 
+CHECKED_WHEN = {
+    CheckReason.RESTART: "after restart",
+    CheckReason.SILENT: "after a silence",
+    CheckReason.REBUILD: "after a long absence",
+}
+
+
 def timeline(entry: TimelineEntry) -> str:
-    """One timeline line: a webhook, an operator action done, an answer from the API."""
+    """One timeline line: a webhook, an operator action done, an answer from the API;
+    in a team, who placed the call and who did each action."""
     what = entry.what
+    if isinstance(what, TeamFact):
+        return f"Placed by {entry.by}" + (f" to {entry.detail}" if entry.detail else "")
     if isinstance(what, ActionKind):
-        return _action_done(what, entry.detail)
+        return _team_action(what, entry) if entry.by else _action_done(what, entry.detail)
     if isinstance(what, CheckReason):
-        when = "after restart" if what is CheckReason.RESTART else "after a silence"
+        when = CHECKED_WHEN[what]
         if entry.status is None and not entry.detail:
             return f"Checked {when}: the API no longer knows this call"
         return f"Checked {when}: {STATUS[entry.status] if entry.status else entry.detail}"
     return _happened(entry)
+
+
+def _team_action(kind: ActionKind, entry: TimelineEntry) -> str:
+    """A team's action, as every desk shows it: "Forwarded to +1… by bob, supervisor"."""
+    who = f"{entry.by}, {entry.role.value}" if entry.role is not None else entry.by
+    if kind is ActionKind.TAKE_OVER:
+        line = f"{who}, took over from {entry.detail}" if entry.detail else f"{who}, took over"
+    else:
+        line = f"{_action_done(kind, entry.detail)} by {who}"
+    return line + ("; ended the TwiML document first" if entry.ended_document else "")
 
 
 def _action_done(kind: ActionKind, detail: str) -> str:
@@ -207,6 +243,10 @@ def _action_done(kind: ActionKind, detail: str) -> str:
             return f"Forwarded to {detail}"
         case ActionKind.HANG_UP:
             return "Hung up"
+        case ActionKind.DOCUMENT:
+            return f"Ran the document {detail}" if detail else "Ran a document"
+        case ActionKind.TAKE_OVER:
+            return f"Took over from {detail}" if detail else "Took over"
 
 
 def _happened(entry: TimelineEntry) -> str:
