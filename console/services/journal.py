@@ -17,6 +17,9 @@ Layout (``journal.sqlite3`` in the user's data directory; WAL;
 - ``calls``: one row per call, kept current from the reducer's state; what
   the history view searches (``console.services.history``).
 - ``pending``: operator requests still waiting for the API's answer.
+- ``stream``: in a Team profile, the newest team-stream sequence applied, per
+  profile, written in the same transaction as the events that carried it, so
+  a restart resumes the stream exactly where the stored events stop.
 
 ``PRAGMA user_version`` is the schema version; ``MIGRATIONS[n]`` takes a file
 from version n to n + 1.
@@ -102,6 +105,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX calls_caller ON calls (caller_id, started_at);
     CREATE TABLE pending (request_id TEXT PRIMARY KEY);
     """,
+    """
+    CREATE TABLE stream (profile TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -111,6 +117,10 @@ _UPSERT_CALL = (
     + ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS if c != "sid")
 )
 _OUTCOMES = frozenset(cls.__name__ for cls in typing.get_args(Outcome))
+_STREAM_SEQ = (
+    "INSERT INTO stream (profile, seq) VALUES (?, ?) "
+    "ON CONFLICT (profile) DO UPDATE SET seq = max(seq, excluded.seq)"
+)
 
 CallRow = tuple[Any, ...]
 Entry = tuple[Event, str | None, str | None, CallRow | None]  # event, call, request, row
@@ -315,7 +325,10 @@ class Journal:
         event, _, _, row = entry
         if row is not None:
             self._unsaved_rows[row[0]] = row
-        if not isinstance(event, WebhookReceived) and len(self._backlog) < BACKLOG_LIMIT:
+        # A team stream's webhook has no sender to resend it (a restart would fetch it
+        # again, but only if nothing after it was stored): kept like operator events.
+        resent = isinstance(event, WebhookReceived) and not event.seq
+        if not resent and len(self._backlog) < BACKLOG_LIMIT:
             self._backlog.append((event, entry[1], entry[2], None))
 
     def _write_next(self) -> None:
@@ -368,7 +381,9 @@ class Journal:
         events = []
         requests = []
         rows = dict(rows or {})
+        seq = 0
         for event, call_sid, request_id, row in entries:
+            seq = max(seq, getattr(event, "seq", 0))
             kind, body = encode_event(event)
             events.append(
                 (
@@ -402,6 +417,8 @@ class Journal:
                         (call_sid, request_id),
                     )
             conn.executemany(_UPSERT_CALL, rows.values())
+            if seq:
+                conn.execute(_STREAM_SEQ, (self.profile, seq))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -547,6 +564,24 @@ class Journal:
                 self.profile,
             ),
         ).fetchall()
+
+    async def stream_seq(self) -> int:
+        """The newest team-stream sequence stored for this profile (0: none)."""
+        if not self.on:
+            return 0
+        await self.flush()
+        try:
+            return await self._run(self._select_stream_seq)
+        except sqlite3.Error as exc:
+            self._fail(problem_of(exc, self.path))
+            return 0
+
+    def _select_stream_seq(self) -> int:
+        assert self._conn is not None
+        row = self._conn.execute(
+            "SELECT seq FROM stream WHERE profile = ?", (self.profile,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     async def delete(self, before: float | None) -> int:
         """Delete finished calls (started before ``before``, or all) and their

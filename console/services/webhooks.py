@@ -205,7 +205,7 @@ class WebhookListener:
             )
         now = self._clock()
         try:
-            at = _timestamp(payload.get("timestamp"), now)
+            at = event_time(payload.get("timestamp"), now)
             params = WebhookHelper.process_webhook(payload, self._client)
         except BadValue as exc:
             return self._reject(400, str(exc), request)
@@ -233,7 +233,7 @@ class WebhookListener:
         return response
 
 
-def _timestamp(value: object, fallback: float) -> float:
+def event_time(value: object, fallback: float) -> float:
     """The event's time, validated here once: no timestamp means "now"; one that
     is not a real time between 2000 and 2100 is refused."""
     if value is None:
