@@ -33,6 +33,7 @@ log = logging.getLogger("kaphila.gateway.bus")
 
 CONNECT_TIMEOUT = 5.0
 DRAIN_TIMEOUT = 5.0
+PULL_MARGIN = 0.25  # a pull request may reach the server (and expire there) this much late
 _STREAM_NAME_IN_USE = 10058  # JSStreamNameExistErr: exists with another config
 
 
@@ -44,7 +45,7 @@ def event_stream_config() -> StreamConfig:
     return StreamConfig(
         name=wire.EVENTS_STREAM,
         description="Kaphila webhooks and the gateway's own call events",
-        subjects=[f"{wire.EVENTS_SUBJECT}.*"],
+        subjects=[f"{wire.EVENTS_SUBJECT}.*", f"{wire.TEAM_SUBJECT}.*"],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         max_age=wire.STREAM_MAX_AGE_SECONDS,
@@ -62,7 +63,14 @@ def timer_stream_config() -> StreamConfig:
     )
 
 
-BUCKETS = (wire.CALLS_BUCKET, wire.CALLIDS_BUCKET, wire.PROGRAMS_BUCKET)
+BUCKETS = (
+    wire.CALLS_BUCKET,
+    wire.CALLIDS_BUCKET,
+    wire.PROGRAMS_BUCKET,
+    wire.LIVE_BUCKET,
+    wire.STATS_BUCKET,
+    wire.PRESENCE_BUCKET,
+)
 
 
 @dataclass
@@ -72,6 +80,9 @@ class Bus:
     calls: KeyValue
     callids: KeyValue
     programs: KeyValue
+    live: KeyValue
+    stats: KeyValue
+    presence: KeyValue
 
 
 async def connect(url: str, name: str = "kaphila-gateway") -> Client:
@@ -167,21 +178,78 @@ async def consume(loop: Coroutine[Any, Any, None], sub: JetStreamContext.PullSub
             await sub.unsubscribe()
 
 
-async def batches(sub: Any, size: int, wait: float, what: str) -> AsyncIterator[list[Msg]]:
-    """A worker's pull loop: each batch ``sub`` hands out, for ever. An empty
-    wait is no news; NATS away is waited out (the client reconnects by itself)."""
-    while True:
+async def batches(
+    sub: Any, size: int, wait: float, what: str, stop: asyncio.Event | None = None
+) -> AsyncIterator[list[Msg]]:
+    """A worker's pull loop: each batch ``sub`` hands out, until ``stop`` is set
+    (for ever without one). An empty wait is no news; NATS away is waited out
+    (the client reconnects by itself).
+
+    Once ``stop`` is set (the gateway is draining) no new batch is asked for and
+    the loop ends; the worker finishes and acks the batch it was given before.
+    A fetch still waiting then is not cancelled (nats-py may have taken a
+    message off the subscription already, and it would be lost in hand, un-acked
+    until ``ack_wait``): it runs out, at most ``wait`` seconds, and what it
+    brings is handed back at once (NAK: another gateway gets it). So does any
+    message a pull request still open at the server brings until it expires.
+    So a drain spends up to ``wait`` seconds here, and leaves nothing
+    un-acknowledged."""
+    loop = asyncio.get_running_loop()
+    open_until = 0.0  # when the pull requests sent expire at the server, at the latest
+    while stop is None or not stop.is_set():
+        started = loop.time()
         try:
             messages = await sub.fetch(size, timeout=wait)
         except (nats.errors.TimeoutError, TimeoutError):
+            open_until = started + wait  # expiring at the server about now
             continue
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            open_until = started + wait  # the request may be open still
             log.debug("%s: fetch failed: %s", what, exc)
             await asyncio.sleep(0.5)
             continue
+        if size > 1:  # nats-py returns what came first; the request may be open still
+            open_until = started + wait
+        if stop is not None and stop.is_set():  # came while draining: not ours to start
+            await _nak_all(messages)
+            break
         yield messages
+    await _hand_back(sub, open_until + PULL_MARGIN - loop.time(), what)
+
+
+async def _nak_all(messages: list[Msg]) -> None:
+    for msg in messages:
+        with contextlib.suppress(Exception):
+            await msg.nak()
+
+
+async def _hand_back(sub: Any, within: float, what: str) -> None:
+    """NAK every message our open pull requests bring in the next ``within``
+    seconds, and any already received but not handed out."""
+    inbox = sub._sub  # nats-py's PullSubscription: the subscription its requests answer to
+    loop = asyncio.get_running_loop()
+    until = loop.time() + max(0.0, within)
+    returned = 0
+    while True:
+        left = until - loop.time()
+        try:
+            msg = await inbox.next_msg(timeout=max(left, 0.001))
+        except (nats.errors.TimeoutError, TimeoutError):
+            if left <= 0:
+                break
+            continue
+        except Exception as exc:  # closed, NATS away: nothing more will come
+            log.debug("%s: handing back: %s", what, exc)
+            break
+        if JetStreamContext.is_status_msg(msg):  # a request's end (408, 404): no message
+            continue
+        with contextlib.suppress(Exception):
+            await msg.nak()
+            returned += 1
+    if returned:
+        log.info("%s: handed back %d message(s) that arrived while draining", what, returned)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -225,11 +293,11 @@ async def open_bus(url: str) -> Bus:
     try:
         js = nc.jetstream()
         await ensure_streams(js)
-        calls, callids, programs = [await ensure_bucket(js, name) for name in BUCKETS]
+        buckets = [await ensure_bucket(js, name) for name in BUCKETS]
     except (TimeoutError, nats.errors.Error) as exc:
         await close(nc)
         raise BusError(
             f"NATS at {_safe(url)} could not set up the gateway's streams: {exc} "
             "(is JetStream enabled on it? nats-server -js)"
         ) from None
-    return Bus(nc, js, calls, callids, programs)
+    return Bus(nc, js, *buckets)

@@ -13,12 +13,11 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from console.gateway.config import GatewayConfig
+from console.gateway.secrets import Sealer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
-
-from console.gateway.config import GatewayConfig
-from console.gateway.secrets import Sealer
 
 
 @dataclass
@@ -29,6 +28,9 @@ class GatewayContext:
     calls: KeyValue  # wire.CALLS_BUCKET: token -> Registration JSON
     callids: KeyValue  # wire.CALLIDS_BUCKET: callid_key(callId) -> token
     programs: KeyValue  # wire.PROGRAMS_BUCKET: token -> interpreter state
+    live: KeyValue  # wire.LIVE_BUCKET: the team's live calls (team.TeamWorker keeps it)
+    stats: KeyValue  # wire.STATS_BUCKET: the team's figures by day
+    presence: KeyValue  # wire.PRESENCE_BUCKET: each desk's status and heartbeat
     sealer: Sealer = field(repr=False)
     mac_key: bytes = field(repr=False)
     # For Kaphila only (the upstream); pass allow_redirects=False on every request:

@@ -26,11 +26,12 @@ from urllib.parse import quote
 import nats.errors
 from aiohttp import hdrs, web
 
-from console.gateway import registry, upstream, wire
+from console.gateway import registry, team, upstream, wire
+from console.gateway.authority import Caller, caller_of, refuse_act
 from console.gateway.context import CONTEXT_KEY, GatewayContext
 from console.gateway.extension import check_method, check_twiml, check_url, parse_intent
 from console.gateway.hosts import HostPolicy
-from console.gateway.httpio import ApiError, bearer_key, read_body, read_json_object
+from console.gateway.httpio import ApiError, bearer_key, parse_json, read_body, read_json_object
 from twilio import kaphila
 
 log = logging.getLogger("kaphila.gateway.api")
@@ -38,6 +39,13 @@ log = logging.getLogger("kaphila.gateway.api")
 POLICY_KEY = web.AppKey("host_policy", HostPolicy)
 DISCOVERY = {"gateway": "kaphila", "version": 1, "extensions": ["twilio", "documents", "calls"]}
 PASSED_THROUGH = (kaphila.FORWARD_CALL, kaphila.VOICE, kaphila.GATHER, kaphila.HANGUP)
+# Team mode: what each action is called on the stream, and the field it shows.
+ACTIONS = {
+    kaphila.VOICE: ("speak", kaphila.F_TEXT),
+    kaphila.GATHER: ("gather", kaphila.F_TEXT),
+    kaphila.FORWARD_CALL: ("forward", kaphila.F_FORWARD_NUMBER),
+    kaphila.HANGUP: ("hangup", None),
+}
 RETRY_AFTER_SECONDS = "2"
 
 
@@ -65,15 +73,89 @@ async def _forward(
     return answer.response()
 
 
+# ----------------------------------------------------------------- who asks
+
+
+def credentials(request: web.Request) -> tuple[str, Caller | None]:
+    """The key to use upstream, and the operator asking (team mode) or None
+    (pass-through mode: the caller's own key goes on)."""
+    ctx = request.app[CONTEXT_KEY]
+    if ctx.config.upstream_key is None:
+        return bearer_key(request), None
+    return ctx.config.upstream_key, caller_of(request)
+
+
+async def call_of(ctx: GatewayContext, call_id: str) -> wire.Registration:
+    """The registration of a call placed here; 404 when there is none."""
+    try:
+        token = await registry.token_for(ctx, call_id)
+        reg = await registry.get(ctx, token) if token else None
+    except (TimeoutError, nats.errors.Error):
+        raise store_unavailable("find that call") from None
+    if reg is None:
+        raise ApiError(404, f"no call with callId {call_id[:64]!r} was placed through this team")
+    return reg
+
+
+async def authorised(
+    ctx: GatewayContext, caller: Caller, call_id: str
+) -> tuple[wire.Registration, bool]:
+    """A call the caller may act on, its TwiML document ended first (True when
+    one was running); 403 otherwise."""
+    reg = await call_of(ctx, call_id)
+    if not caller.may_act(reg):
+        raise refuse_act(caller, reg)
+    try:
+        ended = await team.end_document(ctx, reg)
+    except (TimeoutError, nats.errors.Error):
+        raise store_unavailable("end the call's TwiML document") from None
+    return reg, ended
+
+
+async def audit(
+    ctx: GatewayContext,
+    reg: wire.Registration,
+    caller: Caller,
+    action: str,
+    detail: str,
+    ended: bool,
+) -> None:
+    try:
+        await team.publish_action(ctx, reg, caller, action, detail, ended)
+    except (TimeoutError, nats.errors.Error) as exc:
+        # Kaphila has done it: the desk's answer must say so. The record is what is lost.
+        log.error(
+            "%s by %s done, but not recorded on the stream: %s",
+            action,
+            caller.name,
+            exc,
+            extra={"call_id": reg.call_id, "operator": caller.name},
+        )
+
+
 # ----------------------------------------------------------------- pass-through
 
 
 async def pass_through(request: web.Request) -> web.Response:
     """POST /forwardcall, /voice, /gather, /hangup: the body as it came."""
-    key = bearer_key(request)
+    ctx = request.app[CONTEXT_KEY]
+    key, caller = credentials(request)
     body = await read_body(request)
     ctype = request.headers.get(hdrs.CONTENT_TYPE) if body else None
-    return await _forward(request.app[CONTEXT_KEY], "POST", request.path, key, body, ctype)
+    if caller is None:
+        return await _forward(ctx, "POST", request.path, key, body, ctype)
+    fields = parse_json(body) if body else None
+    call_id = fields.get(kaphila.F_CALL_ID) if isinstance(fields, dict) else None
+    if not isinstance(call_id, str) or not call_id:
+        raise ApiError(400, f"{kaphila.F_CALL_ID} is required (a JSON body naming the call)")
+    reg, ended = await authorised(ctx, caller, call_id)
+    response = await _forward(ctx, "POST", request.path, key, body, ctype)
+    if 200 <= response.status < 300:
+        action, shown = ACTIONS[request.path]
+        assert isinstance(fields, dict)
+        detail = fields.get(shown) if shown else ""
+        await audit(ctx, reg, caller, action, detail if isinstance(detail, str) else "", ended)
+    return response
 
 
 async def get_call(request: web.Request) -> web.Response:
@@ -81,8 +163,14 @@ async def get_call(request: web.Request) -> web.Response:
     the gateway's own intake URL (its token lets whoever holds it post events
     for the call) stays between the gateway and Kaphila."""
     ctx = request.app[CONTEXT_KEY]
-    key = bearer_key(request)
+    key, caller = credentials(request)
     call_id = request.match_info["call_id"]
+    if caller is not None:
+        mine = await call_of(ctx, call_id)
+        if not caller.may_see(mine):
+            raise ApiError(
+                403, f"call {call_id[:64]} belongs to {mine.owner}; it is not yours to see"
+            )
     path = kaphila.CALL.format(call_id=quote(call_id, safe=""))
     try:
         answer = await upstream.request(ctx.upstream, ctx.config.upstream, "GET", path, key)
@@ -111,7 +199,7 @@ def _string_field(body: dict[str, Any], name: str) -> str:
 
 async def make_call(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
-    key = bearer_key(request)
+    key, caller = credentials(request)
     body = await read_json_object(request)
     policy = request.app[POLICY_KEY]
     intent = parse_intent(body.pop(wire.EXTENSION_FIELD, None), policy, ctx.sealer)
@@ -128,6 +216,7 @@ async def make_call(request: web.Request) -> web.Response:
         twilio=intent,
         to=_string_field(body, kaphila.F_NUMBER),
         from_=_string_field(body, kaphila.F_CALLER_ID),
+        owner=caller.name if caller is not None else "",
     )
     try:
         await registry.put(ctx, reg)
@@ -158,7 +247,17 @@ async def make_call(request: web.Request) -> web.Response:
             # The call is placed; its webhooks still carry the token, so the
             # interpreter learns the callId from the first of them.
             log.warning("call %s placed, but its callId is not stored yet: %s", call_id, exc)
-        log.debug("placed call %s", call_id)
+        reg.call_id = call_id
+        try:
+            await team.publish_placed(ctx, reg)
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.error(
+                "call %s placed, but not announced on the stream: %s",
+                call_id,
+                exc,
+                extra={"call_id": call_id, "operator": reg.owner},
+            )
+        log.debug("placed call %s", call_id, extra={"call_id": call_id, "operator": reg.owner})
     else:
         await _forget(ctx, token)
     return answer.response()
@@ -198,11 +297,13 @@ def call_summary(reg: wire.Registration) -> dict[str, Any]:
 
 async def list_calls(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
-    account = wire.account_of(bearer_key(request))
+    key, caller = credentials(request)
     try:
-        found = await registry.for_account(ctx, account)
+        found = await registry.for_account(ctx, wire.account_of(key))
     except (TimeoutError, nats.errors.Error):
         raise store_unavailable("list calls") from None
+    if caller is not None:
+        found = [reg for reg in found if caller.may_see(reg)]
     return web.json_response({"success": True, "calls": [call_summary(reg) for reg in found]})
 
 
@@ -213,7 +314,7 @@ async def set_document(request: web.Request) -> web.Response:
     """POST /calls/{callId}/twiml: ``{"twiml": ...}`` or ``{"url": ..., "method": ...}``,
     published as a document event on the call's partition; 200 once stored."""
     ctx = request.app[CONTEXT_KEY]
-    key = bearer_key(request)
+    key, caller = credentials(request)
     call_id = request.match_info["call_id"]
     body = await read_json_object(request)
     for name in body:
@@ -236,6 +337,8 @@ async def set_document(request: web.Request) -> web.Response:
         raise store_unavailable("find that call") from None
     if token is None or reg is None or reg.account != wire.account_of(key):
         raise ApiError(404, f"no call with callId {call_id[:64]!r}")
+    if caller is not None and not caller.may_act(reg):
+        raise refuse_act(caller, reg)
     if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
         raise ApiError(400, f"call {call_id[:64]} has ended ({reg.status}); it cannot run TwiML")
     message = wire.document_message(token, call_id, twiml=twiml, url=url, method=method)
@@ -250,7 +353,10 @@ async def set_document(request: web.Request) -> web.Response:
         )
     except (TimeoutError, nats.errors.Error):
         raise store_unavailable("take documents") from None
-    log.debug("document queued for call %s", call_id)
+    log.debug("document queued for call %s", call_id, extra={"call_id": call_id})
+    if caller is not None:
+        running = reg.twilio is not None
+        await audit(ctx, reg, caller, "document", url or "inline TwiML", running)
     return web.json_response({"success": True})
 
 

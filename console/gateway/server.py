@@ -17,13 +17,14 @@ import asyncio
 import errno
 import logging
 import socket
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self, TypeVar
 
 import nats.errors
 from aiohttp import web
-
-from console.gateway import bus, intake, proxy, upstream, wire, workers
+from console.gateway import bus, intake, proxy, team_api, teamfeed, upstream, wire, workers
+from console.gateway.authority import DIRECTORY_KEY, Directory
 from console.gateway.config import ConfigError, GatewayConfig
 from console.gateway.context import CONTEXT_KEY, GatewayContext
 from console.gateway.hosts import HostPolicy
@@ -35,6 +36,8 @@ from console.gateway.httpio import (
 )
 from console.gateway.natsserver import NatsServer, NatsServerError
 from console.gateway.secrets import SecretError, load_secret
+from console.gateway.team import Presence, TeamWorker
+from console.gateway.teamfeed import Feed
 from console.loopthread import LoopThread
 
 log = logging.getLogger("kaphila.gateway.server")
@@ -76,7 +79,16 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "ready": True})
 
 
-def build_app(ctx: GatewayContext) -> web.Application:
+@dataclass
+class TeamParts:
+    """Team mode's pieces of one gateway process (docs/TEAM.md)."""
+
+    directory: Directory
+    feed: Feed
+    presence: Presence
+
+
+def build_app(ctx: GatewayContext, team_parts: TeamParts | None = None) -> web.Application:
     config = ctx.config
     app = web.Application(client_max_size=config.max_body, middlewares=[json_errors_middleware])
     app[CONTEXT_KEY] = ctx
@@ -85,6 +97,10 @@ def build_app(ctx: GatewayContext) -> web.Application:
     app[proxy.POLICY_KEY] = HostPolicy(allow_loopback=config.allow_loopback)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if team_parts is not None:
+        app[DIRECTORY_KEY] = team_parts.directory
+        teamfeed.attach(app, team_parts.feed)
+        team_api.add_routes(app, team_parts.presence)
     proxy.add_routes(app)
     intake.add_routes(app)
     return app
@@ -140,6 +156,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._nats: NatsServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._team: TeamParts | None = None
 
     @property
     def ctx(self) -> GatewayContext:
@@ -198,15 +215,26 @@ class Gateway:
             calls=opened.calls,
             callids=opened.callids,
             programs=opened.programs,
+            live=opened.live,
+            stats=opened.stats,
+            presence=opened.presence,
             sealer=secret.sealer(),
             mac_key=secret.mac_key(),
             upstream=upstream.make_session(config),
         )
         self._tasks = list(await workers.start_workers(self._ctx))
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(TeamWorker(self._ctx).run(), name="team-worker"))
+        if config.team:
+            parts = self._team = TeamParts(
+                await Directory.open(self._ctx.js), Feed(self._ctx), Presence(self._ctx)
+            )
+            self._tasks.append(loop.create_task(parts.feed.run(), name="team-feed"))
+            self._tasks.append(loop.create_task(parts.presence.run(), name="presence"))
         # No access log: intake paths are capabilities, and per-request lines are
         # DEBUG-only (httpio, intake, proxy).
         self._runner = web.AppRunner(
-            build_app(self._ctx),
+            build_app(self._ctx, self._team),
             access_log=None,
             keepalive_timeout=IDLE_TIMEOUT,
             lingering_time=min(2.0, config.body_timeout),
@@ -225,8 +253,13 @@ class Gateway:
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish, then stop the rest."""
         runner, self._runner = self._runner, None
+        parts, self._team = self._team, None
+        if parts is not None:
+            parts.feed.close_all()  # desks' streams end now (with "bye"), not at the timeout
         if runner is not None:
             await runner.cleanup()
+        if parts is not None:
+            await parts.directory.close()
         tasks, self._tasks = self._tasks, []
         await cancel_workers(tasks)
         ctx, self._ctx = self._ctx, None

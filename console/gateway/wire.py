@@ -45,6 +45,12 @@ from twilio import kaphila
 PARTITIONS = 32
 EVENTS_STREAM = "KGW_EVENTS"
 EVENTS_SUBJECT = "kgw.ev"  # kgw.ev.<partition>
+TEAM_SUBJECT = "kgw.team"  # kgw.team.<partition>: placed, action; kgw.team.presence
+PRESENCE_SUBJECT = "kgw.team.presence"
+TEAM_DURABLE = "team"  # live calls, the day's figures, per-call summaries
+LIVE_BUCKET = "kgw_live"  # callId key -> the team's view of a live call
+STATS_BUCKET = "kgw_stats"  # "d.<YYYY-MM-DD>" -> the day's figures; "seq" -> last applied
+PRESENCE_BUCKET = "kgw_presence"  # "p.<operator>" -> status, reason, since, heartbeat
 TIMERS_STREAM = "KGW_TIMERS"
 TIMERS_SUBJECT = "kgw.timer"
 INTERPRETER_DURABLE = "interp"  # interp-<partition>
@@ -74,6 +80,10 @@ def partition_of(call_id: str) -> int:
 
 def events_subject(call_id: str) -> str:
     return f"{EVENTS_SUBJECT}.{partition_of(call_id)}"
+
+
+def team_subject(call_id: str) -> str:
+    return f"{TEAM_SUBJECT}.{partition_of(call_id)}"
 
 
 def callid_key(call_id: str) -> str:
@@ -198,6 +208,9 @@ class Registration:
     error_code: int | None = None
     error_message: str | None = None
     sequence: int = 0  # status callbacks sent so far (Twilio's SequenceNumber)
+    # Team mode: the operator the call belongs to, and whom a supervisor took it from.
+    owner: str = ""
+    taken_from: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
