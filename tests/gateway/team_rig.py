@@ -146,3 +146,73 @@ async def read_stream(
     async with asyncio.timeout(10):
         await started.wait()
     return reader
+
+
+@dataclass
+class Follower:
+    """A desk that stays on the team stream: when a connection ends it connects
+    again (to the next URL, as a desk behind a load balancer would land on
+    another gateway) with ``Last-Event-ID``, and counts what it was sent."""
+
+    urls: list[str]
+    token: str
+    frames: list[Frame] = field(default_factory=list)
+    connections: int = 0
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def last_id(self) -> int:
+        ids = [f.id for f in self.frames if f.id is not None]
+        return max(ids) if ids else 0
+
+    def ids(self) -> list[int]:
+        return [f.id for f in self.frames if f.id is not None]
+
+    def start(self, session: aiohttp.ClientSession, after: int = 0) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(session, after))
+
+    async def _run(self, session: aiohttp.ClientSession, after: int) -> None:
+        turn = 0
+        while True:
+            url = self.urls[turn % len(self.urls)]
+            headers = {
+                "Authorization": f"Bearer {self.token}",
+                "Last-Event-ID": str(max(after, self.last_id)),
+            }
+            try:
+                async with session.get(
+                    url + "/team/events",
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_read=15),
+                ) as resp:
+                    if resp.status == 200:
+                        self.connections += 1
+                        await self._read(resp)
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            turn += 1
+            await asyncio.sleep(0.2)
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> None:
+        kind, data, ident = "message", "", None
+        async for raw in resp.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith(":"):
+                continue
+            if line == "":
+                if data:
+                    self.frames.append(Frame(kind, json.loads(data), ident))
+                kind, data, ident = "message", "", None
+                continue
+            name, _, value = line.partition(": ")
+            if name == "event":
+                kind = value
+            elif name == "data":
+                data += value
+            elif name == "id":
+                ident = int(value)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
