@@ -54,8 +54,19 @@ UPSTREAM_KEY_ENV = "KAPHILA_UPSTREAM_KEY"
 UPSTREAM_KEY_CREDENTIAL = "kaphila-upstream-key"  # systemd LoadCredential= name
 
 
+class RefuseKeyOnCommandLine(argparse.Action):
+    """``--upstream-key VALUE``: refused without echoing VALUE."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.error(
+            "the account key is never taken on the command line (other users of this host "
+            f"can read it there): set {UPSTREAM_KEY_ENV}, or use --upstream-key-file FILE"
+        )
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
+    add("--upstream-key", nargs="?", action=RefuseKeyOnCommandLine, help=argparse.SUPPRESS)
     hide = argparse.SUPPRESS
     add("--upstream", metavar="URL", default=hide, help="Kaphila's base URL (required)")
     add(
@@ -134,13 +145,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # No abbreviations: "--upstream-key SECRET" would be taken for --upstream-key-file
+    # and the key echoed back in the error.
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="The Kaphila gateway: Kaphila's API for Twilio apps and teams, on NATS.",
+        allow_abbrev=False,
     )
     add_serve_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve_parser = commands.add_parser("serve", help="run the gateway (the default)")
+    serve_parser = commands.add_parser(
+        "serve", help="run the gateway (the default)", allow_abbrev=False
+    )
     add_serve_arguments(serve_parser)
     ops = commands.add_parser("operators", help="add, list or remove the call center's operators")
     ops_commands = ops.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -180,7 +196,8 @@ def upstream_key(file: Path | None, environ: Mapping[str, str]) -> str | None:
         return file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read the upstream key from {file}: {detail}") from None
+        # Not the path: someone who typed the key where the path goes would see it here.
+        raise ConfigError(f"cannot read the --upstream-key-file: {detail}") from None
 
 
 def config_from_args(
