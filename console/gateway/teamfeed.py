@@ -78,6 +78,10 @@ class Feed:
         self.ctx = ctx
         self.ring: deque[Frame] = deque(maxlen=RING)
         self.desks: set[Desk] = set()
+        # Who gets what without asking every desk about every frame: supervisors
+        # get all, an operator's desks what names them.
+        self._supervisors: set[Desk] = set()
+        self._by_name: dict[str, set[Desk]] = {}
         self.position = 0  # the last sequence this feed has read
         self.started = asyncio.Event()
         self._owners: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -102,13 +106,13 @@ class Feed:
                 if frame is None:
                     continue
                 self.ring.append(frame)
-                for desk in list(self.desks):
-                    if desk.may_see(frame) and not desk.offer(frame):
+                for desk in self.audience(frame):
+                    if not desk.offer(frame):
                         log.info(
                             "a desk fell too far behind; disconnected (it resumes)",
                             extra={"operator": desk.caller.name},
                         )
-                        self.desks.discard(desk)
+                        self.detach(desk)
                         desk.queue.put_nowait("slow")
 
     async def frame(self, msg: Msg) -> Frame | None:
@@ -192,16 +196,38 @@ class Feed:
 
     # ------------------------------------------------------------- desks
 
+    def attach(self, desk: Desk) -> None:
+        self.desks.add(desk)
+        if desk.caller.supervisor:
+            self._supervisors.add(desk)
+        else:
+            self._by_name.setdefault(desk.caller.name, set()).add(desk)
+
+    def detach(self, desk: Desk) -> None:
+        self.desks.discard(desk)
+        self._supervisors.discard(desk)
+        mine = self._by_name.get(desk.caller.name)
+        if mine is not None:
+            mine.discard(desk)
+            if not mine:
+                del self._by_name[desk.caller.name]
+
+    def audience(self, frame: Frame) -> list[Desk]:
+        found = list(self._supervisors)
+        for name in frame.names:
+            found.extend(self._by_name.get(name, ()))
+        return found
+
     def revoke(self, name: str) -> None:
         for desk in list(self.desks):
             if desk.caller.name == name:
-                self.desks.discard(desk)
+                self.detach(desk)
                 desk.queue.put_nowait("revoked")
 
     def close_all(self) -> None:
         for desk in list(self.desks):
+            self.detach(desk)
             desk.queue.put_nowait("bye")
-        self.desks.clear()
 
 
 FEED_KEY = web.AppKey("team_feed", Feed)
@@ -235,7 +261,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         after = feed.position
     gap = 0 < after < first - 1
     desk = Desk(caller)
-    feed.desks.add(desk)  # from here on, every new frame reaches the desk's queue
+    feed.attach(desk)  # from here on, every new frame reaches the desk's queue
     joined_at = feed.position
     ring = [f for f in feed.ring if f.seq > after and desk.may_see(f)]
     response = web.StreamResponse(
@@ -268,7 +294,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        feed.desks.discard(desk)
+        feed.detach(desk)
         log.debug("desk disconnected", extra={"operator": caller.name})
     return response
 
