@@ -4,6 +4,10 @@ On a first run there is no profile: the console starts an embedded sandbox on
 loopback, creates the **Sandbox** profile (its key stored in the keyring like
 any other) and the operator can dial a scenario number at once.
 
+A **Team** profile starts no sandbox and no listener: its desk
+(``services.team_desk``) opens the team's stream outward, posts its presence
+and places calls through the gateway with the operator token.
+
 Start order: open the journal, rebuild the calls that were live from it (and
 fail the requests that never got an answer), then open the listener, so a
 webhook redelivered after a crash lands on the rebuilt state; then ask the API
@@ -39,6 +43,7 @@ from console.services.sandbox_control import SandboxControl
 from console.services.secrets import SecretStore, open_secret_store, sendable
 from console.services.session import Session
 from console.services.settings_store import SettingsStore
+from console.services.team_desk import TeamDesk, open_team_desk
 from console.services.telephony import Telephony
 from console.services.webhooks import WebhookListener, masked_url, new_token
 from twilio.rest import Client
@@ -60,7 +65,7 @@ class Console:
     profile: Profile
     session: Session
     telephony: Telephony
-    listener: WebhookListener
+    listener: WebhookListener | None  # None: a Team profile (events come from the stream)
     sandbox: Sandbox | None
     http: aiohttp.ClientSession
     warnings: list[Notice]
@@ -69,6 +74,7 @@ class Console:
     journal: Journal | None = None
     history: History | None = None
     sandbox_control: SandboxControl | None = None
+    team: TeamDesk | None = None  # a Team profile's desk: stream, presence, gateway
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _closed: bool = False
 
@@ -95,6 +101,8 @@ class Console:
         task.add_done_callback(self._tasks.discard)
 
     def webhook_url(self) -> str:
+        if self.listener is None:  # a team desk listens to nothing
+            return ""
         base = self.profile.public_webhook_base.rstrip("/")
         if base:
             return f"{base}/hooks/{self.profile.webhook_token}"
@@ -146,7 +154,11 @@ class Console:
         return switching or (profile.name == self.profile.name and key is not None)
 
     async def close(self) -> None:
-        await self.listener.stop()
+        if self.listener is not None:
+            await self.listener.stop()
+        if self.team is not None:  # no more events in; the journal keeps the sequence
+            await self.team.stream.stop()
+            await self.team.presence.stop()
         self.session.stop_checks()  # queued checks can wait: a restart asks again
         try:  # what the operator started (a settings save ...) finishes
             async with asyncio.timeout(SHUTDOWN_GRACE):
@@ -165,6 +177,8 @@ class Console:
             await self.journal.close()
         if self.history is not None:
             await self.history.close()
+        if self.team is not None:
+            await self.team.api.close()
         await self.http.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
@@ -223,6 +237,8 @@ async def start_console(
         key = "missing"
     if config.plain_http(profile.base_url):
         warnings.append(PlainHttp(profile.base_url))
+    if profile.team:
+        return await _start_team(settings, profile, key, store, warnings, settings_path, data_dir)
     if not profile.webhook_token:
         profile = replace(profile, webhook_token=new_token())
     settings = replace(settings.with_profile(profile), active=profile.name)
@@ -282,6 +298,47 @@ async def start_console(
         masked_url(console.webhook_url()),
     )
     return console
+
+
+async def _start_team(
+    settings: Settings,
+    profile: Profile,
+    token: str,
+    store: SecretStore,
+    warnings: list[Notice],
+    settings_path: Path | None,
+    data_dir: Path | None,
+) -> Console:
+    """A Team profile: the journal, then the desk (which rebuilds from it and
+    resumes the stream after the sequence it stored); no sandbox, no listener."""
+    settings = replace(settings.with_profile(profile), active=profile.name)
+    journal = Journal((data_dir or config.data_dir()) / FILE_NAME, profile.name)
+    await journal.open()
+    warnings.extend(journal.notices)
+    if journal.problem:
+        warnings.append(journal.problem)
+    # The window's one-second timer sends Tick (tick_every=0).
+    desk = await open_team_desk(
+        profile.base_url, token, journal=journal, profile=profile.name, tick_every=0
+    )
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, config.save, settings, settings_path)
+    log.info("Kaphila Console: team profile %s, gateway %s", profile.name, profile.base_url)
+    return Console(
+        settings,
+        profile,
+        desk.session,
+        desk.telephony,
+        None,
+        None,
+        aiohttp.ClientSession(),
+        warnings,
+        store,
+        settings_path,
+        journal,
+        History(journal.path),
+        team=desk,
+    )
 
 
 class PortInUse(Exception):

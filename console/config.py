@@ -1,10 +1,12 @@
 """Profiles and settings, in ``settings.json`` in the user's config directory.
 
 A profile is where the console places calls: the embedded **Sandbox** (the
-default, so a new user can dial at once) or a live Kaphila account. Nothing
-here ever holds an API key: keys live in the OS keyring (``services.secrets``),
-under the profile's name. Files are written atomically (temp file + rename),
-and a file that cannot be read is kept aside, never overwritten.
+default, so a new user can dial at once), a live Kaphila account, or a
+**Team**: a call center's gateway (``base_url``) with this desk's operator
+token (docs/TEAM.md). Nothing here ever holds an API key or a token: they
+live in the OS keyring (``services.secrets``), under the profile's name.
+Files are written atomically (temp file + rename), and a file that cannot be
+read is kept aside, never overwritten.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -41,11 +43,15 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+ProfileKind = Literal["sandbox", "live", "team"]
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
     sandbox: bool = False
-    base_url: str = ""
+    base_url: str = ""  # Kaphila's API, or a Team profile's gateway
+    team: bool = False  # a team's gateway: the keyring holds the operator token
     account_sid: str = "AC" + "0" * 32
     caller_ids: tuple[str, ...] = ()
     default_region: str = "US"
@@ -57,6 +63,10 @@ class Profile:
     voice: str = "en-US-Neural2-A"
     ring_timeout: int = 30
     recent_numbers: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> ProfileKind:
+        return "sandbox" if self.sandbox else "team" if self.team else "live"
 
     def remember_number(self, number: str) -> Profile:
         recent = (number, *(n for n in self.recent_numbers if n != number))

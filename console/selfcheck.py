@@ -105,7 +105,7 @@ async def run_checks(out: TextIO) -> int:
             ),
             CALL_WAIT,
         )
-        hooks = console.listener.accepted
+        hooks = console.listener.accepted if console.listener is not None else 0
         checks.report(
             "call",
             call is not None and hooks >= 2,

@@ -93,3 +93,22 @@ def test_plain_http_to_another_machine_gets_a_warning(url: str, warns: bool) -> 
     assert plain_http(url) is warns
     if warns:
         assert "unencrypted" in wording.notice(PlainHttp(url))
+
+
+def test_a_team_profile_round_trips_with_its_gateway_and_no_token(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    team = Profile("Night shift", base_url="https://gateway.example", team=True)
+    save(Settings(profiles=(team,), active="Night shift"), path)
+    text = path.read_text()
+    assert load(path).profile() == team
+    assert load(path).profile().kind == "team"  # type: ignore[union-attr]
+    assert "kgo_" not in text
+
+
+def test_settings_from_before_team_profiles_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    old = {"version": 1, "active": "Live", "profiles": [{"name": "Live", "base_url": "https://k"}]}
+    path.write_text(json.dumps(old))
+    profile = load(path).profile()
+    assert profile is not None
+    assert (profile.kind, profile.team, profile.base_url) == ("live", False, "https://k")
