@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from console.gateway import bus, operators
+from console.gateway import bus, natsserver, operators
 from console.gateway.config import (
     DEFAULT_ACK_WAIT,
     DEFAULT_HOST,
@@ -264,6 +264,8 @@ async def manage_operators(args: argparse.Namespace) -> str:
     own: NatsServer | None = None
     if args.nats:
         url = args.nats
+    elif args.data and (running := natsserver.running_url(args.data / "nats")):
+        url = running  # the gateway on that store is up: its own nats-server
     elif args.data:
         own = NatsServer(args.data / "nats")
         await asyncio.to_thread(own.start)

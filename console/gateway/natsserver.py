@@ -58,6 +58,9 @@ class NatsServerError(RuntimeError):
     """Our nats-server could not be found or started; the message says why."""
 
 
+URL_FILE = "gateway-nats.url"
+
+
 def find_binary() -> str:
     """The nats-server next to this Python (the venv's bin), else on PATH."""
     beside = Path(sys.executable).parent / "nats-server"
@@ -114,6 +117,7 @@ class NatsServer:
         self._proc: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock: IO[bytes] | None = None
+        self._url_file: Path | None = None
         self._reader: threading.Thread | None = None
         self.url = ""
         self.port = 0
@@ -182,6 +186,9 @@ class NatsServer:
             )
         host, self.port = found[0]
         self.url = f"nats://{host}:{self.port}"
+        # Where to find us while we hold the store: `operators --data DIR` reads it.
+        (store / URL_FILE).write_text(self.url + "\n")
+        self._url_file = store / URL_FILE
         log.info("started nats-server (pid %d) at %s, store %s", self._proc.pid, self.url, store)
 
     def stop(self) -> None:
@@ -201,6 +208,9 @@ class NatsServer:
             if proc.stderr is not None:
                 proc.stderr.close()
         self._reader = None
+        if self._url_file is not None:
+            self._url_file.unlink(missing_ok=True)
+            self._url_file = None
         if self._lock is not None:
             self._lock.close()  # closing the file releases the flock
             self._lock = None
@@ -219,6 +229,22 @@ class NatsServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def running_url(store: Path) -> str | None:
+    """The URL of the nats-server a running gateway keeps on ``store``, or None
+    when none does (the store's lock is free)."""
+    if not store.is_dir():
+        return None
+    try:
+        handle = _lock_store(store)
+    except NatsServerError:
+        try:
+            return (store / URL_FILE).read_text().strip() or None
+        except OSError:
+            return None
+    handle.close()
+    return None
 
 
 def _lock_store(store: Path) -> IO[bytes]:

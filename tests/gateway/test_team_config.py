@@ -4,14 +4,20 @@ repr; a bad time zone or key is one clear line."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from console.gateway.__main__ import build_parser, config_from_args, upstream_key
 from console.gateway.config import ConfigError, GatewayConfig
+from console.sandbox import SandboxThread
+from tests.gateway.processes import GatewayProcess
+from tests.helpers import TEST_KEY
 
 KEY = "ak_live_team_0123456789"
 
@@ -73,3 +79,61 @@ def test_there_is_no_flag_that_takes_the_key_itself() -> None:
     assert done.returncode == 2
     assert "never taken on the command line" in done.stderr
     assert KEY not in done.stderr
+
+
+def test_operators_added_while_the_gateway_runs_on_its_own_store_work_at_once(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    """``operators add --data DIR`` while the gateway on DIR runs: the CLI uses
+    that gateway's nats-server (the store is locked by it), and the new token
+    works at once."""
+    env = {**os.environ, "KAPHILA_UPSTREAM_KEY": TEST_KEY}
+    gateway = GatewayProcess(
+        upstream=sandbox.url, nats_url="", secret="", log_path=tmp_path / "gw.log"
+    )
+    gateway.argv = [
+        sys.executable,
+        "-m",
+        "console.gateway",
+        "--upstream",
+        sandbox.url,
+        "--data",
+        str(tmp_path / "data"),
+        "--port",
+        "0",
+        "--allow-loopback",
+    ]
+    gateway.env = env
+    gateway.start()
+    try:
+        gateway.wait_ready()
+        added = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console.gateway",
+                "operators",
+                "add",
+                "nia",
+                "--data",
+                str(tmp_path / "data"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert added.returncode == 0, added.stderr
+        token = added.stdout.strip().splitlines()[-1]
+        deadline = time.monotonic() + 5
+        while True:
+            answer = requests.get(
+                gateway.url + "/team/me", headers={"Authorization": f"Bearer {token}"}, timeout=5
+            )
+            if answer.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["operator"] == "nia"
+    finally:
+        gateway.stop()
