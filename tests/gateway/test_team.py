@@ -25,9 +25,7 @@ NO_ANSWER = "15551230004"
 
 
 @pytest.fixture
-async def team(
-    start_gateway: StartGateway, nats_url: str, http: aiohttp.ClientSession
-) -> Team:
+async def team(start_gateway: StartGateway, nats_url: str, http: aiohttp.ClientSession) -> Team:
     tokens = await add_operators(nats_url)
     gateway = await asyncio.to_thread(start_gateway, upstream_key=TEST_KEY)
     return Team(gateway, tokens, http)
