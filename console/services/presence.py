@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from console.core.events import FiguresLoaded, PresencePosted, PublishPresence
-from console.core.team import Presence
+from console.core.team import Link, Presence
 from console.services.session import Session
 from console.services.team_api import PRESENCE, STATS, TeamApi, TeamApiError
 from console.services.team_events import BadEvent, figures
@@ -82,6 +82,8 @@ class PresenceService:
         loaded = False
         while True:
             team = self._session.state.team
+            if team is not None and team.link is Link.REVOKED:  # the token is no more
+                return
             if team is not None and team.me.known:  # the greeting says who we are first
                 if team.supervisor and not loaded:
                     loaded = await self._load_presence()
