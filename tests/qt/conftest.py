@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import qasync
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from console.app import Console, build_window, start_console
@@ -29,6 +30,16 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], Any]]:
     return {"qasync": _qasync_loop}
+
+
+@pytest.fixture(autouse=True)
+def _delete_closed_windows() -> None:
+    """Delete the windows earlier tests closed. pytest-qt closes a test's widgets
+    and calls ``deleteLater``, which only an event loop carries out: after sync
+    tests nothing ran one, so every window stayed alive and each theme change
+    restyled all of them (4,500 widgets, 1.8 s a test, after 18 tests)."""
+    if QApplication.instance() is not None:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 class Running:
