@@ -5,6 +5,11 @@ Views re-read the reducer's ``State`` when the session says it changed, at
 most every 16 ms (bursts of webhooks do not repaint per event). Operator
 actions become events dispatched to the session. Selection follows a call,
 not a row; a call this window dialled is selected when Kaphila accepts it.
+
+In a Team profile (``State.team``) the header shows the desk's operator, the
+stream's link and the desk's own status; a supervisor's desk opens on the
+supervisor board (its own tab, first), whose selected call the actions panel
+acts on, as it does for the live board's. Ctrl+B focuses the board in front.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from console.qt.widgets.callee_pad import CalleePad
 from console.qt.widgets.dialer import Dialer
 from console.qt.widgets.event_log import LOG_ROWS, EventLog
 from console.qt.widgets.header import Header
+from console.qt.widgets.supervisor_board import SupervisorBoard
 from console.qt.widgets.timeline import Timeline, recolour
 from console.services.webhooks import masked_url
 
@@ -89,7 +95,9 @@ class MainWindow(QMainWindow):
         root = QWidget(self)
         outer = QVBoxLayout(root)
         outer.setContentsMargins(10, 8, 10, 6)
-        self.header = Header(self, self.services.open_history, self.services.open_settings)
+        self.header = Header(
+            self, self.services.open_history, self.services.open_settings, self.services.dispatch
+        )
         outer.addWidget(self.header)
         split = QSplitter(Qt.Orientation.Horizontal, root)
         # The controls scroll on a small screen instead of pushing the window off it.
@@ -109,7 +117,7 @@ class MainWindow(QMainWindow):
         left_layout.addStretch(1)
         left_scroll.setWidget(left)
         left_scroll.setMinimumWidth(300)
-        middle = QSplitter(Qt.Orientation.Vertical, split)
+        middle = self.middle = QSplitter(Qt.Orientation.Vertical, split)
         board_box = QWidget(middle)
         board_layout = QVBoxLayout(board_box)
         board_layout.setContentsMargins(0, 0, 0, 0)
@@ -126,6 +134,9 @@ class MainWindow(QMainWindow):
             table.selectionModel().selectionChanged.connect(
                 lambda *_, t=table: self._on_table_selection(t)
             )
+        # A supervisor's desk only: made once the stream says who this desk is (every
+        # widget costs each theme change and each window a little).
+        self.team_board: SupervisorBoard | None = None
         self.tabs.addTab(self.table, "&Live board")
         self.tabs.addTab(self.session_table, "S&ession (recent calls)")
         board_layout.addWidget(self.tabs, 1)
@@ -172,7 +183,8 @@ class MainWindow(QMainWindow):
 
     def _set_tab_order(self) -> None:
         """Tab follows the form: dial fields, the selected call's actions, the board."""
-        chain = [*self.dialer.fields, *self.actions.tab_chain, self.tabs, self.table]
+        board = self.team_board.tab_chain if self.team_board is not None else ()
+        chain = [*self.dialer.fields, *self.actions.tab_chain, self.tabs, *board, self.table]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
@@ -206,7 +218,11 @@ class MainWindow(QMainWindow):
         self.header.show_history_problem(problem)
 
     def focus_board(self) -> None:
+        """Ctrl+B: the board in front (a supervisor's team board, else the live board)."""
         table = self.tabs.currentWidget()
+        if isinstance(table, SupervisorBoard):
+            table.focus_calls()
+            return
         table.setFocus()
         if (
             isinstance(table, CallTable)
@@ -234,6 +250,13 @@ class MainWindow(QMainWindow):
         if self.selected and self.services.callee_hangup:
             self.services.callee_hangup(self.selected)
 
+    def _on_board_selection(self, sid: str | None) -> None:
+        if sid is not None:
+            self.selected = sid
+        elif isinstance(self.tabs.currentWidget(), SupervisorBoard):
+            self.selected = None
+        self._show_selected()
+
     def _on_table_selection(self, table: CallTable) -> None:
         sid = table.selected_sid()
         if sid is not None:
@@ -246,7 +269,14 @@ class MainWindow(QMainWindow):
         """Select a call (and keep it selected wherever its row goes)."""
         self.selected = sid
         self.table.select_sid(sid)
+        if self.team_board is not None:
+            self.team_board.select_call(sid)
         self._show_selected()
+
+    @property
+    def supervising(self) -> bool:
+        """Is this a supervisor's desk (so the team board is shown)?"""
+        return self.state.team is not None and self.state.team.supervisor
 
     # ------------------------------------------------------------------ state
 
@@ -271,14 +301,31 @@ class MainWindow(QMainWindow):
         self.board.set_state(state)
         self.session_model.set_state(state)
         self.empty_hint.setVisible(len(state.calls) == 0)
+        if state.team is not previous.team:
+            self.header.show_team(state.team)
+        if self.supervising:
+            self._show_team_board(state)
         self._select_my_new_call(state)
         if self.selected is not None:
             self.table.select_sid(self.selected)
+            if self.team_board is not None:
+                self.team_board.select_call(self.selected)
         self._show_selected()
         self._show_dial_outcome(state)
         if state.log is not previous.log:
             self.log.show_state(state)
         self._show_status(state)
+
+    def _show_team_board(self, state: State) -> None:
+        board = self.team_board
+        if board is None:  # the stream just said this desk supervises
+            board = self.team_board = SupervisorBoard(self._on_board_selection, self.tabs)
+            self.tabs.insertTab(0, board, "&Team board")
+            self.tabs.setCurrentWidget(board)
+            self._set_tab_order()
+            height = sum(self.middle.sizes())  # the board gets the room; the timeline less
+            self.middle.setSizes([height * 7 // 10, height - height * 7 // 10])
+        board.set_state(state)
 
     def _select_my_new_call(self, state: State) -> None:
         for request_id in list(self._my_dials):
@@ -291,9 +338,13 @@ class MainWindow(QMainWindow):
     def _selected_call(self) -> Call | None:
         if self.selected is None:
             return None
-        return self.state.calls.get(self.selected) or self.table.calls.call_at(
+        call = self.state.calls.get(self.selected) or self.table.calls.call_at(
             self.table.calls.row_of(self.selected)
         )
+        if call is None and self.team_board is not None:  # held on the board after it left
+            calls = self.team_board.calls
+            call = calls.call_at(calls.row_of(self.selected))
+        return call
 
     def _show_selected(self) -> None:
         call = self._selected_call()
@@ -312,7 +363,14 @@ class MainWindow(QMainWindow):
         else:
             age = max(0, int(time.time() - state.last_webhook_at))
             health = f"last webhook {wording.plural(age, 'second')} ago"
-        self.listener_status.setText(f"Listener: {masked_url(self.listener_url)} · {health}")
+        if state.team is not None:  # no listener: the events come from the team's stream
+            self.listener_status.setText(
+                f"Gateway: {self.profile.base_url} · stream {wording.link(state.team.link)}"
+                f" · {health}"
+            )
+            self.listener_status.setToolTip(wording.LINK_DETAIL[state.team.link])
+        else:
+            self.listener_status.setText(f"Listener: {masked_url(self.listener_url)} · {health}")
         latest = max(state.requests.values(), key=lambda r: r.at, default=None)
         unreachable = latest is not None and latest.unreachable
         self.api_status.setText("API: unreachable" if unreachable else "API: reachable")
@@ -324,6 +382,8 @@ class MainWindow(QMainWindow):
         """Once a second: timers move, ages grow."""
         self.board.refresh()
         self.session_model.refresh()
+        if self.team_board is not None:
+            self.team_board.tick()
         self._show_status(self.state)
 
     def changeEvent(self, event: QEvent) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtGui import QFont
 
 from console.core.calls import Call
 from console.core.reducer import State
+from console.core.team import read_only
 from console.qt import wording
 from console.qt.palette import status_colour
 
@@ -29,7 +30,7 @@ COLUMNS = ("Number", "Caller ID", "Status", "Time", "AMD", "Digits", "Forwarded 
 
 
 @functools.cache
-def _italic() -> QFont:
+def italic() -> QFont:
     font = QFont()  # made on first use: a QFont wants the application to exist
     font.setItalic(True)
     return font
@@ -70,6 +71,8 @@ def session_order(state: State) -> Callable[[str], tuple[float, str]]:
 class CallBoardModel(QAbstractTableModel):
     """One row per call; which calls is ``rows(state)``, new ones in ``order``."""
 
+    columns: tuple[str, ...] = COLUMNS
+
     def __init__(
         self,
         parent: object = None,
@@ -90,8 +93,8 @@ class CallBoardModel(QAbstractTableModel):
 
     def set_state(self, state: State) -> None:
         if state.shape == self._state.shape and not self._gone:
-            self._state = state  # no call joined or left: only the rows' contents changed
-            self.refresh()
+            previous, self._state = self._state, state
+            self._repaint(previous)  # no call joined or left: only the rows' contents changed
             return
         wanted_set = self._select_rows(state)  # a persistent map: O(1) membership
         new = [sid for sid in wanted_set if sid not in self._index]
@@ -114,7 +117,7 @@ class CallBoardModel(QAbstractTableModel):
                 self._index[sid] = len(self._rows)
                 self._rows.append(sid)
             self.endInsertRows()
-        self.refresh()
+        self._repaint(previous)
 
     def set_hold(self, hold: bool) -> None:
         """Hold rows in place (the pointer is over the view) or let them go."""
@@ -139,11 +142,16 @@ class CallBoardModel(QAbstractTableModel):
             start = end + 1
         self._index = {sid: i for i, sid in enumerate(self._rows)}
 
+    def _repaint(self, previous: State) -> None:
+        """Repaint what may have changed since ``previous``: here every row (a
+        desk's board; one signal, and the view repaints only what it shows)."""
+        self.refresh()
+
     def refresh(self) -> None:
         """Repaint every row (the timers move even when nothing happened)."""
         if self._rows:
             self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+                self.index(0, 0), self.index(len(self._rows) - 1, len(self.columns) - 1)
             )
 
     # ------------------------------------------------------------ reading
@@ -164,13 +172,13 @@ class CallBoardModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(self.columns)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return self.columns[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -184,10 +192,14 @@ class CallBoardModel(QAbstractTableModel):
             return self._text(call, column)
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return status_colour(call.status)  # the active palette's, read at each repaint
+        if role == Qt.ItemDataRole.ToolTipRole and read_only(self._state.team, call):
+            return wording.taken_over(call)  # a team: a supervisor has it now
+        if role == Qt.ItemDataRole.FontRole and read_only(self._state.team, call):
+            return italic()  # taken over: italic on every column, the tooltip says why
         if role == Qt.ItemDataRole.ToolTipRole and column == 0 and not call.placed_here:
             return "Not placed from this console: its webhooks arrived at the listener"
         if role == Qt.ItemDataRole.FontRole and column == 0 and not call.placed_here:
-            return _italic()  # not placed here: italic, and the tooltip says why
+            return italic()  # not placed here: italic, and the tooltip says why
         if role == SidRole:
             return call.sid
         if role == StatusRole:

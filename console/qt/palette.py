@@ -20,6 +20,7 @@ from typing import NamedTuple
 from PySide6.QtGui import QColor, QPalette
 
 from console.core.calls import CallStatus
+from console.core.team import Link, Presence
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
 
@@ -251,6 +252,12 @@ PAIRS: tuple[Pair, ...] = (
     Pair("live_badge_text", "live_badge", "the LIVE badge"),
     Pair("hint_text", "hint", "the empty board's hint"),
     Pair("tooltip_text", "tooltip", "tooltips"),
+    # The supervisor board's operator statuses and the header's link state, on
+    # both row colours of a table (the strip and header are surface).
+    Pair("success", "surface_alt", "available operators on alternate rows"),
+    Pair("accent", "surface_alt", "operators on a call on alternate rows"),
+    Pair("warning", "surface_alt", "operators in wrap-up on alternate rows"),
+    Pair("muted_text", "surface_alt", "away operators on alternate rows"),
     *(
         Pair(f"status.{s.value}", bg, f"{s.value} on the {where}")
         for s in CallStatus
@@ -328,3 +335,25 @@ def qcolor(role: str) -> QColor:
 
 def status_colour(status: CallStatus) -> QColor:
     return qcolor(f"status.{status.value}")
+
+
+# An operator's status and the team link, by palette role (a colour that means
+# the same thing everywhere: green ready, blue busy, amber wrap-up, grey away).
+PRESENCE_ROLES = {
+    Presence.AVAILABLE: "success",
+    Presence.ON_CALL: "accent",
+    Presence.WRAP_UP: "warning",
+    Presence.AWAY: "muted_text",
+    Presence.OFFLINE: "disabled_text",
+}
+LINK_ROLES = {
+    Link.CONNECTING: "muted_text",
+    Link.CONNECTED: "success",
+    Link.RECONNECTING: "warning",
+    Link.REBUILDING: "warning",
+    Link.REVOKED: "danger",
+}
+
+
+def presence_colour(status: Presence) -> QColor:
+    return qcolor(PRESENCE_ROLES[status])

@@ -7,6 +7,8 @@ these sentences back.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from console.core.calls import (
     ActionKind,
     Amd,
@@ -32,7 +34,16 @@ from console.core.notices import (
 )
 from console.core.phone import NumberCheck, NumberProblem
 from console.core.reducer import DIAL, LogEntry, Note, Request, RequestState
-from console.core.team import TeamFact
+from console.core.team import (
+    Desk,
+    Link,
+    Presence,
+    Role,
+    Team,
+    TeamFact,
+    TeamFigures,
+    read_only,
+)
 
 STATUS = {
     CallStatus.QUEUED: "Queued",
@@ -185,12 +196,20 @@ def refusal(
     return (words or f"Kaphila refused: {message}") + f" (Kaphila {status})"
 
 
-def acting_on(call: Call | None) -> str:
+def acting_on(call: Call | None, team: Team | None = None) -> str:
+    """The actions panel's heading. In a team a supervisor reads whose call it is;
+    an operator whose call was taken over reads that they can only watch it."""
     if call is None:
         return "No call selected: select one on the board (Ctrl+B)"
+    watching = read_only(team, call)
     verdict = "" if call.live else " · ended, nothing more can be done"
+    if watching:
+        verdict = f" · taken over by {call.owner}; you can only watch it"
+    mine = team is not None and call.owner == team.me.operator
     return (
-        f"Acting on <b>{call_name(call)}</b> · {status(call)}"
+        f"{'Watching' if watching else 'Acting on'} <b>{call_name(call)}</b>"
+        + (f" ({owner(call)})" if call.owner and not watching and not mine else "")
+        + f" · {status(call)}"
         + (f" · AMD {amd(call.amd)}" if call.amd else "")
         + verdict
     )
@@ -392,3 +411,115 @@ def notice(item: Notice) -> str:
                 f"{item.path} could not be read ({item.detail}); it was kept as "
                 f"{item.kept_as} and the console starts with default settings"
             )
+
+
+# ------------------------------------------------------------------ the team
+
+
+PRESENCE = {
+    Presence.AVAILABLE: "Available",
+    Presence.ON_CALL: "On a call",
+    Presence.WRAP_UP: "Wrap-up",
+    Presence.AWAY: "Away",
+    Presence.OFFLINE: "Offline",
+}
+
+ROLE = {Role.OPERATOR: "operator", Role.SUPERVISOR: "supervisor"}
+
+LINK = {
+    Link.CONNECTING: "connecting…",
+    Link.CONNECTED: "connected",
+    Link.RECONNECTING: "reconnecting…",
+    Link.REBUILDING: "rebuilding…",
+    Link.REVOKED: "token revoked",
+}
+
+LINK_DETAIL = {
+    Link.CONNECTING: "Connecting to the team's stream at the gateway.",
+    Link.CONNECTED: "Events arrive from the team's stream as they happen.",
+    Link.RECONNECTING: (
+        "The connection to the gateway was lost; trying again. Nothing is missed: the "
+        "stream resumes where it stopped."
+    ),
+    Link.REBUILDING: (
+        "This desk was away longer than the stream keeps events: loading the gateway's "
+        "current view of the live calls."
+    ),
+    Link.REVOKED: (
+        "The gateway no longer accepts this desk's operator token (the operator was removed "
+        "from the team). Ask your supervisor for a new token and enter it in Settings."
+    ),
+}
+
+
+def presence(status: Presence, reason: str = "") -> str:
+    """An operator's status: "On a call", "Away: lunch"."""
+    words = PRESENCE[status]
+    return f"{words}: {reason}" if status is Presence.AWAY and reason else words
+
+
+def who(desk: Desk) -> str:
+    """The desk's own operator, as the header names it: "alice · supervisor"."""
+    return f"{desk.operator} · {ROLE[desk.role]}" if desk.known else "joining the team…"
+
+
+def link(state: Link) -> str:
+    return LINK[state]
+
+
+def clock_time(ts: float) -> str:
+    """A time of day on this desk's clock: "14:03"."""
+    return datetime.fromtimestamp(ts).strftime("%H:%M")
+
+
+def duration(seconds: float) -> str:
+    """A time in a status or a handle time: "0:42", "12:05", "1:02:05"."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def owner(call: Call) -> str:
+    """Whose call it is on the supervisor board: "sue (from alice)" once taken over."""
+    return f"{call.owner} (from {call.taken_from})" if call.taken_from else call.owner
+
+
+def owner_detail(call: Call) -> str:
+    if call.taken_from:
+        return f"{call.owner} took this call over from {call.taken_from}"
+    return f"Placed by {call.owner}" if call.owner else ""
+
+
+def taken_over(call: Call) -> str:
+    """Why an operator's own call can only be watched (tooltips, the actions panel)."""
+    return f"Taken over by {call.owner}: you can only watch this call"
+
+
+def answer_rate(figures: TeamFigures) -> str:
+    return "—" if figures.answer_rate is None else f"{figures.answer_rate:.0%}"
+
+
+def amd_split(figures: TeamFigures) -> str:
+    return f"{figures.human:,} person · {figures.machine:,} machine · {figures.unknown:,} not sure"
+
+
+def handle_time(figures: TeamFigures) -> str:
+    return "—" if figures.avg_handle_seconds is None else duration(figures.avg_handle_seconds)
+
+
+def per_operator(figures: TeamFigures, operators: int) -> str:
+    """Calls per operator today: the average over the team and the busiest."""
+    if not figures.per_operator:
+        return "—"
+    counts = dict(figures.per_operator)
+    busiest = max(counts, key=lambda name: (counts[name], name))
+    average = figures.placed / max(operators, len(counts), 1)
+    return f"{average:.1f} avg · most {busiest} {counts[busiest]:,}"
+
+
+def busiest(figures: TeamFigures, limit: int = 10) -> str:
+    """The busiest operators today, one a line (the strip's tooltip)."""
+    ranked = sorted(figures.per_operator, key=lambda item: (-item[1], item[0]))[:limit]
+    lines = [f"{name}: {plural(count, 'call')}" for name, count in ranked]
+    return "Calls placed today, busiest first:\n" + "\n".join(lines) if lines else ""

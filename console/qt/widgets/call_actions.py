@@ -1,6 +1,9 @@
-"""The selected call and what can be done to it: speak, gather, forward, hang up.
+"""The selected call and what can be done to it: speak, gather, forward, hang up;
+on a supervisor's desk also take it over.
 
-The panel names the call it will act on. A message the operator should read
+The panel names the call it will act on (and, in a team, whose it is). A call
+taken over from this operator can only be watched: its actions are disabled and
+say by whom. A message the operator should read
 (a refusal, a failure) stays until they act again; typed text stays until
 Kaphila has taken it, so nothing typed is lost to a failure.
 """
@@ -28,6 +31,7 @@ from console.core.calls import Call
 from console.core.events import ActionKind, ActionRequested
 from console.core.phone import check_number
 from console.core.reducer import Request, RequestState, State
+from console.core.team import read_only
 from console.qt import wording
 
 MAX_SPEECH = 4096  # characters Kaphila speaks at once (the wire table's assumption)
@@ -103,15 +107,24 @@ class CallActions(QGroupBox):
         self.hangup_button.setObjectName("hangup")
         self.hangup_button.clicked.connect(self.hang_up)
         grid.addWidget(self.hangup_button, 6, 0, 1, 3)
+        self.take_over_button = QPushButton("Take over… (Ctrl+T)")
+        self.take_over_button.setObjectName("takeOver")
+        self.take_over_button.setToolTip(
+            "Make this call yours: its operator keeps seeing it, read-only"
+        )
+        self.take_over_button.clicked.connect(self.take_over)
+        self.take_over_button.setVisible(False)  # a supervisor's desk only
+        grid.addWidget(self.take_over_button, 7, 0, 1, 3)
         self.status = QLabel(" ")
         self.status.setObjectName("actionStatus")
         self.status.setWordWrap(True)
-        grid.addWidget(self.status, 7, 0, 1, 3)
+        grid.addWidget(self.status, 8, 0, 1, 3)
         for keys, slot in (
             ("Ctrl+S", self.speak),
             ("Ctrl+G", self.gather),
             ("Ctrl+F", self.forward),
             ("Ctrl+H", self.hang_up),
+            ("Ctrl+T", self.take_over),
         ):
             QShortcut(QKeySequence(keys), window, activated=slot)
         self.buttons = (
@@ -120,6 +133,7 @@ class CallActions(QGroupBox):
             self.forward_button,
             self.hangup_button,
         )
+        self._tips = {button: button.toolTip() for button in (*self.buttons, self.take_over_button)}
         # Tab walks the panel in this order (the window chains it after the dial form).
         self.tab_chain: tuple[QWidget, ...] = (
             self.speak_text,
@@ -133,6 +147,7 @@ class CallActions(QGroupBox):
             self.forward_number,
             self.forward_button,
             self.hangup_button,
+            self.take_over_button,
         )
 
     # ------------------------------------------------------------ operator
@@ -180,6 +195,26 @@ class CallActions(QGroupBox):
     def hang_up(self) -> None:
         self._act(ActionKind.HANG_UP, None)
 
+    def take_over(self) -> None:
+        """A supervisor makes the call theirs (asked first: the operator loses it)."""
+        call, team = self.call, self.state.team
+        if team is None or not team.supervisor:
+            return  # the shortcut on a desk that cannot take calls over
+        if call is None or not call.live:
+            self._act(ActionKind.TAKE_OVER, None)  # says why not
+            return
+        if call.owner == team.me.operator:
+            self._say(f"{wording.call_name(call)} is already yours.")
+            return
+        answer = QMessageBox.question(
+            self,
+            "Take over the call",
+            f"Take over {call.owner}'s call to {wording.call_name(call)}?\n"
+            f"It becomes yours; {call.owner} keeps seeing it, read-only.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._act(ActionKind.TAKE_OVER, None)
+
     def _act(self, kind: ActionKind, field: QLineEdit | None, **fields: object) -> None:
         self.message = None  # the operator acts again: an old message has been read
         call = self.call
@@ -188,6 +223,9 @@ class CallActions(QGroupBox):
             return
         if not call.live:
             self._say(f"{wording.call_name(call)} has ended; nothing more can be done.")
+            return
+        if read_only(self.state.team, call):
+            self._say(wording.taken_over(call) + ".")
             return
         request_id = uuid.uuid4().hex
         if field is not None:
@@ -212,10 +250,18 @@ class CallActions(QGroupBox):
         if (call.sid if call else None) != (self.call.sid if self.call else None):
             self.message = None  # another call chosen: that is acting again
         self.call, self.state = call, state
-        self.selected_label.setText(wording.acting_on(call))
-        enabled = call is not None and call.live
+        team = state.team
+        self.selected_label.setText(wording.acting_on(call, team))
+        watching = call is not None and read_only(team, call)
+        enabled = call is not None and call.live and not watching
         for button in self.buttons:
             button.setEnabled(enabled)
+            button.setToolTip(wording.taken_over(call) if watching else self._tips[button])
+        supervisor = team is not None and team.supervisor
+        self.take_over_button.setVisible(supervisor)
+        self.take_over_button.setEnabled(
+            supervisor and enabled and call is not None and call.owner != team.me.operator
+        )
         for request_id, field in list(self._clear_when_done.items()):
             request = state.requests.get(request_id)
             if request is None or request.state == RequestState.PENDING:

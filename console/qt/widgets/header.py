@@ -1,5 +1,6 @@
 """The header: which profile this is, what needs the operator's attention, and
-the doors to History and Settings."""
+the doors to History and Settings; in a Team profile, who the desk is, the
+team stream's link and the desk's own status (``TeamStatus``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from console.config import Profile
+from console.core.events import StatusRequested
 from console.core.notices import Notice, StorageProblem
+from console.core.team import Team
 from console.qt import wording
+from console.qt.widgets.team_status import TeamStatus
 
 
 class Header(QFrame):
@@ -19,6 +23,7 @@ class Header(QFrame):
         parent: QWidget,
         open_history: Callable[[], None] | None,
         open_settings: Callable[[], None] | None,
+        set_status: Callable[[StatusRequested], object] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("header")
@@ -30,12 +35,16 @@ class Header(QFrame):
         self.warning = QLabel()
         self.warning.setObjectName("warning")
         self.warning.setVisible(False)
+        self._profile_name = ""
         self.history_problem = QLabel()
         self.history_problem.setObjectName("warning")
         self.history_problem.setVisible(False)
         row.addWidget(title)
         row.addSpacing(12)
         row.addWidget(self.profile_badge)
+        self._row = row
+        self._set_status = set_status or (lambda _: None)
+        self.team: TeamStatus | None = None  # made when the state has a team
         row.addWidget(self.history_problem)
         row.addWidget(self.warning)
         row.addStretch(1)
@@ -53,12 +62,25 @@ class Header(QFrame):
             row.addWidget(settings)
 
     def set_profile(self, profile: Profile) -> None:
+        self._profile_name = profile.name
         if profile.sandbox:
             self.profile_badge.setText("  SANDBOX · local, no real calls  ")
             self.profile_badge.setProperty("kind", "sandbox")
         else:
             self.profile_badge.setText(f"  LIVE · {profile.name}  ")
             self.profile_badge.setProperty("kind", "live")
+
+    def show_team(self, team: Team | None) -> None:
+        if team is None:
+            if self.team is not None:
+                self.team.setVisible(False)
+            return
+        if self.team is None:
+            self.team = TeamStatus(self._set_status, self)
+            self._row.insertWidget(self._row.indexOf(self.profile_badge) + 1, self.team)
+        self.team.setVisible(True)
+        self.profile_badge.setText(f"  TEAM · {self._profile_name}  ")  # through a gateway
+        self.team.show_team(team)
 
     def show_warnings(self, notices: list[Notice]) -> None:
         """Warnings that matter stay here: first sentence shown, all on hover."""
