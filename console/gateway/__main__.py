@@ -6,6 +6,10 @@ form; issue 13 adds ``operators add|list|remove``). Serve flags may stand
 before or after ``serve``: they are declared with SUPPRESS defaults on both
 parsers and their defaults are filled in afterwards (``SERVE_DEFAULTS``), so
 neither parser's default overwrites a value the other parsed.
+
+``--config FILE`` reads serve settings from a TOML file (``config_file``): its
+keys are the flags' long names (``port = 8788``, ``log-format = "json"``), and a
+flag on the command line wins over the file. The account's key is never in it.
 """
 
 from __future__ import annotations
@@ -17,20 +21,24 @@ import logging
 import os
 import signal
 import sys
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from console.gateway import bus, natsserver, operators
+from console.gateway import bus, logs, natsserver, operators
 from console.gateway.config import (
     DEFAULT_ACK_WAIT,
+    DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_SPEECH_RATE,
+    LOG_FORMATS,
     ConfigError,
     GatewayConfig,
 )
 from console.gateway.natsserver import NatsServer, NatsServerError
+from console.gateway.secrets import ENV_VAR as SECRET_ENV
 from console.gateway.server import Gateway, StartError
 
 PROG = "kaphila-gateway"
@@ -47,8 +55,44 @@ SERVE_DEFAULTS: dict[str, Any] = {
     "secret_file": None,
     "ack_wait": DEFAULT_ACK_WAIT,
     "log_level": "INFO",
+    "log_format": "text",
+    "drain_timeout": DEFAULT_DRAIN_TIMEOUT,
     "upstream_key_file": None,
     "timezone": "",
+}
+# What a --config file may set, and the type of each value (a path is a string).
+FILE_TYPES: dict[str, type] = {
+    "upstream": str,
+    "nats": str,
+    "data": Path,
+    "host": str,
+    "port": int,
+    "public_url": str,
+    "allow_loopback": bool,
+    "speech_rate": float,
+    "secret_file": Path,
+    "ack_wait": float,
+    "log_level": str,
+    "log_format": str,
+    "drain_timeout": float,
+    "upstream_key_file": Path,
+    "timezone": str,
+}
+# Keys a config file must not have, and what to use instead.
+FILE_REFUSED = {
+    "upstream_key": "the account's key is not accepted in a config file (other users of the "
+    "host may read it): use upstream-key-file, the environment's KAPHILA_UPSTREAM_KEY or "
+    "systemd's credential kaphila-upstream-key",
+    "secret": "the gateway secret is not accepted in a config file: use secret-file or "
+    "the environment's KAPHILA_GATEWAY_SECRET",
+}
+FILE_REFUSED["gateway_secret"] = FILE_REFUSED["secret"]
+TYPE_NAMES = {
+    str: "a string",
+    Path: "a path (a string)",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
 }
 UPSTREAM_KEY_ENV = "KAPHILA_UPSTREAM_KEY"
 UPSTREAM_KEY_CREDENTIAL = "kaphila-upstream-key"  # systemd LoadCredential= name
@@ -68,6 +112,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--upstream-key", nargs="?", action=RefuseKeyOnCommandLine, help=argparse.SUPPRESS)
     hide = argparse.SUPPRESS
+    add(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=hide,
+        help="read these settings from a TOML file (keys: the flags' long names, "
+        'e.g. port = 8788, log-format = "json"); flags given here win over it',
+    )
     add("--upstream", metavar="URL", default=hide, help="Kaphila's base URL (required)")
     add(
         "--nats",
@@ -142,6 +194,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=hide,
         help="DEBUG, INFO (default), WARNING or ERROR",
     )
+    add(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=hide,
+        help="text (default) or json: one JSON object a line, for a log collector",
+    )
+    add(
+        "--drain-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=hide,
+        help="on SIGTERM, the most a graceful stop takes: requests in flight finish, "
+        f"messages in hand are finished or handed back (default {DEFAULT_DRAIN_TIMEOUT:g})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +245,62 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name, default) for name, default in SERVE_DEFAULTS.items()}
+    """The serve settings: the defaults, under the --config file's, under the flags."""
+    from_file = config_file(args.config) if getattr(args, "config", None) else {}
+    return {
+        name: getattr(args, name, from_file.get(name, default))
+        for name, default in SERVE_DEFAULTS.items()
+    }
+
+
+def config_file(path: Path) -> dict[str, Any]:
+    """The settings in a --config file (TOML); ConfigError naming the key that is
+    unknown, refused or of the wrong type. Relative paths are the file's folder's."""
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
+    settings: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name in FILE_REFUSED:
+            raise ConfigError(f"{path}: {key}: {FILE_REFUSED[name]}")
+        kind = FILE_TYPES.get(name)
+        if kind is None:
+            known = ", ".join(k.replace("_", "-") for k in FILE_TYPES)
+            raise ConfigError(f"{path}: unknown key {key!r} (known: {known})")
+        if name in settings:
+            raise ConfigError(f"{path}: {key} is given twice (with - and with _)")
+        settings[name] = _file_value(path, key, kind, value)
+    return settings
+
+
+def _file_value(path: Path, key: str, kind: type, value: Any) -> Any:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = {
+        bool: isinstance(value, bool),
+        int: number and isinstance(value, int),
+        float: number,
+    }.get(kind, isinstance(value, str))
+    if not ok:
+        shown = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+        raise ConfigError(f"{path}: {key} must be {TYPE_NAMES[kind]}, not {shown:.60}")
+    name = key.replace("-", "_")
+    if kind is float:
+        return float(value)
+    if kind is Path:
+        return path.parent / Path(value).expanduser()  # an absolute value stays as it is
+    if name == "log_level" and value.upper() not in LOG_LEVELS:
+        levels = ", ".join(LOG_LEVELS)
+        raise ConfigError(f"{path}: {key} must be one of {levels}, not {value!r:.40}")
+    if name == "log_level":
+        return value.upper()
+    if name == "log_format" and value not in LOG_FORMATS:
+        raise ConfigError(f"{path}: {key} must be {' or '.join(LOG_FORMATS)}, not {value!r:.40}")
+    return value
 
 
 def upstream_key(file: Path | None, environ: Mapping[str, str]) -> str | None:
@@ -221,23 +342,37 @@ def config_from_args(
         log_level=settings["log_level"],
         upstream_key=key,
         timezone=settings["timezone"],
+        log_format=settings["log_format"],
+        drain_timeout=settings["drain_timeout"],
     ).validated()
 
 
 async def serve(config: GatewayConfig) -> None:
+    """Serve until SIGTERM or SIGINT, then drain (``Gateway.drain``); a second
+    signal makes the drain hand back what the workers hold instead of waiting."""
     gateway = Gateway(config)
     await gateway.start()
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second one: do not wait for the workers
+            logging.getLogger("kaphila.gateway").info("stopping now: no more waiting")
+            gateway.hurry()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     try:
         print(f"Kaphila gateway listening on {gateway.url}", flush=True)
         await stop.wait()
     finally:
-        logging.getLogger("kaphila.gateway").info("stopping the gateway")
-        await gateway.stop()
+        if stop.is_set():
+            logging.getLogger("kaphila.gateway").info("stopping the gateway (draining)")
+            await gateway.drain()
+        else:
+            await gateway.stop()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -246,9 +381,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    secrets = [config.upstream_key or "", os.environ.get(SECRET_ENV, "")]
+    logs.configure(config.log_level, config.log_format, secrets)
     try:
         asyncio.run(serve(config))
     except StartError as exc:

@@ -189,49 +189,53 @@ async def batches(
     the loop ends; the worker finishes and acks the batch it was given before.
     A fetch still waiting then is not cancelled (nats-py may have taken a
     message off the subscription already, and it would be lost in hand, un-acked
-    until ``ack_wait``): it runs out, at most ``wait`` seconds, and what it
-    brings is handed back at once (NAK: another gateway gets it). So does any
-    message a pull request still open at the server brings until it expires.
-    So a drain spends up to ``wait`` seconds here, and leaves nothing
+    until ``ack_wait``): it runs out, within ``wait`` seconds. Whatever comes
+    after ``stop`` (that fetch's messages, and any that a pull request still
+    open at the server brings until it expires) is handed back (``_hand_back``).
+    So a drain spends up to ``wait`` seconds here and leaves nothing
     un-acknowledged."""
     loop = asyncio.get_running_loop()
-    open_until = 0.0  # when the pull requests sent expire at the server, at the latest
+    open_until = 0.0  # our pull requests expire at the server by then
+    late: list[Msg] = []
     while stop is None or not stop.is_set():
         started = loop.time()
+        # Until then a request of ours may be open at the server, even once the
+        # fetch has its message: that message may have answered an older request.
+        open_until = started + wait
         try:
             messages = await sub.fetch(size, timeout=wait)
         except (nats.errors.TimeoutError, TimeoutError):
-            open_until = started + wait  # expiring at the server about now
             continue
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            open_until = started + wait  # the request may be open still
             log.debug("%s: fetch failed: %s", what, exc)
             await asyncio.sleep(0.5)
             continue
-        if size > 1:  # nats-py returns what came first; the request may be open still
-            open_until = started + wait
         if stop is not None and stop.is_set():  # came while draining: not ours to start
-            await _nak_all(messages)
+            late = messages
             break
         yield messages
-    await _hand_back(sub, open_until + PULL_MARGIN - loop.time(), what)
+    await _hand_back(sub, late, open_until + PULL_MARGIN, what)
 
 
-async def _nak_all(messages: list[Msg]) -> None:
-    for msg in messages:
-        with contextlib.suppress(Exception):
-            await msg.nak()
-
-
-async def _hand_back(sub: Any, within: float, what: str) -> None:
-    """NAK every message our open pull requests bring in the next ``within``
-    seconds, and any already received but not handed out."""
+async def _hand_back(sub: Any, late: list[Msg], until: float, what: str) -> None:
+    """NAK ``late`` and every message our open pull requests bring until ``until``
+    (loop time), each with a delay that outlasts those requests: NAKed without
+    one, a message would come straight back to a request of ours, again and
+    again, each time counted as a delivery."""
     inbox = sub._sub  # nats-py's PullSubscription: the subscription its requests answer to
     loop = asyncio.get_running_loop()
-    until = loop.time() + max(0.0, within)
     returned = 0
+
+    async def give_back(msg: Msg) -> None:
+        nonlocal returned
+        with contextlib.suppress(Exception):
+            await msg.nak(delay=max(0.0, until - loop.time()) + PULL_MARGIN)
+            returned += 1
+
+    for msg in late:
+        await give_back(msg)
     while True:
         left = until - loop.time()
         try:
@@ -243,13 +247,10 @@ async def _hand_back(sub: Any, within: float, what: str) -> None:
         except Exception as exc:  # closed, NATS away: nothing more will come
             log.debug("%s: handing back: %s", what, exc)
             break
-        if JetStreamContext.is_status_msg(msg):  # a request's end (408, 404): no message
-            continue
-        with contextlib.suppress(Exception):
-            await msg.nak()
-            returned += 1
+        if not JetStreamContext.is_status_msg(msg):  # not a request's end (408, 404)
+            await give_back(msg)
     if returned:
-        log.info("%s: handed back %d message(s) that arrived while draining", what, returned)
+        log.info("%s: handed back %d message(s) that came while draining", what, returned)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

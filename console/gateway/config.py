@@ -22,6 +22,11 @@ DEFAULT_UPSTREAM_TIMEOUT = 30.0  # Kaphila's answer to one API request
 DEFAULT_PUBLISH_TIMEOUT = 5.0  # JetStream's ack of one webhook before we answer 503
 DEFAULT_ACK_WAIT = 30.0  # a worker holds a message this long before JetStream redelivers it
 MAX_ACK_WAIT = 3600.0
+DEFAULT_DRAIN_TIMEOUT = (
+    20.0  # SIGTERM: the most a graceful stop takes (systemd's stop waits longer)
+)
+MAX_DRAIN_TIMEOUT = 3600.0
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -49,6 +54,8 @@ class GatewayConfig:
     # alone; None passes each caller's key through. Never from the command line.
     upstream_key: str | None = field(default=None, repr=False)
     timezone: str = ""  # the team's day for /team/stats; "" = the host's
+    log_format: str = "text"  # or "json": one object a line (logs.py)
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
 
     @property
     def team(self) -> bool:
@@ -75,6 +82,15 @@ class GatewayConfig:
         if not (math.isfinite(self.ack_wait) and 1 <= self.ack_wait <= MAX_ACK_WAIT):
             raise ConfigError(
                 f"--ack-wait must be between 1 and {MAX_ACK_WAIT:g} seconds, not {self.ack_wait:g}"
+            )
+        if not (math.isfinite(self.drain_timeout) and 0 <= self.drain_timeout <= MAX_DRAIN_TIMEOUT):
+            raise ConfigError(
+                f"--drain-timeout must be between 0 and {MAX_DRAIN_TIMEOUT:g} seconds, "
+                f"not {self.drain_timeout:g}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"--log-format must be {' or '.join(LOG_FORMATS)}, not {self.log_format!r:.40}"
             )
         if self.upstream_key is not None and not _plausible_key(self.upstream_key):
             raise ConfigError(

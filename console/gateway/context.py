@@ -8,16 +8,19 @@ key-value buckets, so any gateway process can serve any call.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from console.gateway.config import GatewayConfig
-from console.gateway.secrets import Sealer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
+
+from console.gateway.config import GatewayConfig
+from console.gateway.metrics import Metrics
+from console.gateway.secrets import Sealer
 
 
 @dataclass
@@ -39,6 +42,11 @@ class GatewayContext:
     # The interpreter, relay and timers of this process (workers.start_workers);
     # for metrics and tests, never for state another process would need.
     runtime: Any = field(default=None, repr=False)
+    # This gateway's Prometheus metrics (GET /metrics); see metrics.py.
+    metrics: Metrics = field(default_factory=Metrics, repr=False)
+    # Set when the gateway starts draining (SIGTERM): /readyz answers 503, the
+    # workers stop fetching, long-lived responses (the team stream) should end.
+    draining: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def public_url(self) -> str:

@@ -16,6 +16,7 @@ Nothing here logs a token, above DEBUG or below.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -107,6 +108,24 @@ def _unavailable(why: str) -> ApiError:
 
 
 async def receive(request: web.Request) -> web.Response:
+    """Store one webhook; counted in ``kgw_webhooks_total`` by result."""
+    metrics = request.app[CONTEXT_KEY].metrics
+    try:
+        duplicate = await _store(request)
+    except ApiError as exc:
+        metrics.webhook("unavailable" if exc.status >= 500 else "refused")
+        raise
+    except asyncio.CancelledError:  # the caller went away: not an outcome
+        raise
+    except Exception:
+        metrics.webhook("error")
+        raise
+    metrics.webhook("duplicate" if duplicate else "stored")
+    return web.json_response({"success": True})
+
+
+async def _store(request: web.Request) -> bool:
+    """Check and store one webhook; whether JetStream had it already."""
     ctx = request.app[CONTEXT_KEY]
     token = wire.verify_token(request.match_info["token"], ctx.mac_key)
     if token is None:
@@ -135,7 +154,7 @@ async def receive(request: web.Request) -> web.Response:
         call_id,
         " (a duplicate)" if ack.duplicate else f" at {ack.seq}",
     )
-    return web.json_response({"success": True})
+    return bool(ack.duplicate)
 
 
 def add_routes(app: web.Application) -> None:

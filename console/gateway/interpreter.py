@@ -47,6 +47,10 @@ from twilio.twiml.program import (
 log = logging.getLogger("kaphila.gateway.interpreter")
 
 GIVE_UP_AFTER = 8  # deliveries of one message that keep failing (a bug, not the app)
+# How long one pull request for a partition waits for its next event. Also the
+# longest a drain waits for an idle partition's request to run out (bus.batches);
+# idle, each partition asks NATS once in this long.
+FETCH_WAIT = 2.0
 GATHER_OUTCOMES = {"gather.complete": "complete", "gather.timeout": "timeout"}
 ENDED = ("call.ended", "call.timeout")
 # The events that change a call's registration or its program; others are acked unread.
@@ -90,7 +94,9 @@ class Interpreter:
         return tasks
 
     async def _loop(self, sub: Any) -> None:
-        async for messages in bus.batches(sub, 1, 5.0, "interpreter"):
+        async for messages in bus.batches(
+            sub, 1, FETCH_WAIT, "interpreter", stop=self.ctx.draining
+        ):
             for msg in messages:
                 await self._handle_safely(msg)
 
@@ -99,6 +105,10 @@ class Interpreter:
         try:
             await self.handle(msg)
         except asyncio.CancelledError:
+            # Stopped mid-event (a stop, or a drain past its time): hand the event
+            # back now rather than after ack_wait; the next holder continues from
+            # the saved program (the step in flight runs again at most once).
+            await _quietly(msg.nak())
             raise
         except Exception as exc:
             delivered = msg.metadata.num_delivered
@@ -269,6 +279,7 @@ class Interpreter:
                 handled.first_voice_at = time.time()
                 if isinstance(received_at, int | float):
                     self.latencies.append(handled.first_voice_at - received_at)
+                    self.ctx.metrics.observe_interpreter(received_at, handled.first_voice_at)
             saved = await self._save(token, program, saved)
             step = None
             if program.done:

@@ -75,11 +75,13 @@ class Relay:
     async def _loop(self, sub: Any) -> None:
         running: set[asyncio.Task[None]] = set()
         try:
-            async for messages in bus.batches(sub, BATCH, 1.0, "relay"):
+            async for messages in bus.batches(sub, BATCH, 1.0, "relay", stop=self.ctx.draining):
                 for msg in messages:
                     task = asyncio.create_task(self._deliver(msg))
                     running.add(task)
                     task.add_done_callback(running.discard)
+            if running:  # draining: the deliveries in hand finish (and are acked)
+                await asyncio.wait(set(running))
         finally:
             for task in running:
                 task.cancel()
@@ -87,6 +89,9 @@ class Relay:
     async def _deliver(self, msg: Msg) -> None:
         try:
             await self.deliver(json.loads(msg.data))
+        except asyncio.CancelledError:  # stopped mid-delivery: another gateway takes it now
+            await _settle(msg.nak())
+            raise
         except (FetchError, _Refused) as exc:
             attempt = msg.metadata.num_delivered
             if attempt > len(RETRY_DELAYS):

@@ -53,11 +53,14 @@ async def start(ctx: GatewayContext) -> asyncio.Task[None]:
 
 
 async def _loop(ctx: GatewayContext, sub: Any) -> None:
-    async for messages in bus.batches(sub, BATCH, 1.0, "timers"):
-        for msg in messages:
+    async for messages in bus.batches(sub, BATCH, 1.0, "timers", stop=ctx.draining):
+        for index, msg in enumerate(messages):
             try:
                 await _one(ctx, msg)
             except asyncio.CancelledError:
+                # Stopped with timers in hand: give them back now, not after ack_wait.
+                for left in messages[index:]:
+                    await _settle(left.nak())
                 raise
             except Exception as exc:
                 log.warning("a timer could not be handled, again shortly: %s", exc)

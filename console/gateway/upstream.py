@@ -4,6 +4,9 @@ One ``aiohttp.ClientSession`` per process (``GatewayContext.upstream``). It neve
 follows a redirect: every request passes ``allow_redirects=False``, and a
 session middleware refuses any request that is not for the upstream's origin,
 so a Bearer key cannot be carried elsewhere even by a caller that forgets.
+
+Every request is counted in its session's metrics (``instrument``), by Kaphila's
+status or ``timeout``/``error``: ``kgw_upstream_requests_total``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +24,7 @@ from yarl import URL
 
 from console.gateway.config import GatewayConfig
 from console.gateway.context import GatewayContext
+from console.gateway.metrics import Metrics
 from twilio import kaphila
 
 log = logging.getLogger("kaphila.gateway.upstream")
@@ -27,6 +32,9 @@ log = logging.getLogger("kaphila.gateway.upstream")
 USER_AGENT = "kaphila-gateway/1"
 MAX_ANSWER_BYTES = 1024 * 1024
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Each session's metrics: request() is called with the session alone (the proxy's
+# callers too), and an aiohttp session takes no attributes of ours.
+_METRICS: weakref.WeakKeyDictionary[aiohttp.ClientSession, Metrics] = weakref.WeakKeyDictionary()
 
 
 class UpstreamError(Exception):
@@ -37,16 +45,24 @@ class UpstreamError(Exception):
     ``maybe_done`` says whether the request may still have taken effect (a
     timeout: maybe; a refused connection: no). ``http_status`` is what the
     gateway answers its own caller: Kaphila's status, else 502, or 504 for a
-    timeout."""
+    timeout. ``answered`` is the HTTP status of an answer the gateway could not
+    use (a redirect, a body that is not JSON), for metrics."""
 
     def __init__(
-        self, message: str, *, status: int | None, maybe_done: bool, http_status: int = 502
+        self,
+        message: str,
+        *,
+        status: int | None,
+        maybe_done: bool,
+        http_status: int = 502,
+        answered: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.maybe_done = maybe_done
         self.http_status = status if status is not None else http_status
+        self.answered = answered if answered is not None else status
 
 
 def make_session(config: GatewayConfig) -> aiohttp.ClientSession:
@@ -66,6 +82,11 @@ def make_session(config: GatewayConfig) -> aiohttp.ClientSession:
         # Each gateway request is one upstream request; keep-alive is the saving.
         connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
     )
+
+
+def instrument(session: aiohttp.ClientSession, metrics: Metrics) -> None:
+    """Count ``session``'s requests in ``metrics`` (the gateway's, at start)."""
+    _METRICS[session] = metrics
 
 
 @dataclass
@@ -100,6 +121,27 @@ async def request(
     content_type: str | None = None,
 ) -> Answer:
     """``method base+path`` with the caller's key; Answer, or UpstreamError (502/504)."""
+    metrics = _METRICS.get(session)
+    try:
+        answer = await _request(session, base, method, path, key, body, content_type)
+    except UpstreamError as exc:
+        if metrics is not None:
+            metrics.upstream(exc.answered, timeout=exc.answered is None and exc.http_status == 504)
+        raise
+    if metrics is not None:
+        metrics.upstream(answer.status)
+    return answer
+
+
+async def _request(
+    session: aiohttp.ClientSession,
+    base: str,
+    method: str,
+    path: str,
+    key: str,
+    body: bytes | None,
+    content_type: str | None,
+) -> Answer:
     headers = {hdrs.AUTHORIZATION: f"Bearer {key}"}
     if content_type:
         headers[hdrs.CONTENT_TYPE] = content_type
@@ -140,12 +182,14 @@ async def request(
             f"{location[:120]!r}); the gateway does not follow redirects: check --upstream",
             status=None,
             maybe_done=False,
+            answered=status,
         )
     if len(raw) > MAX_ANSWER_BYTES:
         raise UpstreamError(
             f"Kaphila's answer to {method} {path} is larger than 1 MiB",
             status=None,
             maybe_done=True,
+            answered=status,
         )
     try:
         data = json.loads(raw)
@@ -154,6 +198,7 @@ async def request(
             f"Kaphila answered {method} {path} with HTTP {status} and a body that is not JSON",
             status=None,
             maybe_done=status < 400,
+            answered=status,
         ) from None
     log.debug("upstream %s %s -> %d", method, path, status)
     return Answer(status, raw, data, retry_after)

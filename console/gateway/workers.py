@@ -21,8 +21,11 @@ async def start_workers(ctx: GatewayContext) -> list[asyncio.Task[None]]:
 
 
 async def _close_at_stop(runtime: Runtime) -> None:
+    """Close the apps' client once the workers have ended: by themselves when the
+    gateway drains, or cancelled at stop (this task with them)."""
     try:
-        await asyncio.Event().wait()
+        if runtime.tasks:
+            await asyncio.wait(runtime.tasks)
     finally:
         with contextlib.suppress(Exception):
             await runtime.apps.close()

@@ -49,6 +49,7 @@ class GatewayProcess:
         port: int = 0,
         public_url: str | None = None,
         log_level: str = "INFO",
+        extra_args: list[str] | None = None,
     ) -> None:
         self.argv = [
             sys.executable,
@@ -68,6 +69,7 @@ class GatewayProcess:
         ]
         if public_url:
             self.argv += ["--public-url", public_url]
+        self.argv += extra_args or []
         self.env = {**os.environ, "KAPHILA_GATEWAY_SECRET": secret}
         self.log_path = log_path
         self.proc: subprocess.Popen[str] | None = None
@@ -119,12 +121,20 @@ class GatewayProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(STOP_TIMEOUT)
 
-    def stop(self) -> None:
-        """SIGTERM (a graceful stop), then SIGKILL if it will not go; always reaped."""
+    def stop(self, drain: bool = False) -> None:
+        """SIGTERM, then SIGKILL if it will not go; always reaped. Without ``drain``
+        a second SIGTERM follows at once: the gateway hands back what its workers
+        hold instead of waiting for them (a drain waits up to ~2 s for its idle
+        pull requests to run out; a test's end need not)."""
         proc = self.proc
         if proc is not None:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+                if not drain:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(0.05)
+                    if proc.poll() is None:
+                        proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
