@@ -198,13 +198,17 @@ class Feed:
 
     def attach(self, desk: Desk) -> None:
         self.desks.add(desk)
+        self.ctx.metrics.desks_connected.inc()
         if desk.caller.supervisor:
             self._supervisors.add(desk)
         else:
             self._by_name.setdefault(desk.caller.name, set()).add(desk)
 
     def detach(self, desk: Desk) -> None:
+        if desk not in self.desks:
+            return
         self.desks.discard(desk)
+        self.ctx.metrics.desks_connected.dec()
         self._supervisors.discard(desk)
         mine = self._by_name.get(desk.caller.name)
         if mine is not None:
@@ -348,6 +352,7 @@ async def _stream(feed: Feed, desk: Desk, response: web.StreamResponse, sent: in
             sent = one.seq
             if one.received_at is not None:
                 feed.latencies.append(now - one.received_at)
+                feed.ctx.metrics.observe_fanout(now - one.received_at)
         if chunk:
             await response.write(b"".join(chunk))
         if end is not None:

@@ -138,6 +138,15 @@ async def test_every_action_is_recorded_on_the_stream_with_who_and_role(team: Te
         ]
         await asyncio.sleep(0.3)
         assert [f for f in bob_stream.frames if f.data.get("callId") == call] == []
+        async with team.session.get(team.gateway.url + "/metrics") as resp:
+            metrics = await resp.text()
+        assert "kgw_desks_connected 3.0" in metrics
+        fanned = [
+            line for line in metrics.splitlines() if line.startswith("kgw_fanout_seconds_count")
+        ]
+        assert fanned
+        assert float(fanned[0].split()[-1]) > 0
+        assert team.tokens["alice"] not in metrics
     finally:
         for stream in (sue_stream, alice_stream, bob_stream):
             await stream.close()
