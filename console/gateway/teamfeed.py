@@ -255,6 +255,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     feed = request.app[FEED_KEY]
     ctx = request.app[CONTEXT_KEY]
     after = _after(request)
+    if ctx.draining.is_set():
+        raise ApiError(503, "this gateway is stopping; connect again", {"Retry-After": "1"})
     try:
         async with asyncio.timeout(5):
             await feed.started.wait()
