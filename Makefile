@@ -1,15 +1,16 @@
 # Kaphila Console. The two commands a new user needs:
 #   make run    set up and start the console (sandbox profile by default)
 #   make test   set up everything and run lint, types, import contracts and all tests
-# and: make bench (benchmarks, printed as a table), make package (PyInstaller
-# builds in dist/, self-checked), make clean.
+# and: make demo-team (a busy call center on this machine: sandbox, gateway,
+# simulated operator desks, a supervisor), make bench (benchmarks, printed as a
+# table), make package (PyInstaller builds in dist/, self-checked), make clean.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench package sysdeps-run sysdeps-test clean
+.PHONY: run test lint bench demo-team package sysdeps-run sysdeps-test clean
 
 run: sysdeps-run $(VENV)/.installed-run
 	$(BIN)/python -m console $(ARGS)
@@ -25,6 +26,9 @@ lint: $(VENV)/.installed-test
 
 bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m tests.bench $(ARGS)
+
+demo-team: sysdeps-run $(VENV)/.installed-run
+	$(BIN)/python -m console.demo_team $(ARGS)
 
 package: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python packaging/build.py $(ARGS)
