@@ -7,16 +7,28 @@ drives it like an operator and saves PNGs to resources/screenshots/: the
 window with three calls in the light and the dark theme at 1024x700 and
 1600x1000 (``main-<theme>-<width>.png``), the settings and history windows in
 both themes, and the rest in the light theme.
+
+Then a Team profile's window, in both themes at both sizes: a supervisor's
+board over a busy team (``team-supervisor-<theme>-<width>.png``: 300
+operators, 500 live calls) and an operator's desk whose call a supervisor took
+over (``team-operator-<theme>-<width>.png``). Their state is built from the
+team stream's own events (``tests/qt/busy_team.py``), as a desk would apply
+them: a busy team of hundreds of operators is not something a demo on this
+machine can drive by hand, and the picture must be the same on every run.
+
+    --only single|team   take only the single desk's or only the team's pictures
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtWidgets import QApplication
@@ -25,7 +37,11 @@ from console.app import build_window, start_console
 from console.qt.theme import apply_theme
 from console.services.secrets import MemoryStore
 
-OUT = Path(__file__).resolve().parent.parent / "resources" / "screenshots"
+if TYPE_CHECKING:
+    from tests.qt.busy_team import BusyTeam
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "resources" / "screenshots"
 SIZES = ((1024, 700), (1600, 1000))  # a small laptop, a common desktop
 THEMES = ("light", "dark")
 
@@ -158,7 +174,96 @@ async def take() -> None:
     print(f"saved to {OUT}")
 
 
+async def take_team() -> None:
+    """The Team profile's windows: a supervisor's board, an operator's desk."""
+    sys.path.insert(0, str(ROOT))  # the team is built with the tests' stream builder
+    from console.config import Profile
+    from console.qt.main_window import MainWindow, WindowServices
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    profile = Profile("Acme call center", base_url="https://gateway.acme.example")
+
+    async def shoot(team: BusyTeam, name: str, arrange: Callable[[MainWindow], None]) -> None:
+        window = MainWindow(profile, WindowServices(dispatch=lambda e: None), "")
+        window.show()
+        window.apply_state(team.state)
+        arrange(window)
+
+        async def sizes(theme: str) -> None:
+            for width, height in SIZES:
+                window.resize(width, height)
+                await asyncio.sleep(0.3)
+                arrange(window)  # again: the selected call in sight at this size
+                window.tick()
+                await asyncio.sleep(0.05)
+                window.grab().save(str(OUT / f"team-{name}-{theme}-{width}.png"))
+
+        await in_each_theme(sizes)
+        window.close()
+
+    supervisor, selected = supervisor_team()
+
+    def on_the_board(window: MainWindow) -> None:
+        assert window.team_board is not None
+        table = window.team_board.call_table
+        table.select_key(selected)
+        table.scrollTo(table.currentIndex(), table.ScrollHint.PositionAtCenter)
+
+    await shoot(supervisor, "supervisor", on_the_board)
+    operator, taken = operator_team()
+    await shoot(operator, "operator", lambda window: window.select(taken))
+    print(f"team screenshots saved to {OUT}")
+
+
+def story(team: BusyTeam, owner: str, at: float, to: str) -> str:
+    """One call with a history worth reading: answered, spoken to, digits
+    gathered, taken over by sue, who speaks to the callee."""
+    from console.core.calls import ActionKind, CallStatus, Happened
+    from console.core.team import Role
+
+    sid = team.place(owner, at, to=to)
+    team.hook(sid, Happened.RINGING, CallStatus.RINGING, at + 1, owner)
+    team.hook(sid, Happened.ANSWERED, CallStatus.IN_PROGRESS, at + 6, owner, "human")
+    hello, prompt = "Hello, this is Acme support", "Enter your account number"
+    team.act(sid, ActionKind.SPEAK, owner, owner, at + 8, hello, Role.OPERATOR)
+    team.act(sid, ActionKind.GATHER, owner, owner, at + 12, prompt, Role.OPERATOR)
+    team.hook(sid, Happened.GATHER_STARTED, CallStatus.IN_PROGRESS, at + 12.5, owner)
+    team.hook(sid, Happened.GATHER_COMPLETE, CallStatus.IN_PROGRESS, at + 19, owner, digits="4417")
+    team.act(sid, ActionKind.TAKE_OVER, "sue", "sue", at + 40, owner)
+    team.act(sid, ActionKind.SPEAK, "sue", "sue", at + 44, "A supervisor is with you now")
+    return sid
+
+
+def supervisor_team() -> tuple[BusyTeam, str]:
+    """Sue's desk over 300 operators and 500 live calls; the call to look at."""
+    from tests.qt.busy_team import busy
+
+    team, _, _ = busy(operators=300, calls=500)
+    return team, story(team, "alice", team.now - 95, "+14155550177")
+
+
+def operator_team() -> tuple[BusyTeam, str]:
+    """Alice's desk: two calls of her own and one sue took over."""
+    from console.core.calls import CallStatus, Happened
+    from console.core.team import Role
+    from tests.qt.busy_team import BusyTeam
+
+    team = BusyTeam(me="alice", role=Role.OPERATOR)
+    team.join()
+    now = team.now
+    taken = story(team, "alice", now - 95, "+14155550177")
+    ringing = team.place("alice", now - 8, to="+14155550123")
+    team.hook(ringing, Happened.RINGING, CallStatus.RINGING, now - 7, "alice")
+    answered = team.place("alice", now - 62, to="+14155550188")
+    team.hook(answered, Happened.RINGING, CallStatus.RINGING, now - 61, "alice")
+    team.hook(answered, Happened.ANSWERED, CallStatus.IN_PROGRESS, now - 55, "alice", "machine")
+    return team, taken
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Take the README's screenshots under Xvfb.")
+    parser.add_argument("--only", choices=("single", "team"), help="one part only")
+    args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         print(
             "run under Xvfb: xvfb-run -a .venv/bin/python packaging/screenshots.py", file=sys.stderr
@@ -167,9 +272,16 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="kaphila-shots-")  # never the user's own settings
     os.environ["XDG_CONFIG_HOME"] = f"{home}/config"
     os.environ["XDG_DATA_HOME"] = f"{home}/data"
-    QApplication(sys.argv)
+    QApplication(sys.argv[:1])
     apply_theme("light")
-    qasync.run(take())
+
+    async def both() -> None:
+        if args.only != "team":
+            await take()
+        if args.only != "single":
+            await take_team()
+
+    qasync.run(both())
     return 0
 
 

@@ -303,6 +303,9 @@ class MainWindow(QMainWindow):
         self.empty_hint.setVisible(len(state.calls) == 0)
         if state.team is not previous.team:
             self.header.show_team(state.team)
+            if previous.team is None and state.team is not None:
+                self.table.fit_team()
+                self.session_table.fit_team()
         if self.supervising:
             self._show_team_board(state)
         self._select_my_new_call(state)

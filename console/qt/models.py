@@ -214,6 +214,8 @@ class CallBoardModel(QAbstractTableModel):
         if column == 1:
             return call.from_
         if column == 2:
+            if read_only(self._state.team, call):  # a team: seen, not handled, here
+                return f"{wording.status(call)} · taken over by {call.owner}"
             return wording.status(call)
         if column == 3:
             return elapsed(call, self.now())

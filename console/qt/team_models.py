@@ -41,8 +41,9 @@ PresenceRole = Qt.ItemDataRole.UserRole + 12  # an operator row's status (Presen
 OwnerRole = Qt.ItemDataRole.UserRole + 13  # a call row's operator
 
 OPERATOR_COLUMNS = ("Operator", "Status", "In status", "Current call", "Today")
-CALL_COLUMNS = ("Operator", "Number", "Status", "Time", "AMD", "Digits", "Forwarded to")
-_STATUS, _TIME = 2, 3  # call columns the palette colours / the clock moves
+# Who, doing what, for how long first: what a supervisor scans for on a narrow screen.
+CALL_COLUMNS = ("Operator", "Status", "Time", "Number", "AMD", "Digits", "Forwarded to")
+_STATUS, _TIME, _NUMBER = 1, 2, 3  # the palette colours status, the clock moves time
 _NO_OPERATORS: Map[str, OperatorPresence] = Map()
 
 
@@ -261,12 +262,12 @@ class TeamCallsModel(CallBoardModel):
     def _team_text(self, call: Call, column: int) -> str:
         if column == 0:
             return wording.owner(call)
-        if column == 1:
-            return call.to or call.sid
         if column == _STATUS:
             return wording.status(call)
         if column == _TIME:
             return elapsed(call, self.now())
+        if column == _NUMBER:
+            return call.to or call.sid
         if column == 4:
             return wording.amd(call.amd)
         if column == 5:

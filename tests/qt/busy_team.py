@@ -54,10 +54,42 @@ FIRST = (
 CALLER_ID = "+14155550134"
 
 
+SURNAMES = (
+    "adams",
+    "baker",
+    "chen",
+    "diaz",
+    "evans",
+    "fox",
+    "garcia",
+    "hill",
+    "ito",
+    "jones",
+    "khan",
+    "lee",
+    "moore",
+    "ng",
+    "ortiz",
+    "park",
+    "quinn",
+    "rossi",
+    "smith",
+    "tanaka",
+    "ueda",
+    "vega",
+    "wong",
+    "xu",
+    "young",
+)
+
+
 def operator_names(count: int) -> list[str]:
-    """Readable names first, then numbered agents."""
-    named = list(FIRST[:count])
-    return named + [f"agent{n:03d}" for n in range(len(named), count)]
+    """Readable names: first names alone, then with a surname (625 at most)."""
+    names = list(FIRST[:count])
+    for surname in SURNAMES:
+        names += [f"{first}.{surname}" for first in FIRST]
+    assert len(names) >= count
+    return names[:count]
 
 
 def number(n: int) -> str:

@@ -17,10 +17,12 @@ from console.core.calls import ActionKind, CallStatus, Happened
 from console.core.events import ActionRequested, CallPlaced
 from console.core.team import Presence, Role
 from console.qt import wording
+from console.qt.team_models import CALL_COLUMNS
 from console.qt.theme import apply_theme
 from tests.qt.busy_team import BusyTeam, TeamWindow, busy
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
+STATUS, NUMBER = CALL_COLUMNS.index("Status"), CALL_COLUMNS.index("Number")
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +89,7 @@ def test_a_busy_team_is_shown_whole_and_200_updates_repaint_only_what_changed(
     assert board.calls.rowCount() == len(state.board) == 1040
     for row in range(board.calls.rowCount()):
         call = state.calls[board.calls.sid_at(row) or ""]
-        shown = board.calls.data(board.calls.index(row, 2), DISPLAY)
+        shown = board.calls.data(board.calls.index(row, STATUS), DISPLAY)
         assert shown == wording.status(call), call.sid
     for name in names:
         seen = state.team.operators[name] if state.team else None
@@ -98,7 +100,7 @@ def test_a_busy_team_is_shown_whole_and_200_updates_repaint_only_what_changed(
         )
     assert {name: board.operators.row_of(name) for name in names} == rows_before  # no jitter
     assert board.call_table.selected_key() == sids[500]  # the selection followed its call
-    assert call_row_text(desk, sids[2], 2) == "Completed"
+    assert call_row_text(desk, sids[2], STATUS) == "Completed"
     print(
         f"\nsupervisor board, 500 operators / 1,000 calls: first paint {first * 1000:.1f} ms; "
         f"per update p50 {statistics.median(durations) * 1000:.2f} ms, "
@@ -219,7 +221,7 @@ def test_text_filters_operators_by_name_and_calls_by_operator_or_number(
     assert set(texts(board.call_filter, 0)) <= {"alice", "sue (from alice)"}
     assert board.call_filter.rowCount() > 0
     board.filter_text.setText("(555) 000-0007")  # digits, however typed
-    assert texts(board.call_filter, 1) == ["+15550000007"]
+    assert texts(board.call_filter, NUMBER) == ["+15550000007"]
 
 
 def test_status_filters_pick_operators_and_calls_by_status(small: TeamWindow) -> None:
@@ -227,7 +229,7 @@ def test_status_filters_pick_operators_and_calls_by_status(small: TeamWindow) ->
     board.operator_status.setCurrentIndex(board.operator_status.findData(Presence.AWAY))
     assert set(texts(board.operator_filter, 1)) == {"Away: lunch"}
     board.call_status.setCurrentIndex(board.call_status.findText("Ringing"))
-    assert set(texts(board.call_filter, 2)) == {"Ringing"}
+    assert set(texts(board.call_filter, STATUS)) == {"Ringing"}
     assert board.calls_label.text().startswith("Live calls (")
     assert " of 20)" in board.calls_label.text()
 
@@ -328,3 +330,17 @@ def test_a_new_call_appears_at_the_end_without_moving_the_others(small: TeamWind
     team.apply(CallPlaced(team.next_seq(), "CAnew", "carol", "+15550001234", "+1", team.now + 3))
     small.show()
     assert [calls.sid_at(r) for r in range(calls.rowCount())] == [*before, "CAnew"]
+
+
+def test_the_supervisors_window_fits_a_1024_by_700_screen(small: TeamWindow) -> None:
+    window = small.window
+    window.resize(1024, 700)
+    QApplication.processEvents()
+    assert (window.width(), window.height()) == (1024, 700)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1024
+    assert hint.height() <= 700
+    strip = window.team_board.strip  # type: ignore[union-attr]
+    for value in strip.values.values():  # every figure whole: the strip wraps, never cuts
+        assert value.width() >= value.sizeHint().width()
+        assert strip.rect().contains(value.geometry().translated(value.parentWidget().pos()))

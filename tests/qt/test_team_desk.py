@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from console.core.calls import ActionKind, CallStatus, Happened
 from console.core.events import ActionRequested, LinkChanged, PresencePosted, StatusRequested
@@ -204,3 +205,13 @@ def test_every_calls_timeline_shows_who_did_what(alice: TeamWindow) -> None:
     assert any(line.endswith("Placed by alice to " + team.state.calls[sid].to) for line in lines)
     assert any(line.endswith("sue, supervisor, took over from alice") for line in lines)
     assert any(line.endswith("Forwarded to +15550001111 by sue, supervisor") for line in lines)
+
+
+def test_the_status_column_has_room_for_who_took_the_call_over(alice: TeamWindow) -> None:
+    sid = taken_over_call(alice)
+    alice.window.resize(1600, 1000)
+    QApplication.processEvents()
+    table, board = alice.window.table, alice.window.board
+    text = board.data(board.index(board.row_of(sid), 2))
+    assert text == "In progress · taken over by sue"
+    assert table.columnWidth(2) >= table.fontMetrics().horizontalAdvance(text)

@@ -23,16 +23,20 @@ WIDEST = (
     "9999, 9999",
     "+999999999999999",
 )
+# In a team an operator's status column may say who took the call over.
+TEAM_WIDEST = (*WIDEST[:2], "In progress · taken over by mmmmmm", *WIDEST[3:])
 
 
 class CallTable(QTableView):
     def __init__(self, model: CallBoardModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.calls = model
+        self.widest = WIDEST
         self.setModel(model)
         self.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QTableView.SelectionMode.SingleSelection)
         self.setTabKeyNavigation(False)
+        self.setWordWrap(False)  # one line a call: a value too long for its column elides
         self.verticalHeader().setVisible(False)
         # The number is never cut: its column fits the longest number Kaphila takes;
         # the last column takes what is left, and a narrow window scrolls sideways.
@@ -48,10 +52,16 @@ class CallTable(QTableView):
         """Each column as wide as its widest possible value (or its heading)."""
         metrics = self.fontMetrics()
         heading = self.horizontalHeader().fontMetrics()
-        for column, sample in enumerate(WIDEST):
+        for column, sample in enumerate(self.widest):
             title = str(self.calls.headerData(column, Qt.Orientation.Horizontal))
             width = max(metrics.horizontalAdvance(sample), heading.horizontalAdvance(title))
             self.setColumnWidth(column, width + 24)
+
+    def fit_team(self) -> None:
+        """A Team profile: room for "taken over by …" in the status column."""
+        if self.widest is not TEAM_WIDEST:
+            self.widest = TEAM_WIDEST
+            self.fit_columns()
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

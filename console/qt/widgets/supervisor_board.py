@@ -37,12 +37,12 @@ from console.qt.team_models import CallFilter, OperatorFilter, OperatorsModel, T
 from console.qt.widgets.team_strip import TeamStrip
 from console.qt.widgets.team_table import TeamTable
 
-OPERATOR_WIDEST = ("mmmmmmmmm", "Away: mmmmmm", "9:59:59", "+999999999999999", "999")
+OPERATOR_WIDEST = ("mmmmmmmmm", "Away: mmmmm", "9:59:59", "+999999999999999", "999")
 CALL_WIDEST = (
     "mmmmmmmmmmmm",  # longer names (and "from …" after a take-over) elide; hover tells
-    "+999999999999999",
     "In progress · gathering",
     "99:59",
+    "+999999999999999",
     "not sure (100%)",
     "9999, 9999",
     "+999999999999999",
@@ -122,8 +122,9 @@ class SupervisorBoard(QWidget):
         self.call_table.setObjectName("teamCalls")
         self.call_table.setMinimumWidth(300)
         right_layout.addWidget(self.call_table, 1)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 9)  # operators' five columns, the calls' seven
+        split.setStretchFactor(1, 11)
+        split.setSizes([450, 550])
         layout.addWidget(split, 1)
         self.operator_table.selectionModel().selectionChanged.connect(self._on_operator_selected)
         self.call_table.selectionModel().selectionChanged.connect(

@@ -72,6 +72,7 @@ class TeamTable(QTableView):
             return False
         if not self.selectionModel().isRowSelected(index.row()):
             self.selectRow(index.row())
+            self.scrollTo(index)  # only when it changes: never fights the supervisor's scrolling
         return True
 
     def select_first(self) -> None:
