@@ -17,7 +17,8 @@ never a token, a key, a call id or an intake URL.
   event written to a desk's stream.
 - ``kgw_consumer_pending{consumer}``: messages a durable consumer has not
   finished, waiting plus handed out and not yet acknowledged (``interp-0`` ..
-  ``interp-31``, ``relay``, ``timers``).
+  ``interp-31``, ``relay``, ``timers``). NATS counts a message NAKed with a
+  delay as handed out: for ``timers`` that includes every timer not yet due.
 - ``kgw_desks_connected``: desks connected to this gateway's team stream.
 - ``kgw_nats_connected``, ``kgw_draining``: 1 while connected to NATS; 1 once
   draining (SIGTERM).
