@@ -16,7 +16,13 @@ team stream's own events (``tests/qt/busy_team.py``), as a desk would apply
 them: a busy team of hundreds of operators is not something a demo on this
 machine can drive by hand, and the picture must be the same on every run.
 
-    --only single|team   take only the single desk's or only the team's pictures
+And the team demo for real (``make demo-team``'s sandbox, gateway and simulated
+operators, ``console.demo_team``; it needs its nats-server): sue's console on
+the supervisor board after she took one of alice's calls over through the
+gateway (``team-demo-supervisor-<theme>-<width>.png``) and alice's console
+watching it (``team-demo-operator-<theme>-<width>.png``).
+
+    --only single|team|demo   take only that part's pictures
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -215,6 +222,84 @@ async def take_team() -> None:
     print(f"team screenshots saved to {OUT}")
 
 
+async def take_demo() -> None:
+    """``make demo-team`` for real: the sandbox, a gateway in team mode and eight
+    simulated operator desks (``console.demo_team``), and two real consoles on
+    Team profiles pointed at that gateway: sue's (the supervisor board) and
+    alice's (an operator's desk). Sue takes one of alice's live calls over
+    through the gateway, so alice's desk shows it read-only."""
+    from PySide6.QtCore import QTimer
+
+    from console import config
+    from console.core.calls import Call
+    from console.core.events import ActionKind, ActionRequested
+    from console.demo_team.demo import CALLER_IDS, Demo, Options
+    from console.qt.main_window import MainWindow
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    demo = Demo(Options(operators=8, window=False, seed=13), out=lambda _: None)
+    await demo.start()
+    home = Path(tempfile.mkdtemp(prefix="kaphila-demo-shots-"))
+    consoles = []
+    try:
+        for name in (demo.supervisor_name, "alice"):
+            profile = config.Profile(
+                f"Team demo ({name})", base_url=demo.rig.url, team=True, caller_ids=CALLER_IDS
+            )
+            settings = home / name / "settings.json"
+            config.save(config.Settings(profiles=(profile,), active=profile.name), settings)
+            store = MemoryStore()
+            store.set(profile.name, demo.rig.token(name))
+            consoles.append(
+                await start_console(settings_path=settings, store=store, data_dir=home / name)
+            )
+        sue = consoles[0]
+        windows = [build_window(console) for console in consoles]
+        clock = QTimer(interval=1000)
+        for console, window in zip(consoles, windows, strict=True):
+            clock.timeout.connect(console.tick)
+            clock.timeout.connect(window.tick)
+            window.resize(1280, 800)
+            window.show()
+        clock.start()
+        await asyncio.sleep(20)  # the team gets busy
+        mine: list[Call] = []
+        for _ in range(120):  # then one of alice's calls, answered, to take over
+            state = sue.session.state
+            mine = [c for c in state.calls.values() if c.owner == "alice" and c.answered_at]
+            if any(c.live for c in mine):
+                break
+            await asyncio.sleep(0.5)
+        live = [c for c in mine if c.live]
+        if not live:
+            print("demo: alice had no live call to take over", file=sys.stderr)
+        else:
+            taken = live[-1].sid
+            sue_window, alice_window = windows
+            sue_window.select(taken)
+            # What Take over… does once sue says yes: through the gateway, for real.
+            sue.session.dispatch(
+                ActionRequested("shot-take-over", taken, ActionKind.TAKE_OVER, time.time())
+            )
+            await asyncio.sleep(1.5)
+            alice_window.select(taken)
+        for window, name in zip(windows, ("supervisor", "operator"), strict=True):
+
+            async def sizes(theme: str, window: MainWindow = window, name: str = name) -> None:
+                for width, height in SIZES:
+                    window.resize(width, height)
+                    await asyncio.sleep(0.4)
+                    window.grab().save(str(OUT / f"team-demo-{name}-{theme}-{width}.png"))
+
+            await in_each_theme(sizes)
+        clock.stop()
+    finally:
+        for console in consoles:
+            await console.close()
+        await demo.stop()
+    print(f"demo screenshots saved to {OUT}")
+
+
 def story(team: BusyTeam, owner: str, at: float, to: str) -> str:
     """One call with a history worth reading: answered, spoken to, digits
     gathered, taken over by sue, who speaks to the callee."""
@@ -262,7 +347,7 @@ def operator_team() -> tuple[BusyTeam, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Take the README's screenshots under Xvfb.")
-    parser.add_argument("--only", choices=("single", "team"), help="one part only")
+    parser.add_argument("--only", choices=("single", "team", "demo"), help="one part only")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         print(
@@ -276,10 +361,12 @@ def main() -> int:
     apply_theme("light")
 
     async def both() -> None:
-        if args.only != "team":
+        if args.only in (None, "single"):
             await take()
-        if args.only != "single":
+        if args.only in (None, "team"):
             await take_team()
+        if args.only in (None, "demo"):
+            await take_demo()
 
     qasync.run(both())
     return 0
