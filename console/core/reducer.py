@@ -49,8 +49,9 @@ identically:
   calls is live, wrap-up when the last one ends, and otherwise what the
   operator picked (``StatusRequested``); each change is a ``PublishPresence``.
 - After a gap, ``CallSeen`` loads the gateway's snapshot and ``Rebuilt``
-  continues from its sequence; a call live here that the snapshot lacks is
-  checked with the API (``CheckReason.REBUILD``).
+  continues from its sequence (even a lower one: a stream started afresh); a
+  call live here that the snapshot lacks is checked with the API
+  (``CheckReason.REBUILD``).
 - Nothing is checked for silence (the stream misses nothing) and a restart
   asks nothing (the stream resumes where the journal stopped).
 """
@@ -905,7 +906,9 @@ def _rebuilt(state: State, team: Team, event: Rebuilt) -> tuple[State, tuple[Eff
         for sid in state.board
         if sid not in team.rebuilt and (call := state.calls[sid]).live and not call.checking
     ]
-    team = replace(team, seq=max(team.seq, event.seq), rebuilt=Map())
+    # The snapshot's sequence, even a lower one: a stream that was started afresh
+    # numbers its events from 1 again.
+    team = replace(team, seq=event.seq, rebuilt=Map())
     return _check(replace(state, team=team), missing, CheckReason.REBUILD, event.at)
 
 

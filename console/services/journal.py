@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from console.core.calls import CallStatus
-from console.core.events import Event, Outcome, WebhookReceived
+from console.core.events import Event, Outcome, Rebuilt, WebhookReceived
 from console.core.notices import EventsSkipped, Notice, SetAside, Storage, StorageProblem
 from console.services.codec import UndecodableEvent, decode_event, encode_event, storable
 from console.services.columns import CALL_COLUMNS, call_row
@@ -120,6 +120,10 @@ _OUTCOMES = frozenset(cls.__name__ for cls in typing.get_args(Outcome))
 _STREAM_SEQ = (
     "INSERT INTO stream (profile, seq) VALUES (?, ?) "
     "ON CONFLICT (profile) DO UPDATE SET seq = max(seq, excluded.seq)"
+)
+_STREAM_RESET = (  # a rebuild continues from its snapshot's sequence, even a lower one
+    "INSERT INTO stream (profile, seq) VALUES (?, ?) "
+    "ON CONFLICT (profile) DO UPDATE SET seq = excluded.seq"
 )
 
 CallRow = tuple[Any, ...]
@@ -381,9 +385,12 @@ class Journal:
         events = []
         requests = []
         rows = dict(rows or {})
-        seq = 0
+        seq, reset = 0, False
         for event, call_sid, request_id, row in entries:
-            seq = max(seq, getattr(event, "seq", 0))
+            if isinstance(event, Rebuilt):
+                seq, reset = event.seq, True
+            else:
+                seq = max(seq, getattr(event, "seq", 0))
             kind, body = encode_event(event)
             events.append(
                 (
@@ -417,8 +424,8 @@ class Journal:
                         (call_sid, request_id),
                     )
             conn.executemany(_UPSERT_CALL, rows.values())
-            if seq:
-                conn.execute(_STREAM_SEQ, (self.profile, seq))
+            if seq or reset:
+                conn.execute(_STREAM_RESET if reset else _STREAM_SEQ, (self.profile, seq))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

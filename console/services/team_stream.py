@@ -200,7 +200,13 @@ class TeamStream:
             )
         except KeyError:
             log.warning("team stream: a greeting with an unknown role %r", role)
-        if data.get("gap") is True:
+        newest = data.get("seq")
+        if isinstance(newest, int) and newest < self.last:
+            # The stream was started afresh (its store wiped): its sequences begin
+            # again below ours, and skipping them would skip everything.
+            log.warning("team stream: the gateway's stream restarted at %d; rebuilding", newest)
+            await self.rebuild(reset=True)
+        elif data.get("gap") is True:
             await self.rebuild()
         self._link(Link.CONNECTED)
 
@@ -227,9 +233,9 @@ class TeamStream:
         if event is not None:
             self._session.dispatch(event)
 
-    async def rebuild(self) -> None:
+    async def rebuild(self, reset: bool = False) -> None:
         """Load the gateway's view of the live calls (and everyone's presence) and
-        go on after the snapshot's sequence."""
+        go on after the snapshot's sequence (``reset``: even a lower one)."""
         self._link(Link.REBUILDING)
         snapshot = await self._api.get(CALLS)
         seq = snapshot.get("seq")
@@ -244,7 +250,7 @@ class TeamStream:
                 log.warning("team snapshot: a call skipped: %s", exc)
         await load_presence(self._api, self._session)
         self._session.dispatch(Rebuilt(seq, self._clock()))
-        self.last = max(self.last, seq)
+        self.last = seq if reset else max(self.last, seq)
         self.rebuilds += 1
         for callback in self._on_rebuild:
             callback()

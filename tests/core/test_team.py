@@ -438,3 +438,10 @@ def test_a_single_desk_ignores_team_events() -> None:
         StatusRequested(Presence.AWAY, 2.0),
     ):
         assert reduce(state, event) == (state, ())
+
+
+def test_a_rebuild_from_a_stream_started_afresh_goes_on_from_its_lower_sequence() -> None:
+    state = run(team_state(), placed(500), Rebuilt(2, at=30.0), placed(3, sid="CA3"))
+    assert state.team is not None
+    assert state.team.seq == 3
+    assert "CA3" in state.calls

@@ -417,6 +417,30 @@ async def test_a_restarted_desk_resumes_after_the_sequence_its_journal_stored(
     await journal.close()
 
 
+async def test_a_stream_started_afresh_is_rebuilt_from_and_followed_again(
+    serve: Callable[[FakeGateway], Awaitable[FakeGateway]], tmp_path: Path
+) -> None:
+    async def script(response: web.StreamResponse, n: int) -> None:
+        if n == 1:
+            await response.write(hello(50) + placed(50))
+            return  # the gateway's store is wiped and the stream starts again
+        gateway.seq = 2
+        await response.write(hello(2) + placed(3))
+        await asyncio.sleep(5)
+
+    gateway = await serve(FakeGateway(script))
+    journal = Journal(tmp_path / "journal.sqlite3", "Team")
+    await journal.open()
+    stream, session, api = desk(gateway, journal, after=49)
+    stream.start()
+    await until(lambda: "CA3" in session.state.calls)
+    assert gateway.resumes == ["49", "50"]
+    assert stream.last == 3
+    await stop(stream, api)
+    assert await journal.stream_seq() == 3
+    await journal.close()
+
+
 # ------------------------------------------------------------------ helpers
 
 _EMPTY = type("Empty", (), {"timeline": ()})()
