@@ -368,7 +368,7 @@ class MainWindow(QMainWindow):
             health = f"last webhook {wording.plural(age, 'second')} ago"
         if state.team is not None:  # no listener: the events come from the team's stream
             self.listener_status.setText(
-                f"Gateway: {self.profile.base_url} · stream {wording.link(state.team.link)}"
+                f"Gateway: {self.profile.base_url} · stream {wording.link_state(state.team.link)}"
                 f" · {health}"
             )
             self.listener_status.setToolTip(wording.LINK_DETAIL[state.team.link])

@@ -431,7 +431,7 @@ LINK = {
     Link.CONNECTED: "connected",
     Link.RECONNECTING: "reconnecting…",
     Link.REBUILDING: "rebuilding…",
-    Link.REVOKED: "token revoked",
+    Link.REVOKED: "token revoked: enter a new one in Settings",
 }
 
 LINK_DETAIL = {
@@ -464,7 +464,13 @@ def who(desk: Desk) -> str:
 
 
 def link(state: Link) -> str:
+    """The header's words for the stream's link (shown while it is not live)."""
     return LINK[state]
+
+
+def link_state(state: Link) -> str:
+    """The status bar's short words: "stream reconnecting…", "stream revoked"."""
+    return "revoked" if state is Link.REVOKED else LINK[state]
 
 
 def clock_time(ts: float) -> str:

@@ -314,6 +314,13 @@ def test_ctrl_b_focuses_the_team_calls_and_selects_the_first(small: TeamWindow) 
     assert window.selected == board.calls.sid_at(0)
 
 
+def test_ctrl_l_goes_to_the_boards_filter(small: TeamWindow) -> None:
+    window = small.window
+    window.activateWindow()
+    QTest.keySequence(window, "Ctrl+L")
+    assert window.team_board.filter_text.hasFocus()  # type: ignore[union-attr]
+
+
 def test_the_board_is_only_on_a_supervisors_desk(qtbot: Any) -> None:
     team = BusyTeam(me="alice", role=Role.OPERATOR)
     team.join()

@@ -108,9 +108,10 @@ class TeamStatus(QWidget):
         own = team.status
         self.status.setCurrentIndex(max(0, self.status.findData(own.status)))
         on_call = own.status is Presence.ON_CALL
-        self.status.setEnabled(not on_call and team.link is not Link.REVOKED)
+        self.status.setEnabled(not on_call)
+        self.status.setVisible(team.link is not Link.REVOKED)  # nobody hears it any more
         self.status.setToolTip(ON_CALL_TIP if on_call else STATUS_TIP)
-        away = own.status is Presence.AWAY
+        away = own.status is Presence.AWAY and team.link is not Link.REVOKED
         self.reason.setVisible(away)
         if away and not self.reason.hasFocus():  # never overwrite what is being typed
             self.reason.setText(own.reason)
