@@ -341,6 +341,10 @@ async def set_document(request: web.Request) -> web.Response:
         raise refuse_act(caller, reg)
     if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
         raise ApiError(400, f"call {call_id[:64]} has ended ({reg.status}); it cannot run TwiML")
+    try:
+        was_running = caller is not None and await team.document_running(ctx, reg)
+    except (TimeoutError, nats.errors.Error):
+        raise store_unavailable("take documents") from None
     message = wire.document_message(token, call_id, twiml=twiml, url=url, method=method)
     # A client retrying with the same Idempotency-Key runs the document once.
     idempotency = request.headers.get("Idempotency-Key", "")[:100] or uuid.uuid4().hex
@@ -355,8 +359,7 @@ async def set_document(request: web.Request) -> web.Response:
         raise store_unavailable("take documents") from None
     log.debug("document queued for call %s", call_id, extra={"call_id": call_id})
     if caller is not None:
-        running = reg.twilio is not None
-        await audit(ctx, reg, caller, "document", url or "inline TwiML", running)
+        await audit(ctx, reg, caller, "document", url or "inline TwiML", was_running)
     return web.json_response({"success": True})
 
 

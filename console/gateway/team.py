@@ -110,20 +110,40 @@ async def publish_action(
     await _publish(ctx, wire.team_subject(call_id), message, f"action:{uuid.uuid4().hex}")
 
 
-async def end_document(ctx: GatewayContext, reg: wire.Registration) -> bool:
-    """Stop the TwiML document a call is running (or is about to run, once
-    answered): True when there was one. A desk's action comes first."""
-    if reg.twilio is None or reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
-        return False
+async def _program(ctx: GatewayContext, reg: wire.Registration) -> Program | None:
     try:
         entry = await ctx.programs.get(reg.token)
-        program = Program.from_json(json.loads(entry.value)) if entry.value else None
     except nats.js.errors.KeyNotFoundError:
-        program = None
-    if program is not None and program.done:
+        return None
+    return Program.from_json(json.loads(entry.value)) if entry.value else None
+
+
+def _will_run(reg: wire.Registration) -> bool:
+    """A call not answered yet whose answer starts a document (``url``/``twiml``)."""
+    intent = reg.twilio
+    return intent is not None and bool(intent.url or intent.twiml)
+
+
+async def document_running(ctx: GatewayContext, reg: wire.Registration) -> bool:
+    """True while the call runs a TwiML document, or will run one once answered."""
+    if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
         return False
+    program = await _program(ctx, reg)
+    return (not program.done) if program is not None else _will_run(reg)
+
+
+async def end_document(ctx: GatewayContext, reg: wire.Registration) -> bool:
+    """Stop the TwiML document a call is running (or would run once answered):
+    True when there was one. A desk's action comes first."""
+    if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
+        return False
+    program = await _program(ctx, reg)
     if program is None:
-        program = Program()
+        if not _will_run(reg):
+            return False  # a plain call (the SDK sends its extension all the same)
+        program = Program()  # done from the start: the answer starts nothing
+    elif program.done:
+        return False
     program.abandon()
     program.failure = None
     await ctx.programs.put(reg.token, _dumps(program.to_json()))

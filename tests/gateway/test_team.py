@@ -191,6 +191,29 @@ async def test_an_action_ends_a_running_twiml_document_first(
         await stream.close()
 
 
+async def test_an_action_on_a_call_with_no_document_says_none_was_ended(team: Team) -> None:
+    """The SDK sends its extension with every call; one without url or twiml
+    runs no document, so an action ends none."""
+    stream = await read_stream(team.session, team.gateway.url, team.tokens["alice"])
+    try:
+        alice = team.api("alice")
+        status, data, _ = await alice.post(
+            "/makecall", {"number": HUMAN, "callerId": CALLER_ID, "twilio": {}}
+        )
+        assert status == 200, data
+        call = data["callId"]
+        await stream.wait_for(
+            lambda f: f.kind == "webhook" and f.data["payload"]["event"] == "call.answered",
+            what="the answer",
+        )
+        status, data, _ = await alice.post("/voice", {"callId": call, "text": "Hello"})
+        assert status == 200, data
+        action = await stream.wait_for(lambda f: f.kind == "action", what="the action")
+        assert action.data["endedDocument"] is False
+    finally:
+        await stream.close()
+
+
 async def test_take_over_makes_the_call_the_supervisors_and_the_operator_read_only(
     team: Team,
 ) -> None:
