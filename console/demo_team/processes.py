@@ -29,7 +29,7 @@ PR_SET_PDEATHSIG = 1
 READY = re.compile(r"Kaphila gateway listening on (http://\S+)")
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the thread that started it dies
     (Linux; start children from the main thread)."""
     if sys.platform != "linux":
@@ -91,7 +91,7 @@ class Child:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             process_group=0,
-            preexec_fn=_die_with_parent,  # one prctl call, no locks taken
+            preexec_fn=die_with_parent,  # one prctl call, no locks taken
         )
 
     @property
