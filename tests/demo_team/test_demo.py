@@ -126,7 +126,7 @@ def sue_is(gateway: str, token: str) -> str:
         gateway + "/team/presence", headers={"Authorization": f"Bearer {token}"}, timeout=5
     )
     answer.raise_for_status()
-    return next(o["status"] for o in answer.json()["operators"] if o["operator"] == "sue")
+    return next(str(o["status"]) for o in answer.json()["operators"] if o["operator"] == "sue")
 
 
 def test_the_supervisor_console_connects_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
