@@ -28,6 +28,7 @@ from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConf
 from nats.js.kv import KeyValue
 
 from console.gateway import wire
+from console.gateway.config import nats_servers
 
 log = logging.getLogger("kaphila.gateway.bus")
 
@@ -106,7 +107,7 @@ async def connect(url: str, name: str = "kaphila-gateway") -> Client:
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             await nc.connect(
-                url,
+                servers=nats_servers(url),
                 name=name,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
@@ -125,21 +126,29 @@ async def connect(url: str, name: str = "kaphila-gateway") -> Client:
 
 async def _probe(url: str) -> None:
     """A plain TCP connection first: nats-py retries forever once told to, so an
-    address where nothing listens must be reported before that."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 4222
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            _, writer = await asyncio.open_connection(host, port)
-    except (TimeoutError, OSError) as exc:
-        why = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-        raise BusError(f"cannot reach NATS at {_safe(url)}: {why}") from None
-    writer.close()
-    await writer.wait_closed()
+    address where nothing listens must be reported before that. For a cluster
+    (a comma-separated list), one server answering is enough."""
+    why = "no server given"
+    for one in nats_servers(url):
+        parts = urlsplit(one)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                _, writer = await asyncio.open_connection(host, port)
+        except (TimeoutError, OSError) as exc:
+            why = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise BusError(f"cannot reach NATS at {_safe(url)}: {why}")
 
 
 def _safe(url: str) -> str:
-    """The URL without user:password."""
+    """The URL(s) without user:password."""
+    servers = nats_servers(url)
+    if len(servers) > 1:
+        return ",".join(_safe(one) for one in servers)
     parts = urlsplit(url)
     if parts.username or parts.password:
         host = parts.hostname or ""

@@ -66,12 +66,17 @@ class GatewayConfig:
         upstream = _http_url(self.upstream, "--upstream")
         public = _http_url(self.public_url, "--public-url") if self.public_url else None
         if self.nats_url is not None:
-            parts = urlsplit(self.nats_url)
-            if parts.scheme not in ("nats", "tls") or not parts.hostname:
-                raise ConfigError(
-                    f"--nats must be a nats:// URL such as nats://127.0.0.1:4222, "
-                    f"not {_shown(self.nats_url)}"
-                )
+            for one in nats_servers(self.nats_url) or [""]:
+                try:
+                    parts = urlsplit(one)
+                    _ = parts.port
+                except ValueError:
+                    parts = urlsplit("")
+                if parts.scheme not in ("nats", "tls") or not parts.hostname:
+                    raise ConfigError(
+                        "--nats must be a nats:// URL such as nats://127.0.0.1:4222, or a "
+                        f"comma-separated list of them (a cluster), not {_shown(self.nats_url)}"
+                    )
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
         if not (math.isfinite(self.speech_rate) and self.speech_rate > 0):
@@ -117,6 +122,11 @@ class GatewayConfig:
     def listen_url(self) -> str:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{shown}:{self.port}"
+
+
+def nats_servers(url: str) -> list[str]:
+    """``--nats``: one URL, or a comma-separated list (the servers of a cluster)."""
+    return [one.strip() for one in url.split(",") if one.strip()]
 
 
 def _plausible_key(key: str) -> bool:
