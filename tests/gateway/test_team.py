@@ -6,6 +6,7 @@ the sandbox as Kaphila."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
@@ -365,7 +366,10 @@ async def test_presence_is_posted_listed_and_marked_offline_without_heartbeat(
         await sue_stream.close()
 
 
-async def test_the_live_view_and_the_days_figures(team: Team) -> None:
+async def test_the_live_view_and_the_days_figures(
+    team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kaphila.gateway.team")
     alice, bob, sue = team.api("alice"), team.api("bob"), team.api("sue")
     answered = await place(alice)
     machine = await place(bob, MACHINE)
@@ -399,3 +403,7 @@ async def test_the_live_view_and_the_days_figures(team: Team) -> None:
     assert figures["amd"] == {"human": 1, "machine": 1, "unknown": 0}
     assert figures["perOperator"] == {"alice": 1, "bob": 2}
     assert figures["avgHandleSeconds"] is not None
+    # One INFO line per call when it ends, with its call id and operator as fields.
+    summaries = [r for r in caplog.records if r.getMessage().startswith("call ended")]
+    assert sorted(r.call_id for r in summaries) == sorted([answered, machine, missed])
+    assert sorted(r.operator for r in summaries) == ["alice", "bob", "bob"]
