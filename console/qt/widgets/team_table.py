@@ -8,7 +8,7 @@ Column widths are measured once from the widest value each column can hold
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QEvent, QRect, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 
@@ -74,6 +74,15 @@ class TeamTable(QTableView):
             self.selectRow(index.row())
             self.scrollTo(index)  # only when it changes: never fights the supervisor's scrolling
         return True
+
+    def repaint_columns(self, *columns: int) -> None:
+        """Repaint what shows of these columns (the clock moved): a view's matter,
+        no model signal, so the filter re-checks no row for a time that grew."""
+        viewport = self.viewport()
+        for column in columns:
+            x = self.columnViewportPosition(column)
+            if x >= 0 or x + self.columnWidth(column) > 0:
+                viewport.update(QRect(x, 0, self.columnWidth(column), viewport.height()))
 
     def select_first(self) -> None:
         if self.selected_key() is None and self.proxy.rowCount() > 0:
