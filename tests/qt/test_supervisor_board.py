@@ -250,6 +250,8 @@ def test_selecting_an_operator_shows_only_their_calls_until_escape(small: TeamWi
     board.operator_table.select_key("bob")
     assert set(texts(board.call_filter, 0)) == {"bob"}
     assert board.calls_label.text().startswith("bob's calls (")
+    label = board.calls_label  # of a fixed size (a count never re-lays the board out): it fits
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
     assert board.all_calls.isVisibleTo(board)
     board.call_table.setFocus()
     QTest.keyClick(board.call_table, Qt.Key.Key_Escape)
@@ -351,3 +353,17 @@ def test_the_supervisors_window_fits_a_1024_by_700_screen(small: TeamWindow) -> 
     for value in strip.values.values():  # every figure whole: the strip wraps, never cuts
         assert value.width() >= value.sizeHint().width()
         assert strip.rect().contains(value.geometry().translated(value.parentWidget().pos()))
+
+
+def test_a_long_operator_name_is_shortened_over_their_calls(qtbot: Any) -> None:
+    team = BusyTeam()
+    team.join()
+    long_name = "maximiliana.vandenberghe"
+    team.place(long_name, team.now)
+    team.presence(long_name, Presence.ON_CALL, team.now)
+    desk = TeamWindow(qtbot, team)
+    board = desk.window.team_board
+    board.operator_table.select_key(long_name)
+    label = board.calls_label
+    assert label.text().startswith("maximiliana…'s calls (1)")
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()

@@ -54,7 +54,7 @@ CALL_WIDEST = (
     "9999, 9999",
     "+999999999999999",
 )
-NAME_SHOWN = 16  # characters of an operator's name over their calls
+NAME_SHOWN = 12  # characters of an operator's name over their calls
 CALL_STATUSES: tuple[tuple[str, tuple[CallStatus, ...]], ...] = (
     ("Any call status", ()),
     ("Dialing", (CallStatus.QUEUED, CallStatus.INITIATED)),
@@ -159,8 +159,8 @@ class SupervisorBoard(QWidget):
         # changes no layout: otherwise each new count re-laid out the window's tabs,
         # and a tab widget repaints all of itself then (~20 ms with 1,000 calls).
         for label, widest in (
-            (self.operators_label, "Operators (99,999 of 99,999)"),
-            (self.calls_label, f"{'m' * NAME_SHOWN}…'s calls (99,999 of 99,999)"),
+            (self.operators_label, "Operators (9,999 of 9,999)"),
+            (self.calls_label, f"{'n' * NAME_SHOWN}…'s calls (9,999 of 9,999)"),
         ):
             label.setFixedSize(
                 label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height()
