@@ -346,14 +346,21 @@ def _machine_row(phase: Phase) -> Row:
 
 
 def _memory_row(run: Run, end: dict[str, float]) -> Row:
-    sizes = {w.name: w.desks for w in run.operators}
+    workers = {w.name: w for w in run.operators}
     if run.supervisors is not None:
-        sizes[run.supervisors.name] = run.supervisors.desks
-    parts = [
-        f"{name} ({sizes.get(name, 1)} desk{'s' if sizes.get(name, 1) > 1 else ''}) "
-        f"{run.rss_start.get(name, float('nan')):.0f} -> {end.get(name, float('nan')):.0f} MB"
-        for name in run.desk_pids()
-    ]
+        workers[run.supervisors.name] = run.supervisors
+    parts = []
+    for name in run.desk_pids():
+        start, last = run.rss_start.get(name, float("nan")), end.get(name, float("nan"))
+        worker = workers.get(name)
+        if worker is None:  # the window: one desk, and Qt
+            parts.append(f"{name} (1 desk) {start:.0f} -> {last:.0f} MB")
+            continue
+        each = (start - worker.rss_empty) / max(worker.desks, 1)
+        parts.append(
+            f"{name} ({worker.desks} desks) {start:.0f} -> {last:.0f} MB "
+            f"({worker.rss_empty:.0f} MB before its desks: {each:.2f} MB a desk at start)"
+        )
     return Row("team: desk processes' memory (RSS) at start -> end", "; ".join(parts))
 
 
@@ -442,6 +449,7 @@ async def _start(k: Knobs, tmp: Path, nats_url: str, server_pid: int) -> Run:
         for worker in workers:
             ready = await asyncio.to_thread(worker.expect, "ready", 240.0)
             worker.desks = int(ready["desks"])
+            worker.rss_empty = float(ready["rss_empty_mb"])
         window = None
         if watcher is not None:
             window = WindowProcess(gateway.url, watcher[1], tmp / "window", Xvfb())

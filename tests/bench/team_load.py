@@ -69,6 +69,7 @@ from console.demo_team.simulated import (
 )
 from console.demo_team.window import prepare
 from console.services.team_desk import TeamDesk, open_team_desk
+from tests.bench.common import rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER_ID = "+19876543210"
@@ -152,6 +153,7 @@ class DeskProcess:
 
     async def open(self) -> dict[str, Any]:
         began = time.monotonic()
+        empty = rss_mb(os.getpid())  # the process before its desks
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         for at in range(0, len(self.names_tokens), OPEN_AT_ONCE):
             batch = self.names_tokens[at : at + OPEN_AT_ONCE]
@@ -182,6 +184,7 @@ class DeskProcess:
             "desks": len(self.desks),
             "connected": sum(d.team.link is Link.CONNECTED for d in self.desks),
             "seconds": time.monotonic() - began,
+            "rss_empty_mb": empty,
         }
 
     def _watch(self, desk: TeamDesk, name: str) -> Measured:
@@ -375,6 +378,7 @@ class Worker:
         self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stopping = False
         self.desks = len(setup.get("desks", ()))
+        self.rss_empty = float("nan")  # before it opened its desks (its "ready" says)
         threading.Thread(target=self._read, name=f"{name}-out", daemon=True).start()
         self.send(setup)
 
