@@ -247,6 +247,11 @@ def _team_action(kind: ActionKind, entry: TimelineEntry) -> str:
     who = f"{entry.by}, {entry.role.value}" if entry.role is not None else entry.by
     if kind is ActionKind.TAKE_OVER:
         line = f"{who}, took over from {entry.detail}" if entry.detail else f"{who}, took over"
+    elif kind is ActionKind.SPEAK:
+        # Who first: the words are the operator's own and may run long, or end in a stop.
+        line = f"{who}, spoke: “{entry.detail}”"
+    elif kind is ActionKind.GATHER:
+        line = f"{who}, sent a gather" + (f": “{entry.detail}”" if entry.detail else "")
     else:
         line = f"{_action_done(kind, entry.detail)} by {who}"
     return line + ("; ended the TwiML document first" if entry.ended_document else "")

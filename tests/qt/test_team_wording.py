@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from console.core.calls import ActionKind, CheckReason, Failure, TimelineEntry
 from console.core.reducer import Request, RequestState
 from console.core.team import Role, TeamFact
@@ -30,6 +32,17 @@ def test_a_take_over_names_whom_it_was_taken_from() -> None:
 def test_placing_names_the_operator_and_the_number() -> None:
     entry = TimelineEntry(1.0, TeamFact.PLACED, detail="+15551230000", by="alice")
     assert wording.timeline(entry) == "Placed by alice to +15551230000"
+
+
+def test_a_team_speak_names_who_first_and_quotes_the_words() -> None:
+    """Words may run long or end in a full stop: "Spoke: Hello. by alice" read badly."""
+    entry = TimelineEntry(1.0, ActionKind.SPEAK, detail="Hello, this is Acme.", by="alice")
+    entry = replace(entry, role=Role.OPERATOR)
+    assert wording.timeline(entry) == "alice, operator, spoke: “Hello, this is Acme.”"
+    gather = TimelineEntry(
+        1.0, ActionKind.GATHER, detail="Your PIN?", by="sue", role=Role.SUPERVISOR
+    )
+    assert wording.timeline(gather) == "sue, supervisor, sent a gather: “Your PIN?”"
 
 
 def test_a_single_desks_action_reads_as_before() -> None:

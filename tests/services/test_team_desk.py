@@ -114,10 +114,10 @@ async def test_an_operator_desk_and_a_supervisor_desk_show_a_call_identically(
     assert words(alice, sid) == words(sue, sid)
     shown = words(sue, sid)
     assert shown[0] == f"Placed by alice to {TO}"
-    assert "Spoke: Hello from alice by alice, operator" in shown  # no document was running
-    assert "Spoke: Supervisor here by sue, supervisor" in shown
+    assert "alice, operator, spoke: “Hello from alice”" in shown  # no document was running
+    assert "sue, supervisor, spoke: “Supervisor here”" in shown
     assert "Hung up by sue, supervisor" in shown
-    assert sum(line.startswith("Spoke") for line in shown) == 2  # own outcomes added nothing
+    assert sum(", spoke: " in line for line in shown) == 2  # own outcomes added nothing
 
 
 async def test_a_supervisor_takes_a_call_over_and_the_operator_only_watches_it(
