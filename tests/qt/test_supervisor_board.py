@@ -230,7 +230,7 @@ def test_status_filters_pick_operators_and_calls_by_status(small: TeamWindow) ->
     assert set(texts(board.operator_filter, 1)) == {"Away: lunch"}
     board.call_status.setCurrentIndex(board.call_status.findText("Ringing"))
     assert set(texts(board.call_filter, STATUS)) == {"Ringing"}
-    assert board.calls_label.text().startswith("Live calls (")
+    assert board.calls_label.text().startswith("Team's calls (")
     assert " of 20)" in board.calls_label.text()
 
 

@@ -232,7 +232,9 @@ class SupervisorBoard(QWidget):
         self.operators_label.setText(f"Operators ({_count(shown_ops, all_ops)})")
         name = self.operator
         name = name if len(name) <= NAME_SHOWN else name[: NAME_SHOWN - 1] + "…"
-        whose = f"{name}'s calls" if name else "Live calls"
+        # Not "live calls": ended ones stay on the board a few seconds, as on a
+        # single desk's live board, and the strip's "Live calls" is the gateway's.
+        whose = f"{name}'s calls" if name else "Team's calls"
         self.calls_label.setText(f"{whose} ({_count(shown_calls, all_calls)})")
 
 
