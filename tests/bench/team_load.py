@@ -337,14 +337,24 @@ async def _serve_desks() -> None:
     setup = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
     process = DeskProcess(setup)
     _say(await process.open())
+    running: asyncio.Task[None] | None = None  # a phase: "stop" must not wait for its end
+
+    async def phase(cmd: dict[str, Any]) -> None:
+        _say(await process.phase(cmd))
+
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         cmd = json.loads(line) if line.strip() else {"cmd": "stop"}
         if cmd["cmd"] == "phase":
-            _say(await process.phase(cmd))
+            running = loop.create_task(phase(cmd))
         elif cmd["cmd"] == "collect":
+            if running is not None:
+                await running
             _say(process.collect(cmd))
         else:
+            if running is not None:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
             await process.close()
             _say({"event": "stopped"})
             return
