@@ -49,6 +49,7 @@ FLUSH_EVERY = 0.1  # seconds the worker gathers writes before storing them
 ENDED_REMEMBERED = 10_000
 OFFLINE_AFTER = 15.0
 SWEEP_EVERY = 2.5
+LIVENESS_EVERY = 5.0  # each gateway writes the desks it heard from this often
 STATUSES = ("available", "on-call", "wrap-up", "away")
 OFFLINE = "offline"
 REASON_MAX = 80
@@ -228,6 +229,10 @@ class TeamWorker:
         self._dirty_days: set[str] = set()
         self._lost = asyncio.Event()
         self._ended: OrderedDict[str, None] = OrderedDict()  # calls ended lately
+        self._flush_lock = asyncio.Lock()
+        self._applying = False
+        self._flushed_at = 0.0
+        self._written = 0  # the sequence stored last
 
     async def run(self) -> None:
         while True:
@@ -302,6 +307,7 @@ class TeamWorker:
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
         self.days = {}
+        self._written = self.position
 
     async def _day(self, day: str) -> dict[str, Any]:
         found = self.days.get(day)
@@ -310,7 +316,9 @@ class TeamWorker:
                 found = json.loads((await self.ctx.stats.get(f"d.{day}")).value or b"{}")
             except nats.js.errors.KeyNotFoundError:
                 found = empty_day(day)
-            self.days = {k: v for k, v in self.days.items() if k >= day} | {day: found}
+            # Days before this one leave memory, unless a change to them is not stored yet.
+            kept = {k: v for k, v in self.days.items() if k >= day or k in self._dirty_days}
+            self.days = kept | {day: found}
         return found
 
     async def _lead(self) -> None:
@@ -318,34 +326,63 @@ class TeamWorker:
         await self._load()
         self.leading = True
         log.info("this gateway keeps the team's figures (from sequence %d)", self.position)
-        keeper = asyncio.get_running_loop().create_task(self._keep_lease())
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(self._keep_lease()), loop.create_task(self._flush_when_idle())]
         try:
             async for batch in streamreader.read(self.ctx.js, self.position + 1, "team worker"):
                 if self._lost.is_set():
                     raise LeaseLost
+                self._applying = True
                 for msg in batch:
                     await self._apply(msg)
-                await self._flush()
+                self._applying = False
+                if loop.time() - self._flushed_at >= FLUSH_EVERY:
+                    await self._flush()
         finally:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            self._applying = False
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _flush_when_idle(self) -> None:
+        """Writes gathered while the stream went quiet are stored within FLUSH_EVERY."""
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            if not self._applying and self._written < self.position:
+                try:
+                    await self._flush()
+                except (TimeoutError, nats.errors.Error) as exc:
+                    log.debug("storing the team's figures: %s (tried again)", exc)
 
     async def _flush(self) -> None:
-        kv = self.ctx.stats
-        writes: list[Coroutine[Any, Any, object]] = []
-        for call_id in self._dirty_live:
-            record = self.live.get(call_id)
-            key = wire.callid_key(call_id)
-            if record is None:
-                writes.append(self.ctx.live.delete(key))
-            else:
-                writes.append(self.ctx.live.put(key, _dumps(record)))
-        for day in self._dirty_days:
-            writes.append(kv.put(f"d.{day}", _dumps(self.days[day])))
-        await asyncio.gather(*writes)
-        self._dirty_live.clear()
-        self._dirty_days.clear()
-        await kv.put("seq", _dumps({"seq": self.position, "live": len(self.live)}))
+        """Store what changed, then the sequence it covers: a snapshot taken between
+        two messages (no await until it is taken), so the stored sequence never
+        claims a message whose changes were not stored."""
+        async with self._flush_lock:
+            position, live = self.position, len(self.live)
+            dirty_live, dirty_days = self._dirty_live, self._dirty_days
+            self._dirty_live, self._dirty_days = set(), set()
+            writes: list[Coroutine[Any, Any, object]] = []
+            for call_id in dirty_live:
+                record = self.live.get(call_id)
+                key = wire.callid_key(call_id)
+                if record is None:
+                    writes.append(self.ctx.live.delete(key))
+                else:
+                    writes.append(self.ctx.live.put(key, _dumps(record)))
+            for day in dirty_days:
+                if day in self.days:
+                    writes.append(self.ctx.stats.put(f"d.{day}", _dumps(self.days[day])))
+            meta = _dumps({"seq": position, "live": live})
+            try:
+                await asyncio.gather(*writes)
+                await self.ctx.stats.put("seq", meta)
+            except BaseException:
+                self._dirty_live |= dirty_live  # stored again next time
+                self._dirty_days |= dirty_days
+                raise
+            self._written = position
+            self._flushed_at = asyncio.get_running_loop().time()
 
     async def _apply(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
@@ -506,29 +543,39 @@ async def today(ctx: GatewayContext) -> dict[str, Any]:
 
 
 class Presence:
-    """Each desk's status: posted by desks, mirrored by every gateway."""
+    """Each desk's status: posted by desks, mirrored by every gateway.
+
+    A status that changes is written to ``kgw_presence`` (``p.<operator>``) and
+    announced on the stream. A heartbeat (the same status posted again) is only
+    noted in this gateway's memory; every ``LIVENESS_EVERY`` seconds each
+    gateway writes one record (``g.<gateway>``) naming the desks it heard from
+    and when. A desk is offline when neither its last change nor any
+    gateway's record has heard from it for ``OFFLINE_AFTER`` seconds: 500
+    desks' heartbeats cost one write per gateway every 5 s, not 100 a second.
+    """
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
         self.kv: KeyValue = ctx.presence
+        self.me = uuid.uuid4().hex[:12]
         self.mirror: dict[str, tuple[dict[str, Any], int]] = {}  # name -> (record, revision)
+        self.gateways: dict[str, dict[str, Any]] = {}  # gateway -> {"at", "heard"}
+        self.heard: dict[str, float] = {}  # operator -> this gateway's last heartbeat
 
     async def run(self) -> None:
-        """Mirror the bucket and sweep for silent desks, forever."""
-        sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        """Mirror the bucket, publish what this gateway heard, sweep, forever."""
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(self._sweep()), loop.create_task(self._publish_heard())]
         try:
             while True:
                 try:
                     watcher = await self.kv.watchall()
                     try:
                         async for entry in watcher:
-                            if entry is None:
-                                continue
-                            name = entry.key.removeprefix("p.")
-                            if entry.operation is not None or not entry.value:
-                                self.mirror.pop(name, None)
-                            else:
-                                self.mirror[name] = (json.loads(entry.value), entry.revision)
+                            if entry is not None:
+                                self._mirror(
+                                    entry.key, entry.value, entry.operation, entry.revision
+                                )
                     finally:
                         await watcher.stop()  # type: ignore[no-untyped-call]
                 except asyncio.CancelledError:
@@ -537,11 +584,42 @@ class Presence:
                     log.debug("watching presence: %s", exc)
                 await asyncio.sleep(1.0)
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    def _mirror(self, key: str, value: bytes | None, operation: Any, revision: int) -> None:
+        kind, _, name = key.partition(".")
+        gone = operation is not None or not value
+        if kind == "p":
+            if gone:
+                self.mirror.pop(name, None)
+            else:
+                assert value is not None
+                self.mirror[name] = (json.loads(value), revision)
+        elif kind == "g":
+            if gone:
+                self.gateways.pop(name, None)
+            else:
+                assert value is not None
+                self.gateways[name] = json.loads(value)
+
+    def last_heard(self, name: str, record: dict[str, Any]) -> float:
+        """The newest sign of life from ``name``'s desk, on any gateway."""
+        last = max(float(record.get("seen", 0)), self.heard.get(name, 0.0))
+        for other in self.gateways.values():
+            last = max(last, float(other.get("heard", {}).get(name, 0.0)))
+        return last
 
     async def post(self, caller: Caller, status: str, reason: str, call_id: str) -> dict[str, Any]:
         now = time.time()
+        self.heard[caller.name] = now
+        known = self.mirror.get(caller.name)
+        if known is not None:
+            record = known[0]
+            same = (record.get("status"), record.get("reason", ""), record.get("callId", ""))
+            if same == (status, reason, call_id):
+                return record  # a heartbeat: noted above, written with the others
         key = f"p.{caller.name}"
         for _ in range(5):
             try:
@@ -566,11 +644,12 @@ class Presence:
             }
             try:
                 if revision is None:
-                    await self.kv.create(key, _dumps(record))
+                    revision = await self.kv.create(key, _dumps(record))
                 else:
-                    await self.kv.update(key, _dumps(record), last=revision)
+                    revision = await self.kv.update(key, _dumps(record), last=revision)
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue
+            self.mirror[caller.name] = (record, revision)
             if changed:
                 await self._announce(record)
             return record
@@ -585,12 +664,25 @@ class Presence:
             f"presence:{record['operator']}:{record['status']}:{record['since']}",
         )
 
+    async def _publish_heard(self) -> None:
+        while True:
+            await asyncio.sleep(LIVENESS_EVERY)
+            now = time.time()
+            fresh = {n: at for n, at in self.heard.items() if at > now - OFFLINE_AFTER}
+            self.heard = fresh
+            if not fresh:
+                continue
+            try:
+                await self.kv.put(f"g.{self.me}", _dumps({"at": now, "heard": fresh}))
+            except (TimeoutError, nats.errors.Error) as exc:
+                log.debug("publishing the desks heard here: %s", exc)
+
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_EVERY)
             cutoff = time.time() - OFFLINE_AFTER
             for name, (record, revision) in list(self.mirror.items()):
-                if record.get("status") == OFFLINE or float(record.get("seen", 0)) >= cutoff:
+                if record.get("status") == OFFLINE or self.last_heard(name, record) >= cutoff:
                     continue
                 gone = {**record, "status": OFFLINE, "reason": "", "since": time.time()}
                 try:

@@ -409,3 +409,39 @@ async def test_the_live_view_and_the_days_figures(
         [answered, machine, missed]
     )
     assert sorted(getattr(r, "operator", "") for r in summaries) == ["alice", "bob", "bob"]
+
+
+async def test_a_desk_heard_by_one_gateway_is_not_marked_offline_by_another(
+    start_gateway: StartGateway,
+    nats_url: str,
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Heartbeats are kept in each gateway's memory and shared through one record
+    per gateway: the gateway that did not hear the desk must not take it for gone."""
+    monkeypatch.setattr(team_module, "OFFLINE_AFTER", 1.5)
+    monkeypatch.setattr(team_module, "SWEEP_EVERY", 0.1)
+    monkeypatch.setattr(team_module, "LIVENESS_EVERY", 0.3)
+    tokens = await add_operators(nats_url)
+    first = await asyncio.to_thread(start_gateway, upstream_key=TEST_KEY)
+    second = await asyncio.to_thread(start_gateway, upstream_key=TEST_KEY)
+    heard_by_first = Api(first.url, http, key=tokens["alice"])
+    status, data, _ = await heard_by_first.post("/team/presence", {"status": "available"})
+    assert status == 200, data
+    watcher = await read_stream(http, second.url, tokens["sue"])
+    try:
+        for _ in range(12):  # 3.6 s of heartbeats, all to the first gateway
+            await asyncio.sleep(0.3)
+            status, data, _ = await heard_by_first.post("/team/presence", {"status": "available"})
+            assert status == 200, data
+        status, data, _ = await Api(second.url, http, key=tokens["sue"]).get("/team/presence")
+        alice = next(o for o in data["operators"] if o["operator"] == "alice")
+        assert alice["status"] == "available"
+        assert watcher.of("presence") == [], "no one was marked offline"
+        # Silence: now either gateway may mark her offline, and one does.
+        frame = await watcher.wait_for(lambda f: f.kind == "presence", within=5, what="offline")
+        assert (frame.data["operator"], frame.data["status"]) == ("alice", "offline")
+        await asyncio.sleep(0.5)
+        assert len(watcher.of("presence")) == 1, "announced once, by one gateway"
+    finally:
+        await watcher.close()
