@@ -15,8 +15,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 run: sysdeps-run $(VENV)/.installed-run
 	$(BIN)/python -m console $(ARGS)
 
+# The suite runs on up to 4 worker processes (pytest-xdist): most tests wait on
+# timers, sockets and subprocesses, so two workers halve its time on 2 CPUs.
+# Every test picks its own ports and folders. PYTEST_ARGS="-n 0" runs it in one.
 test: sysdeps-test $(VENV)/.installed-test lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
