@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,27 @@ class Reader:
             await asyncio.gather(self.task, return_exceptions=True)
 
 
+async def frames_of(resp: aiohttp.ClientResponse) -> AsyncIterator[Frame]:
+    """The server-sent events of a ``/team/events`` answer, as they come."""
+    kind, data, ident = "message", "", None
+    async for raw in resp.content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith(":"):
+            continue
+        if line == "":
+            if data:
+                yield Frame(kind, json.loads(data), ident)
+            kind, data, ident = "message", "", None
+            continue
+        name, _, value = line.partition(": ")
+        if name == "event":
+            kind = value
+        elif name == "data":
+            data += value
+        elif name == "id":
+            ident = int(value)
+
+
 async def read_stream(
     session: aiohttp.ClientSession,
     url: str,
@@ -117,25 +139,10 @@ async def read_stream(
                 reader.status = resp.status
                 if resp.status != 200:
                     return
-                kind, data, ident = "message", "", None
-                async for raw in resp.content:
-                    line = raw.decode().rstrip("\n")
-                    if line.startswith(":"):
-                        continue
-                    if line == "":
-                        if data:
-                            reader.frames.append(Frame(kind, json.loads(data), ident))
-                            if kind == "hello":
-                                started.set()
-                        kind, data, ident = "message", "", None
-                        continue
-                    name, _, value = line.partition(": ")
-                    if name == "event":
-                        kind = value
-                    elif name == "data":
-                        data += value
-                    elif name == "id":
-                        ident = int(value)
+                async for frame in frames_of(resp):
+                    reader.frames.append(frame)
+                    if frame.kind == "hello":
+                        started.set()
         except aiohttp.ClientError:
             pass
         finally:
@@ -194,23 +201,8 @@ class Follower:
             await asyncio.sleep(0.2)
 
     async def _read(self, resp: aiohttp.ClientResponse) -> None:
-        kind, data, ident = "message", "", None
-        async for raw in resp.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith(":"):
-                continue
-            if line == "":
-                if data:
-                    self.frames.append(Frame(kind, json.loads(data), ident))
-                kind, data, ident = "message", "", None
-                continue
-            name, _, value = line.partition(": ")
-            if name == "event":
-                kind = value
-            elif name == "data":
-                data += value
-            elif name == "id":
-                ident = int(value)
+        async for frame in frames_of(resp):
+            self.frames.append(frame)
 
     async def stop(self) -> None:
         if self.task is not None:
