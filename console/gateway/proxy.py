@@ -120,17 +120,8 @@ async def audit(
     detail: str,
     ended: bool,
 ) -> None:
-    try:
-        await team.publish_action(ctx, reg, caller, action, detail, ended)
-    except (TimeoutError, nats.errors.Error) as exc:
-        # Kaphila has done it: the desk's answer must say so. The record is what is lost.
-        log.error(
-            "%s by %s done, but not recorded on the stream: %s",
-            action,
-            caller.name,
-            exc,
-            extra={"call_id": reg.call_id, "operator": caller.name},
-        )
+    # Kaphila has done it: the desk's answer says so; the record follows (team.py).
+    await team.record_action(ctx, reg, caller, action, detail, ended)
 
 
 # ----------------------------------------------------------------- pass-through

@@ -87,18 +87,12 @@ async def publish_placed(ctx: GatewayContext, reg: wire.Registration) -> None:
     await _publish(ctx, wire.team_subject(call_id), message, f"placed:{reg.token}")
 
 
-async def publish_action(
-    ctx: GatewayContext,
-    reg: wire.Registration,
-    caller: Caller,
-    action: str,
-    detail: str,
-    ended_document: bool,
-) -> None:
-    call_id = reg.call_id or ""
-    message = {
+def action_message(
+    reg: wire.Registration, caller: Caller, action: str, detail: str, ended_document: bool
+) -> dict[str, Any]:
+    return {
         "kind": "action",
-        "callId": call_id,
+        "callId": reg.call_id or "",
         "owner": reg.owner,
         "takenFrom": reg.taken_from,
         "by": caller.name,
@@ -108,7 +102,71 @@ async def publish_action(
         "at": time.time(),
         "endedDocument": ended_document,
     }
-    await _publish(ctx, wire.team_subject(call_id), message, f"action:{uuid.uuid4().hex}")
+
+
+async def publish_action(
+    ctx: GatewayContext,
+    reg: wire.Registration,
+    caller: Caller,
+    action: str,
+    detail: str,
+    ended_document: bool,
+    msg_id: str | None = None,
+) -> None:
+    """Publish an action now; ``msg_id`` makes a retried one count once."""
+    message = action_message(reg, caller, action, detail, ended_document)
+    ident = msg_id or f"action:{uuid.uuid4().hex}"
+    await _publish(ctx, wire.team_subject(reg.call_id or ""), message, ident)
+
+
+AUDIT_RETRIES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)  # about 70 s in all
+_retrying: set[asyncio.Task[None]] = set()
+
+
+async def record_action(
+    ctx: GatewayContext,
+    reg: wire.Registration,
+    caller: Caller,
+    action: str,
+    detail: str,
+    ended_document: bool,
+) -> None:
+    """The audit of an action Kaphila has already done: published now, or, if the
+    stream will not take it this moment, published again in the background (the
+    same message id, so it is stored once) until it is, for about a minute; only
+    then is it logged as lost. The desk's answer says what Kaphila did."""
+    message = action_message(reg, caller, action, detail, ended_document)
+    subject, ident = wire.team_subject(reg.call_id or ""), f"action:{uuid.uuid4().hex}"
+    try:
+        await _publish(ctx, subject, message, ident)
+        return
+    except (TimeoutError, nats.errors.Error) as exc:
+        log.warning(
+            "%s by %s not recorded yet (%s); trying again",
+            action,
+            caller.name,
+            exc,
+            extra={"call_id": reg.call_id, "operator": caller.name},
+        )
+
+    async def again() -> None:
+        for delay in AUDIT_RETRIES:
+            await asyncio.sleep(delay)
+            try:
+                await _publish(ctx, subject, message, ident)
+                return
+            except (TimeoutError, nats.errors.Error):
+                continue
+        log.error(
+            "%s by %s done, but its record was lost: the stream refused it for a minute",
+            action,
+            caller.name,
+            extra={"call_id": reg.call_id, "operator": caller.name},
+        )
+
+    task = asyncio.get_running_loop().create_task(again())
+    _retrying.add(task)
+    task.add_done_callback(_retrying.discard)
 
 
 async def _program(ctx: GatewayContext, reg: wire.Registration) -> Program | None:
@@ -561,6 +619,7 @@ class Presence:
         self.mirror: dict[str, tuple[dict[str, Any], int]] = {}  # name -> (record, revision)
         self.gateways: dict[str, dict[str, Any]] = {}  # gateway -> {"at", "heard"}
         self.heard: dict[str, float] = {}  # operator -> this gateway's last heartbeat
+        self._unannounced: set[str] = set()  # changes stored but not on the stream yet
 
     async def run(self) -> None:
         """Mirror the bucket, publish what this gateway heard, sweep, forever."""
@@ -615,7 +674,7 @@ class Presence:
         now = time.time()
         self.heard[caller.name] = now
         known = self.mirror.get(caller.name)
-        if known is not None:
+        if known is not None and caller.name not in self._unannounced:
             record = known[0]
             same = (record.get("status"), record.get("reason", ""), record.get("callId", ""))
             if same == (status, reason, call_id):
@@ -632,7 +691,7 @@ class Presence:
                 status,
                 reason,
                 call_id,
-            )
+            ) or (caller.name in self._unannounced and old.get("status") == status)
             record = {
                 "operator": caller.name,
                 "role": caller.role,
@@ -651,7 +710,11 @@ class Presence:
                 continue
             self.mirror[caller.name] = (record, revision)
             if changed:
+                # Stored but not yet told: until it is, the same status posted again
+                # (the desk's retry of a 503) is a change to announce, not a heartbeat.
+                self._unannounced.add(caller.name)
                 await self._announce(record)
+                self._unannounced.discard(caller.name)
             return record
         raise RuntimeError("presence changed too often to be updated")
 

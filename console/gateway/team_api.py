@@ -122,9 +122,21 @@ async def take_over(request: web.Request) -> web.Response:
         raise ApiError(404, f"no call with callId {call_id[:64]!r}")
     if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
         raise ApiError(400, f"call {call_id[:64]} has ended ({reg.status}); nothing to take over")
-    if reg.owner == caller.name:
+    if reg.owner == caller.name and reg.taken_from:
+        # Taken over already (a retry after a 503?): announce it again; the message
+        # id makes the stream keep one.
+        try:
+            await team.publish_action(
+                ctx, reg, caller, "takeover", reg.taken_from, False, _takeover_id(reg)
+            )
+        except (TimeoutError, nats.errors.Error):
+            raise store_unavailable("announce the take-over") from None
         return web.json_response(
             {"success": True, "callId": call_id, "owner": reg.owner, "takenFrom": reg.taken_from}
+        )
+    if reg.owner == caller.name:
+        return web.json_response(
+            {"success": True, "callId": call_id, "owner": reg.owner, "takenFrom": ""}
         )
     previous = reg.owner
 
@@ -137,7 +149,9 @@ async def take_over(request: web.Request) -> web.Response:
         updated = await registry.update(ctx, token, take)
         if updated is None:
             raise ApiError(404, f"no call with callId {call_id[:64]!r}")
-        await team.publish_action(ctx, updated, caller, "takeover", previous, ended)
+        await team.publish_action(
+            ctx, updated, caller, "takeover", previous, ended, _takeover_id(updated)
+        )
     except (TimeoutError, nats.errors.Error, registry.RegistryError):
         raise store_unavailable("take that call over") from None
     log.info(
@@ -148,6 +162,10 @@ async def take_over(request: web.Request) -> web.Response:
     return web.json_response(
         {"success": True, "callId": call_id, "owner": updated.owner, "takenFrom": previous}
     )
+
+
+def _takeover_id(reg: wire.Registration) -> str:
+    return f"takeover:{reg.token}:{reg.owner}:{reg.taken_from}"
 
 
 def add_routes(app: web.Application, presence: team.Presence) -> None:

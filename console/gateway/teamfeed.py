@@ -41,6 +41,7 @@ RING = 20_000  # frames kept in memory for desks that were away a moment
 QUEUE_LIMIT = 50_000  # frames waiting for one desk before it is dropped
 OWNERS_KEPT = 50_000  # calls whose operator the feed remembers
 KEEPALIVE = 10.0
+WRITE_TIMEOUT = 30.0
 LATENCIES_KEPT = 100_000
 
 
@@ -69,7 +70,9 @@ class Desk:
 
 def encode(seq: int | None, kind: str, data: dict[str, Any]) -> bytes:
     head = f"id: {seq}\n" if seq is not None else ""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes: a lone surrogate someone typed (valid JSON, not UTF-8) is sent
+    # as \\ud800, not an exception that would stop the feed.
+    body = json.dumps(data, separators=(",", ":"))
     return f"{head}event: {kind}\ndata: {body}\n\n".encode()
 
 
@@ -101,7 +104,11 @@ class Feed:
         self.started.set()
         async for batch in streamreader.read(self.ctx.js, last + 1, "team feed"):
             for msg in batch:
-                frame = await self.frame(msg)
+                try:
+                    frame = await self.frame(msg)
+                except Exception:  # one message must not stop every desk's stream
+                    log.exception("team feed: skipped a message it could not turn into a frame")
+                    frame = None
                 self.position = msg.metadata.sequence.stream
                 if frame is None:
                     continue
@@ -265,7 +272,12 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise ApiError(503, "the team stream is not available right now; try again") from None
     if after is None:
         after = feed.position
-    gap = 0 < after < first - 1
+    # Events after the desk's position are gone (older than the stream keeps), or
+    # its position is past the stream's end (a stream made afresh): either way it
+    # rebuilds from the snapshot, and streams on from the live end.
+    gap = 0 < after < first - 1 or after > last
+    if after > last:
+        after = feed.position
     desk = Desk(caller)
     feed.attach(desk)  # from here on, every new frame reaches the desk's queue
     joined_at = feed.position
@@ -287,13 +299,13 @@ async def events(request: web.Request) -> web.StreamResponse:
             "first": first,
             "gap": gap,
         }
-        await response.write(encode(None, "hello", hello))
+        await _write(response, encode(None, "hello", hello))
         ring_start = feed.ring[0].seq if feed.ring else joined_at + 1
         if after + 1 < ring_start and after < joined_at:
             sent = await _catch_up(feed, desk, response, max(after, first - 1), joined_at)
         for frame in ring:
             if frame.seq > sent:
-                await response.write(frame.data)
+                await _write(response, frame.data)
                 sent = frame.seq
         log.debug("desk connected", extra={"operator": caller.name})
         await _stream(feed, desk, response, sent)
@@ -303,6 +315,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         feed.detach(desk)
         log.debug("desk disconnected", extra={"operator": caller.name})
     return response
+
+
+async def _write(response: web.StreamResponse, data: bytes) -> None:
+    """A desk that reads nothing for WRITE_TIMEOUT is let go (it resumes by id)."""
+    try:
+        await asyncio.wait_for(response.write(data), WRITE_TIMEOUT)
+    except TimeoutError:
+        raise ConnectionResetError("the desk stopped reading") from None
 
 
 async def _catch_up(
@@ -318,12 +338,16 @@ async def _catch_up(
                 seq = msg.metadata.sequence.stream
                 if seq > until:
                     break
-                frame = await feed.frame(msg)
+                try:
+                    frame = await feed.frame(msg)
+                except Exception:
+                    log.exception("desk catch-up: skipped a message it could not turn into a frame")
+                    frame = None
                 if frame is not None and desk.may_see(frame):
                     chunk.append(frame.data)
                 sent = seq
             if chunk:
-                await response.write(b"".join(chunk))
+                await _write(response, b"".join(chunk))
             if sent >= until:
                 break
     finally:
@@ -336,7 +360,7 @@ async def _stream(feed: Feed, desk: Desk, response: web.StreamResponse, sent: in
         try:
             item = await asyncio.wait_for(desk.queue.get(), KEEPALIVE)
         except TimeoutError:
-            await response.write(b": keepalive\n\n")
+            await _write(response, b": keepalive\n\n")
             continue
         items = [item]
         while not desk.queue.empty() and len(items) < 512:
@@ -356,11 +380,11 @@ async def _stream(feed: Feed, desk: Desk, response: web.StreamResponse, sent: in
                 feed.latencies.append(now - one.received_at)
                 feed.ctx.metrics.observe_fanout(now - one.received_at)
         if chunk:
-            await response.write(b"".join(chunk))
+            await _write(response, b"".join(chunk))
         if end is not None:
             if end in ("revoked", "bye"):
                 with contextlib.suppress(ConnectionResetError):
-                    await response.write(encode(None, end, {}))
+                    await _write(response, encode(None, end, {}))
             return
 
 

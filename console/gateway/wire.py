@@ -88,7 +88,8 @@ def team_subject(call_id: str) -> str:
 
 def callid_key(call_id: str) -> str:
     """A KV key for any call id (Kaphila's ids may hold characters keys cannot)."""
-    return base64.urlsafe_b64encode(call_id.encode()).decode().rstrip("=")
+    # surrogatepass: a lone surrogate from a JSON body names no call (a 404), not a 500.
+    return base64.urlsafe_b64encode(call_id.encode("utf-8", "surrogatepass")).decode().rstrip("=")
 
 
 def account_of(api_key: str) -> str:

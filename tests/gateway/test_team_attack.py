@@ -2,8 +2,8 @@
 
 A real gateway in team mode, real NATS, the sandbox as Kaphila; alice and bob
 are operators, sue a supervisor. Each test is an attack: a plain test where
-the gateway held (so it stays held), ``xfail(strict=True)`` where it broke
-(the reason says how; the lead fixes it and drops the mark)."""
+the gateway held (so it stays held), and where it broke before the fixes
+(each of those failed on the code it attacked)."""
 
 from __future__ import annotations
 
@@ -272,11 +272,6 @@ async def test_a_removed_operator_is_refused_on_an_open_connection_and_a_new_tok
 # ----------------------------------------------------------------- hostile input
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Last-Event-ID past the stream's newest sequence (2**70) is taken as given: "
-    "the desk is told no gap and then silently gets no event at all",
-)
 async def test_a_last_event_id_past_the_stream_is_not_taken_silently(team: Team) -> None:
     stream = await read_stream(team.session, team.gateway.url, team.tokens["alice"], after=2**70)
     try:
@@ -342,12 +337,6 @@ async def test_hostile_bodies_and_stream_positions_are_refused_with_a_4xx(team: 
     assert status == 200, data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an operator's presence reason holding a lone surrogate ('\\ud800') makes the team "
-    "feed's encode() raise UnicodeEncodeError: the feed task dies and no desk on any gateway "
-    "gets another event (and a desk resuming across it is cut in the catch-up)",
-)
 async def test_a_lone_surrogate_in_a_presence_reason_does_not_silence_the_team_stream(
     team: Team,
 ) -> None:
@@ -373,11 +362,6 @@ async def test_a_lone_surrogate_in_a_presence_reason_does_not_silence_the_team_s
         await sue.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a callId holding a lone surrogate ('\\ud800') in an action's body is a 500 "
-    "(callid_key encodes it to UTF-8), not a 4xx",
-)
 async def test_a_lone_surrogate_call_id_is_refused_with_a_4xx(team: Team) -> None:
     status, text, _ = await raw_request(
         team,
@@ -469,11 +453,6 @@ async def test_no_key_token_or_intake_url_in_any_answer_frame_or_metrics(team: T
 # ----------------------------------------------------------------- a 2xx that did not store
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an action Kaphila accepted is answered 200 when its audit frame could not be "
-    "stored (audit() only logs): the team stream never records who did it",
-)
 async def test_an_action_answered_200_has_its_audit_frame(team: Team, nc: Nats) -> None:
     sue = await read_stream(team.session, team.gateway.url, team.tokens["sue"])
     try:
@@ -496,12 +475,6 @@ async def test_an_action_answered_200_has_its_audit_frame(team: Team, nc: Nats) 
         await sue.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a status change whose presence event the stream refused is answered 503 but kept "
-    "in the mirror: the desk's retry is taken for a heartbeat (200) and no presence event "
-    "ever reaches the supervisors",
-)
 async def test_a_status_change_retried_after_a_503_is_announced(team: Team, nc: Nats) -> None:
     sue = await read_stream(team.session, team.gateway.url, team.tokens["sue"])
     try:
@@ -523,12 +496,6 @@ async def test_a_status_change_retried_after_a_503_is_announced(team: Team, nc: 
         await sue.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a takeover whose action event the stream refused is answered 503 though stored; "
-    "the supervisor's retry answers 200 at once and the takeover is never announced "
-    "(the old owner's desk is never told, the audit has no takeover)",
-)
 async def test_a_takeover_retried_after_a_503_is_announced(team: Team, nc: Nats) -> None:
     alice_stream = await read_stream(team.session, team.gateway.url, team.tokens["alice"])
     try:
