@@ -18,7 +18,7 @@ import nats.errors
 from aiohttp import web
 
 from console.gateway import registry, team, wire
-from console.gateway.authority import DIRECTORY_KEY, caller_of, supervisors_only
+from console.gateway.authority import DIRECTORY_KEY, Caller, caller_of, supervisors_only
 from console.gateway.context import CONTEXT_KEY
 from console.gateway.httpio import ApiError, read_json_object
 from twilio import kaphila
@@ -92,11 +92,28 @@ async def set_presence(request: web.Request) -> web.Response:
         )
     reason = _text(body, "reason", team.REASON_MAX) if status == "away" else ""
     call_id = _text(body, "callId", 128)
+    known = request.app[PRESENCE_KEY].mirror.get(caller.name)
+    if call_id and (known is None or known[0].get("callId") != call_id):  # not a heartbeat
+        await _check_own_call(request, caller, call_id)
     try:
         record = await request.app[PRESENCE_KEY].post(caller, str(status), reason, call_id)
     except (TimeoutError, nats.errors.Error, RuntimeError):
         raise store_unavailable("store your status") from None
     return web.json_response({"success": True, "status": record["status"]})
+
+
+async def _check_own_call(request: web.Request, caller: Caller, call_id: str) -> None:
+    """A desk names only a call its operator may see as its current one (a call
+    not found yet, or the store away, is taken on trust: a heartbeat must not
+    fail for that)."""
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        token = await registry.token_for(ctx, call_id)
+        reg = await registry.get(ctx, token) if token else None
+    except (TimeoutError, nats.errors.Error):
+        return
+    if reg is not None and not caller.may_see(reg):
+        raise ApiError(400, f"callId {call_id[:64]} is not one of your calls")
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -517,3 +517,21 @@ async def test_a_takeover_retried_after_a_503_is_announced(team: Team, nc: Nats)
         )
     finally:
         await alice_stream.close()
+
+
+async def test_a_desk_cannot_claim_another_operators_call_as_its_current_one(team: Team) -> None:
+    """Found by the attack: alice could post bob's call as the one she is on."""
+    call = await place(team.api("bob"))
+    status, data, _ = await team.api("alice").post(
+        "/team/presence", {"status": "on-call", "callId": call}
+    )
+    assert status == 400, data
+    assert "not one of your calls" in data["error"]
+    status, data, _ = await team.api("bob").post(
+        "/team/presence", {"status": "on-call", "callId": call}
+    )
+    assert status == 200, data
+    status, data, _ = await team.api("sue").post(
+        "/team/presence", {"status": "on-call", "callId": call}
+    )
+    assert status == 200, data  # a supervisor may be on any call
