@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from console.gateway import bus, registry, timers, wire
 from console.gateway.context import GatewayContext
@@ -59,6 +59,10 @@ ACTED_ON = frozenset(
 )
 
 
+class DocumentEnded(Exception):
+    """A desk's action ended the call's document while a step of it ran."""
+
+
 @dataclass
 class Handled:
     """What one message did, for metrics and tests."""
@@ -73,6 +77,8 @@ class Interpreter:
         self.apps = apps
         # answer webhook received -> first /voice or /gather sent, seconds (newest)
         self.latencies: deque[float] = deque(maxlen=100_000)
+        # The stored program's revision per call being handled (compare-and-set).
+        self._revisions: dict[str, int | None] = {}
 
     async def start(self) -> list[asyncio.Task[None]]:
         tasks = []
@@ -182,8 +188,15 @@ class Interpreter:
                         # keeps the new one's first wait from being taken for the old one's.
                         program.waits = previous.waits
         if program is None:
+            self._revisions.pop(token, None)
             return Handled()
-        return await self._run(token, reg, program, step, data.get("receivedAt"), loaded)
+        try:
+            return await self._run(token, reg, program, step, data.get("receivedAt"), loaded)
+        except DocumentEnded:
+            log.info("a desk ended the TwiML document; stopped", extra={"call_id": reg.call_id})
+            return Handled()
+        finally:
+            self._revisions.pop(token, None)
 
     def _apply(
         self, reg: wire.Registration, program: Program | None, payload: dict[str, Any]
@@ -392,19 +405,40 @@ class Interpreter:
     # ------------------------------------------------------------------ state
 
     async def _load(self, token: str) -> Program | None:
+        """The stored program; its revision is kept for ``_save``'s compare-and-set."""
         try:
             entry = await self.ctx.programs.get(token)
         except KeyNotFoundError:
+            self._revisions[token] = None
             return None
+        self._revisions[token] = entry.revision
         if entry.value is None or not entry.value:
             return None
         return Program.from_json(json.loads(entry.value))
 
     async def _save(self, token: str, program: Program, saved: str | None = None) -> str:
-        """Store the program unless it is what was stored last (``saved``)."""
+        """Store the program unless it is what was stored last (``saved``).
+
+        Compare-and-set against what ``_load`` read: the only other writer is a
+        desk's action ending the document (``team.end_document``). Finding that
+        done program here, the run stops (``DocumentEnded``) instead of writing
+        over it and going on with a document the desk has ended."""
         state = json.dumps(program.to_json(), separators=(",", ":"))
-        if state != saved:
-            await self.ctx.programs.put(token, state.encode())
+        if state == saved:
+            return state
+        revision = self._revisions.get(token)
+        try:
+            if revision is None:
+                self._revisions[token] = await self.ctx.programs.create(token, state.encode())
+            else:
+                self._revisions[token] = await self.ctx.programs.update(
+                    token, state.encode(), last=revision
+                )
+        except KeyWrongLastSequenceError:
+            current = await self._load(token)
+            if current is not None and current.done and not program.done:
+                raise DocumentEnded from None
+            self._revisions[token] = await self.ctx.programs.put(token, state.encode())
         return state
 
     async def _note_status(

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import aiohttp
 import pytest
+from flask import Flask
 
 from console.gateway import team as team_module
 from console.sandbox import SandboxThread
@@ -18,6 +20,7 @@ from tests.gateway.conftest import Api, StartGateway
 from tests.gateway.team_rig import Team, add_operators, read_stream, remove_operator
 from tests.gateway.test_twilio_apps import Look
 from tests.helpers import CALLER_ID, HUMAN, TEST_KEY
+from tests.sdk.conftest import AppServer
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
@@ -450,3 +453,46 @@ async def test_a_desk_heard_by_one_gateway_is_not_marked_offline_by_another(
         assert len(watcher.of("presence")) == 1, "announced once, by one gateway"
     finally:
         await watcher.close()
+
+
+async def test_an_action_during_a_slow_app_fetch_ends_the_document_for_good(
+    team: Team, sandbox: SandboxThread
+) -> None:
+    """The interpreter was mid-step (waiting for the app) when the desk acted: the
+    document it then fetched must not run. Before, its save overwrote the ended
+    program and the callee heard the app's words after the supervisor's."""
+    look = Look(sandbox)
+    fetching, release = threading.Event(), threading.Event()
+    app = Flask("slow")
+
+    @app.post("/voice")
+    def voice() -> str:
+        fetching.set()
+        release.wait(10)
+        return "<Response><Say>Too late.</Say></Response>"
+
+    server = AppServer(app)
+    stream = await read_stream(team.session, team.gateway.url, team.tokens["sue"])
+    try:
+        call = await asyncio.to_thread(
+            lambda: (
+                sdk(team, "alice")
+                .calls.create(to="+" + HUMAN, from_="+" + CALLER_ID, url=server.url + "/voice")
+                .sid
+            )
+        )
+        assert await asyncio.to_thread(fetching.wait, 10), "the app was never asked"
+        status, data, _ = await team.api("sue").post(
+            "/voice", {"callId": call, "text": "Supervisor here"}
+        )
+        assert status == 200, data
+        action = await stream.wait_for(lambda f: f.kind == "action", what="the action")
+        assert action.data["endedDocument"] is True
+        release.set()
+        await asyncio.sleep(1.0)
+        spoken = [s["text"] for s in (await asyncio.to_thread(look.call, call))["spoken"]]
+        assert spoken == ["Supervisor here"]
+    finally:
+        release.set()
+        server.stop()
+        await stream.close()
