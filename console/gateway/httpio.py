@@ -34,6 +34,15 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def store_unavailable(what: str) -> ApiError:
+    """503 while NATS (the gateway's store) does not answer; the client tries again."""
+    return ApiError(
+        503,
+        f"the gateway cannot {what} right now (its NATS store is not answering); try again",
+        {hdrs.RETRY_AFTER: "2"},
+    )
+
+
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:

@@ -6,7 +6,8 @@ SHA-256 (tokens are 256 random bits, so a plain hash is enough to make a stolen
 store useless for logging in). ``kaphila-gateway operators add|list|remove``
 manages them, against ``--nats URL`` or a gateway's own store under ``--data``.
 
-The gateway does not enforce these yet (issue 13: authority, audit, desks).
+A gateway in team mode enforces them: ``authority.Directory`` mirrors this
+bucket and decides who may do what (docs/TEAM.md).
 """
 
 from __future__ import annotations

@@ -31,7 +31,14 @@ from console.gateway.authority import Caller, caller_of, refuse_act
 from console.gateway.context import CONTEXT_KEY, GatewayContext
 from console.gateway.extension import check_method, check_twiml, check_url, parse_intent
 from console.gateway.hosts import HostPolicy
-from console.gateway.httpio import ApiError, bearer_key, parse_json, read_body, read_json_object
+from console.gateway.httpio import (
+    ApiError,
+    bearer_key,
+    parse_json,
+    read_body,
+    read_json_object,
+    store_unavailable,
+)
 from twilio import kaphila
 
 log = logging.getLogger("kaphila.gateway.api")
@@ -46,15 +53,6 @@ ACTIONS = {
     kaphila.FORWARD_CALL: ("forward", kaphila.F_FORWARD_NUMBER),
     kaphila.HANGUP: ("hangup", None),
 }
-RETRY_AFTER_SECONDS = "2"
-
-
-def store_unavailable(what: str) -> ApiError:
-    return ApiError(
-        503,
-        f"the gateway cannot {what} right now (its NATS store is not answering); try again",
-        {hdrs.RETRY_AFTER: RETRY_AFTER_SECONDS},
-    )
 
 
 def _upstream_failed(exc: upstream.UpstreamError) -> ApiError:
@@ -88,8 +86,7 @@ def credentials(request: web.Request) -> tuple[str, Caller | None]:
 async def call_of(ctx: GatewayContext, call_id: str) -> wire.Registration:
     """The registration of a call placed here; 404 when there is none."""
     try:
-        token = await registry.token_for(ctx, call_id)
-        reg = await registry.get(ctx, token) if token else None
+        reg = await registry.for_call(ctx, call_id)
     except (TimeoutError, nats.errors.Error):
         raise store_unavailable("find that call") from None
     if reg is None:
@@ -110,18 +107,6 @@ async def authorised(
     except (TimeoutError, nats.errors.Error):
         raise store_unavailable("end the call's TwiML document") from None
     return reg, ended
-
-
-async def audit(
-    ctx: GatewayContext,
-    reg: wire.Registration,
-    caller: Caller,
-    action: str,
-    detail: str,
-    ended: bool,
-) -> None:
-    # Kaphila has done it: the desk's answer says so; the record follows (team.py).
-    await team.record_action(ctx, reg, caller, action, detail, ended)
 
 
 # ----------------------------------------------------------------- pass-through
@@ -145,7 +130,9 @@ async def pass_through(request: web.Request) -> web.Response:
         action, shown = ACTIONS[request.path]
         assert isinstance(fields, dict)
         detail = fields.get(shown) if shown else ""
-        await audit(ctx, reg, caller, action, detail if isinstance(detail, str) else "", ended)
+        await team.record_action(
+            ctx, reg, caller, action, detail if isinstance(detail, str) else "", ended
+        )
     return response
 
 
@@ -172,8 +159,7 @@ async def get_call(request: web.Request) -> web.Response:
     if not (isinstance(hook, str) and hook.startswith(ctx.public_url + "/hooks/")):
         return answer.response()
     try:
-        token = await registry.token_for(ctx, call_id)
-        reg = await registry.get(ctx, token) if token else None
+        reg = await registry.for_call(ctx, call_id)
     except (TimeoutError, nats.errors.Error):
         reg = None
     data[kaphila.F_WEBHOOK_URL] = reg.relay_url if reg is not None else None
@@ -322,12 +308,12 @@ async def set_document(request: web.Request) -> web.Response:
         url = check_url("url", url, request.app[POLICY_KEY])
     method = check_method("method", body.get("method") or "POST")
     try:
-        token = await registry.token_for(ctx, call_id)
-        reg = await registry.get(ctx, token) if token else None
+        reg = await registry.for_call(ctx, call_id)
     except (TimeoutError, nats.errors.Error):
         raise store_unavailable("find that call") from None
-    if token is None or reg is None or reg.account != wire.account_of(key):
+    if reg is None or reg.account != wire.account_of(key):
         raise ApiError(404, f"no call with callId {call_id[:64]!r}")
+    token = reg.token
     if caller is not None and not caller.may_act(reg):
         raise refuse_act(caller, reg)
     if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
@@ -350,7 +336,7 @@ async def set_document(request: web.Request) -> web.Response:
         raise store_unavailable("take documents") from None
     log.debug("document queued for call %s", call_id, extra={"call_id": call_id})
     if caller is not None:
-        await audit(ctx, reg, caller, "document", url or "inline TwiML", was_running)
+        await team.record_action(ctx, reg, caller, "document", url or "inline TwiML", was_running)
     return web.json_response({"success": True})
 
 

@@ -60,6 +60,12 @@ async def token_for(ctx: GatewayContext, call_id: str) -> str | None:
     return (entry.value or b"").decode() or None
 
 
+async def for_call(ctx: GatewayContext, call_id: str) -> wire.Registration | None:
+    """The registration of the call Kaphila knows as ``call_id``, or None."""
+    token = await token_for(ctx, call_id)
+    return await get(ctx, token) if token else None
+
+
 async def set_call_id(ctx: GatewayContext, token: str, call_id: str) -> None:
     """Record Kaphila's callId on the registration, and index it."""
 

@@ -691,7 +691,7 @@ class Presence:
                 status,
                 reason,
                 call_id,
-            ) or (caller.name in self._unannounced and old.get("status") == status)
+            ) or caller.name in self._unannounced
             record = {
                 "operator": caller.name,
                 "role": caller.role,

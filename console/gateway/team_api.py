@@ -20,20 +20,12 @@ from aiohttp import web
 from console.gateway import registry, team, wire
 from console.gateway.authority import DIRECTORY_KEY, Caller, caller_of, supervisors_only
 from console.gateway.context import CONTEXT_KEY
-from console.gateway.httpio import ApiError, read_json_object
+from console.gateway.httpio import ApiError, read_json_object, store_unavailable
 from twilio import kaphila
 
 log = logging.getLogger("kaphila.gateway.team")
 
 PRESENCE_KEY = web.AppKey("presence", team.Presence)
-
-
-def store_unavailable(what: str) -> ApiError:
-    return ApiError(
-        503,
-        f"the gateway cannot {what} right now (its NATS store is not answering); try again",
-        {"Retry-After": "2"},
-    )
 
 
 async def me(request: web.Request) -> web.Response:
@@ -108,8 +100,7 @@ async def _check_own_call(request: web.Request, caller: Caller, call_id: str) ->
     fail for that)."""
     ctx = request.app[CONTEXT_KEY]
     try:
-        token = await registry.token_for(ctx, call_id)
-        reg = await registry.get(ctx, token) if token else None
+        reg = await registry.for_call(ctx, call_id)
     except (TimeoutError, nats.errors.Error):
         return
     if reg is not None and not caller.may_see(reg):
@@ -131,12 +122,12 @@ async def take_over(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
     call_id = request.match_info["call_id"]
     try:
-        token = await registry.token_for(ctx, call_id)
-        reg = await registry.get(ctx, token) if token else None
+        reg = await registry.for_call(ctx, call_id)
     except (TimeoutError, nats.errors.Error):
         raise store_unavailable("find that call") from None
-    if token is None or reg is None:
+    if reg is None:
         raise ApiError(404, f"no call with callId {call_id[:64]!r}")
+    token = reg.token
     if reg.status in kaphila.TERMINAL_TWILIO_STATUSES:
         raise ApiError(400, f"call {call_id[:64]} has ended ({reg.status}); nothing to take over")
     if reg.owner == caller.name and reg.taken_from:
